@@ -51,6 +51,12 @@ $(BIN)/mxfleet: $(FLEET_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Keep objects of test programs (no intermediate deletion).
+.SECONDARY:
+
+# Tests of fleet modules link the fleet object they test.
+$(BUILD)/tests/unit/test_tlsresp: $(BUILD)/tests/fleet/tlsresp.o
+
 # Each unit/transcript test is its own program (own process, own exit status).
 $(BUILD)/tests/%: $(BUILD)/tests/%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
