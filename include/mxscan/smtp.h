@@ -1,0 +1,92 @@
+/*
+ * smtp: sans-I/O SMTP reply parser and EHLO capability parsing (RFC 5321
+ * §4.2, RFC 3207 for STARTTLS). Bytes in, replies out; never assumes that one
+ * read is one reply or one line, never assumes NUL-terminated input, and caps
+ * line length, line count and reply size so a hostile server cannot make it
+ * buffer without bound.
+ */
+#ifndef MXSCAN_SMTP_H
+#define MXSCAN_SMTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SMTP_MAX_LINE 2048    /* bytes per reply line incl. CRLF (RFC 5321 §4.5.3.1.5 says 512) */
+#define SMTP_MAX_LINES 128    /* lines per multi-line reply */
+#define SMTP_MAX_REPLY 16384  /* bytes of text kept per reply */
+
+enum smtp_status {
+	SMTP_NEED_MORE = 0,
+	SMTP_DONE = 1,
+	SMTP_ERR_SYNTAX = -1,        /* a line that is not "ddd", "ddd text" or "ddd-text" */
+	SMTP_ERR_LINE_TOO_LONG = -2, /* no line end within SMTP_MAX_LINE bytes */
+	SMTP_ERR_TOO_MANY_LINES = -3,
+	SMTP_ERR_TOO_BIG = -4,
+	SMTP_ERR_CODE_MISMATCH = -5, /* continuation lines with different codes */
+};
+
+struct smtp_reply {
+	int code;                      /* 3-digit reply code */
+	int nlines;
+	uint16_t off[SMTP_MAX_LINES];  /* line i = text[off[i]] .. +len[i], without CRLF */
+	uint16_t len[SMTP_MAX_LINES];
+	char text[SMTP_MAX_REPLY];     /* lines stored whole ("250-PIPELINING"), NUL-separated */
+	size_t used;
+};
+
+struct smtp_parser {
+	struct smtp_reply reply;
+	char line[SMTP_MAX_LINE];
+	size_t linelen;
+	int err;                       /* sticky error */
+	char bad[48];                  /* printable copy of the first offending bytes */
+};
+
+void smtp_parser_init(struct smtp_parser *p);
+/* Feed len bytes. Returns SMTP_DONE when a whole reply is in p->reply, with
+ * *consumed set to the bytes used (the rest belongs to what follows: feed it
+ * again after handling the reply); SMTP_NEED_MORE when all bytes were consumed
+ * without completing a reply; a negative smtp_status on error (sticky until
+ * smtp_parser_init). Call smtp_parser_next() before parsing the next reply. */
+int smtp_parse(struct smtp_parser *p, const uint8_t *buf, size_t len, size_t *consumed);
+/* Forget the completed reply, keep no state: ready for the next reply. */
+void smtp_parser_next(struct smtp_parser *p);
+const char *smtp_status_name(int status);
+
+/* Line i of reply r as a NUL-terminated string. */
+static inline const char *smtp_line(const struct smtp_reply *r, int i) { return r->text + r->off[i]; }
+
+/* EHLO capabilities (RFC 5321 §4.1.1.1: the first line is the greeting,
+ * each further line one keyword with optional parameters). */
+enum smtp_cap {
+	SMTP_CAP_STARTTLS = 1u << 0,
+	SMTP_CAP_PIPELINING = 1u << 1,
+	SMTP_CAP_SIZE = 1u << 2,
+	SMTP_CAP_8BITMIME = 1u << 3,
+	SMTP_CAP_SMTPUTF8 = 1u << 4,
+	SMTP_CAP_CHUNKING = 1u << 5,
+	SMTP_CAP_AUTH = 1u << 6,
+	SMTP_CAP_ENHANCEDSTATUSCODES = 1u << 7,
+	SMTP_CAP_DSN = 1u << 8,
+	SMTP_CAP_REQUIRETLS = 1u << 9,
+};
+
+struct smtp_caps {
+	unsigned flags;         /* SMTP_CAP_* */
+	unsigned long size;     /* SIZE parameter, 0 if absent */
+	int stripped;           /* a STARTTLS-shaped token masked by a middlebox (e.g. XXXXXXXA) */
+	char stripped_token[32];
+};
+
+/* Parse the capability lines of an EHLO reply (250 only; other codes give no caps). */
+void smtp_parse_caps(const struct smtp_reply *r, struct smtp_caps *caps);
+/* Is this keyword a STARTTLS masked by a middlebox? Cisco ASA/PIX "ESMTP
+ * inspection" replaces every byte but the last with 'X' ("XXXXXXXA"); other
+ * devices blank it to all X's or to spaces. Matches 8-byte tokens made of X's
+ * with at most the last byte differing. */
+int smtp_is_masked_starttls(const char *kw, size_t n);
+/* Does the banner look masked (a run of >= 8 '*' or 'X' replacing the host
+ * name, as some inspection devices do)? */
+int smtp_banner_masked(const struct smtp_reply *r);
+
+#endif

@@ -1,0 +1,198 @@
+/*
+ * smtp: sans-I/O SMTP reply parser and capability parsing.
+ *
+ * The parser accumulates one line at a time into a bounded buffer; a complete
+ * line is validated (three digits then ' ', '-' or end of line, RFC 5321
+ * §4.2) and appended to the reply; a line with ' ' (or nothing) after the code
+ * ends the reply. Bare LF is accepted as a line end because broken servers
+ * send it. Every cap is checked before a byte is stored.
+ */
+#include "mxscan/smtp.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+void smtp_parser_init(struct smtp_parser *p)
+{
+	p->reply.code = 0;
+	p->reply.nlines = 0;
+	p->reply.used = 0;
+	p->linelen = 0;
+	p->err = 0;
+	p->bad[0] = 0;
+}
+
+void smtp_parser_next(struct smtp_parser *p)
+{
+	p->reply.code = 0;
+	p->reply.nlines = 0;
+	p->reply.used = 0;
+}
+
+static void copy_bad(struct smtp_parser *p, const char *s, size_t n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n && k + 1 < sizeof(p->bad); i++)
+		p->bad[k++] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '.';
+	p->bad[k] = 0;
+}
+
+static int fail(struct smtp_parser *p, int err)
+{
+	p->err = err;
+	return err;
+}
+
+/* Validate the line in p->line and add it to the reply. Returns 1 when it
+ * ends the reply, 0 when more lines follow, negative on error. */
+static int finish_line(struct smtp_parser *p)
+{
+	size_t n = p->linelen;
+	const char *s = p->line;
+	if (n > 0 && s[n - 1] == '\r')
+		n--;
+	if (n < 3 || !isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]) ||
+	    !isdigit((unsigned char)s[2]) || s[0] < '1' || s[0] > '5' ||
+	    (n > 3 && s[3] != ' ' && s[3] != '-')) {
+		copy_bad(p, s, n);
+		return fail(p, SMTP_ERR_SYNTAX);
+	}
+	int code = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
+	struct smtp_reply *r = &p->reply;
+	if (r->nlines > 0 && code != r->code) {
+		copy_bad(p, s, n);
+		return fail(p, SMTP_ERR_CODE_MISMATCH);
+	}
+	if (r->nlines >= SMTP_MAX_LINES)
+		return fail(p, SMTP_ERR_TOO_MANY_LINES);
+	if (r->used + n + 1 > sizeof(r->text))
+		return fail(p, SMTP_ERR_TOO_BIG);
+	r->code = code;
+	r->off[r->nlines] = (uint16_t)r->used;
+	r->len[r->nlines] = (uint16_t)n;
+	/* NUL bytes inside a line would truncate it as a C string: show them as '?' */
+	for (size_t i = 0; i < n; i++)
+		r->text[r->used + i] = s[i] ? s[i] : '?';
+	r->text[r->used + n] = 0;
+	r->used += n + 1;
+	r->nlines++;
+	p->linelen = 0;
+	return (n == 3 || s[3] == ' ') ? 1 : 0;
+}
+
+int smtp_parse(struct smtp_parser *p, const uint8_t *buf, size_t len, size_t *consumed)
+{
+	*consumed = 0;
+	if (p->err)
+		return p->err;
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = buf[i];
+		if (c == '\n') {
+			int r = finish_line(p);
+			if (r < 0) {
+				*consumed = i + 1;
+				return r;
+			}
+			if (r == 1) {
+				*consumed = i + 1;
+				return SMTP_DONE;
+			}
+			continue;
+		}
+		if (p->linelen + 1 >= sizeof(p->line)) {
+			copy_bad(p, p->line, p->linelen);
+			*consumed = i;
+			return fail(p, SMTP_ERR_LINE_TOO_LONG);
+		}
+		p->line[p->linelen++] = (char)c;
+	}
+	*consumed = len;
+	return SMTP_NEED_MORE;
+}
+
+const char *smtp_status_name(int status)
+{
+	switch (status) {
+	case SMTP_NEED_MORE: return "need-more";
+	case SMTP_DONE: return "done";
+	case SMTP_ERR_SYNTAX: return "syntax";
+	case SMTP_ERR_LINE_TOO_LONG: return "line-too-long";
+	case SMTP_ERR_TOO_MANY_LINES: return "too-many-lines";
+	case SMTP_ERR_TOO_BIG: return "reply-too-big";
+	case SMTP_ERR_CODE_MISMATCH: return "code-mismatch";
+	}
+	return "unknown";
+}
+
+int smtp_is_masked_starttls(const char *kw, size_t n)
+{
+	if (n != 8)
+		return 0;
+	for (size_t i = 0; i < 7; i++)
+		if (kw[i] != 'X' && kw[i] != 'x')
+			return 0;
+	/* "STARTTLS" itself is not masked; anything else of X's is */
+	return 1;
+}
+
+static const struct {
+	const char *kw;
+	unsigned flag;
+} cap_names[] = {
+	{"STARTTLS", SMTP_CAP_STARTTLS},
+	{"PIPELINING", SMTP_CAP_PIPELINING},
+	{"SIZE", SMTP_CAP_SIZE},
+	{"8BITMIME", SMTP_CAP_8BITMIME},
+	{"SMTPUTF8", SMTP_CAP_SMTPUTF8},
+	{"CHUNKING", SMTP_CAP_CHUNKING},
+	{"AUTH", SMTP_CAP_AUTH},
+	{"ENHANCEDSTATUSCODES", SMTP_CAP_ENHANCEDSTATUSCODES},
+	{"DSN", SMTP_CAP_DSN},
+	{"REQUIRETLS", SMTP_CAP_REQUIRETLS},
+};
+
+void smtp_parse_caps(const struct smtp_reply *r, struct smtp_caps *caps)
+{
+	memset(caps, 0, sizeof(*caps));
+	if (r->code != 250)
+		return;
+	for (int i = 1; i < r->nlines; i++) {
+		const char *s = smtp_line(r, i) + 4; /* after "250-" / "250 " */
+		if (r->len[i] < 4)
+			continue;
+		size_t kl = 0;
+		while (s[kl] && s[kl] != ' ' && s[kl] != '=')
+			kl++;
+		for (size_t k = 0; k < sizeof(cap_names) / sizeof(cap_names[0]); k++) {
+			if (strlen(cap_names[k].kw) == kl && strncasecmp(s, cap_names[k].kw, kl) == 0) {
+				caps->flags |= cap_names[k].flag;
+				if (cap_names[k].flag == SMTP_CAP_SIZE && s[kl] == ' ')
+					caps->size = strtoul(s + kl + 1, NULL, 10);
+			}
+		}
+		if (smtp_is_masked_starttls(s, kl)) {
+			caps->stripped = 1;
+			snprintf(caps->stripped_token, sizeof(caps->stripped_token), "%.*s", (int)kl, s);
+		}
+	}
+}
+
+int smtp_banner_masked(const struct smtp_reply *r)
+{
+	for (int i = 0; i < r->nlines; i++) {
+		const char *s = smtp_line(r, i);
+		int run = 0;
+		for (size_t k = 0; k < r->len[i]; k++) {
+			if (s[k] == '*' || s[k] == 'X')
+				run++;
+			else
+				run = 0;
+			if (run >= 8)
+				return 1;
+		}
+	}
+	return 0;
+}
