@@ -1,0 +1,73 @@
+/*
+ * conn: the per-socket SMTP/STARTTLS/TLS-hello state machine, sans I/O.
+ *
+ * The engine (or a transcript test) delivers events: connected, bytes
+ * received, end of stream, socket error, timeout. The machine answers by
+ * appending bytes to c->tx, by moving to a new state (with that state's
+ * deadline in c->timeout_ms and c->rearm set), and by filling c->res.
+ * CONN_DONE means "close the socket and emit the record".
+ */
+#ifndef MXSCAN_CONN_H
+#define MXSCAN_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mxscan/hello.h"
+#include "mxscan/result.h"
+#include "mxscan/smtp.h"
+
+enum conn_state {
+	CONN_EXPECT_CONNECT = 0,
+	CONN_EXPECT_BANNER,
+	CONN_EXPECT_EHLO,
+	CONN_EXPECT_HELO,
+	CONN_EXPECT_STARTTLS,
+	CONN_EXPECT_SERVER_HELLO,
+	CONN_EXPECT_QUIT,
+	CONN_DONE,
+	CONN__COUNT
+};
+const char *conn_state_name(enum conn_state s);
+
+struct conn_config {
+	unsigned connect_ms;   /* TCP connect */
+	unsigned banner_ms;    /* first reply; slow banners are legal (RFC 5321 §4.5.3.2.1: 5 min) */
+	unsigned command_ms;   /* EHLO/HELO/STARTTLS replies */
+	unsigned tls_ms;       /* server's TLS flight */
+	unsigned quit_ms;      /* 221 to QUIT */
+	const char *ehlo_name; /* EHLO/HELO argument */
+};
+void conn_config_defaults(struct conn_config *cfg);
+
+#define CONN_TX_MAX 8192
+
+struct conn {
+	enum conn_state state;
+	unsigned timeout_ms;   /* deadline of the current state, relative to entering it */
+	int rearm;             /* set when a state was entered: the driver must (re)arm the timer */
+	const struct conn_config *cfg;
+	struct host_result *res;
+	struct smtp_parser sp;
+	struct hello_parser *hp;
+	uint8_t tx[CONN_TX_MAX];
+	size_t txlen;
+};
+
+/* Prepare c for a new connection. The result's mode, sni and ip must be set.
+ * Enters CONN_EXPECT_CONNECT. Returns 0, or -1 if allocation failed. */
+int conn_init(struct conn *c, const struct conn_config *cfg, struct host_result *res);
+/* Release what conn_init allocated (safe to call twice). */
+void conn_release(struct conn *c);
+
+void conn_on_connected(struct conn *c);
+void conn_on_data(struct conn *c, const uint8_t *buf, size_t len);
+void conn_on_eof(struct conn *c);
+/* err is an errno value from connect/recv/send (ECONNREFUSED, ECONNRESET, ...). */
+void conn_on_error(struct conn *c, int err);
+void conn_on_timeout(struct conn *c);
+
+/* Append the baseline ClientHello for sni to out (see conn.c for the offer). */
+long conn_build_baseline_hello(const char *sni, uint8_t *out, size_t cap);
+
+#endif

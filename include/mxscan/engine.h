@@ -1,0 +1,56 @@
+/*
+ * engine: runs a scan. One epoll loop per worker thread, each with a fixed
+ * pool of connection slots; workers pull targets from a shared index, check
+ * the blocklist once more right before connect, drive each connection's state
+ * machine (conn.c) from socket events and timers, and write one record per
+ * target through the shared record writer.
+ */
+#ifndef MXSCAN_ENGINE_H
+#define MXSCAN_ENGINE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "mxscan/conn.h"
+#include "mxscan/result.h"
+
+struct blocklist;
+struct recw;
+struct target_set;
+
+enum mode_choice { MODE_AUTO = -1 }; /* else an enum conn_mode */
+
+struct engine_config {
+	unsigned threads;          /* worker threads (>= 1) */
+	unsigned concurrency;      /* connections in flight, all threads together */
+	struct conn_config conn;
+	uint16_t default_port;     /* for targets without a port */
+	int mode;                  /* MODE_AUTO (port 465 implicit, else STARTTLS) or an enum conn_mode */
+	const struct blocklist *bl;
+	struct recw *out;
+	const char *scan_id;
+};
+
+struct engine_stats {
+	atomic_ulong started, done, active, blocked, write_errors;
+	atomic_ulong status[ST__COUNT];
+};
+
+struct engine;
+
+/* Start the workers on targets (every target must have an address).
+ * Returns NULL with a message in err on failure. */
+struct engine *engine_start(const struct engine_config *cfg, const struct target_set *targets,
+			    struct engine_stats *stats, char *err, size_t errlen);
+/* 1 while workers are running. */
+int engine_running(struct engine *e);
+/* Ask workers to stop starting new connections (in-flight ones finish). */
+void engine_drain(struct engine *e);
+/* Wait for the workers and free the engine. */
+void engine_join(struct engine *e);
+
+/* Choose the mode for a port when cfg->mode is MODE_AUTO: 465 implicit TLS
+ * (RFC 8314), everything else STARTTLS (25, 587). */
+enum conn_mode engine_mode_for_port(uint16_t port, int choice);
+
+#endif

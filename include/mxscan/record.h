@@ -1,0 +1,29 @@
+/*
+ * record: turns results into the NDJSON records of the published schema
+ * (datasets/schema/record.schema.json). One function per record type.
+ */
+#ifndef MXSCAN_RECORD_H
+#define MXSCAN_RECORD_H
+
+#include "mxscan/json.h"
+#include "mxscan/result.h"
+
+#define RECORD_SCHEMA_VERSION "1"
+
+/* Append a complete "host" record for r to jb (reset by the caller). */
+int record_host(struct jbuf *jb, const char *scan_id, const struct host_result *r);
+
+/* A "scan" metadata record (first and last line of a scan): start/end, options. */
+struct scan_meta {
+	const char *scan_id;
+	const char *event;    /* "start" or "end" */
+	const char *version;  /* mxscan version */
+	const char *argv;     /* command line, space-joined */
+	uint64_t time_ms;
+	uint64_t targets, done, bad_lines, blocked, duplicates, unresolved;
+	unsigned threads;
+	const unsigned long *status_counts; /* ST__COUNT entries, or NULL */
+};
+int record_scan(struct jbuf *jb, const struct scan_meta *m);
+
+#endif

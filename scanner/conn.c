@@ -1,0 +1,534 @@
+/*
+ * conn: the connection state machine, sans I/O.
+ *
+ *   EXPECT_CONNECT --connected--> EXPECT_BANNER            (mode starttls)
+ *                  --connected--> EXPECT_SERVER_HELLO      (mode implicit: ClientHello sent)
+ *   EXPECT_BANNER  --220--> EXPECT_EHLO                    (EHLO sent)
+ *                  --421/554/other--> EXPECT_QUIT | DONE
+ *   EXPECT_EHLO    --250 + STARTTLS--> EXPECT_STARTTLS     (STARTTLS sent)
+ *                  --250, no STARTTLS--> EXPECT_QUIT       (QUIT sent; absent or stripped)
+ *                  --5xx (not 421)--> EXPECT_HELO          (HELO sent: RFC 5321 §4.1.4)
+ *                  --421/4xx--> DONE
+ *   EXPECT_HELO    --250--> EXPECT_QUIT                    (no extensions: STARTTLS impossible)
+ *   EXPECT_STARTTLS --220--> EXPECT_SERVER_HELLO           (ClientHello sent)
+ *                  --454/5xx--> EXPECT_QUIT
+ *   EXPECT_SERVER_HELLO --ServerHello/HRR/Alert/not TLS--> DONE
+ *   EXPECT_QUIT    --any reply, close or timeout--> DONE
+ *   any state      --timeout/close/reset/protocol error--> DONE
+ *
+ * enter() is the only function that changes c->state, and it sets the new
+ * state's deadline in the same statement block, so no state can be entered
+ * without one. A failure is recorded once (the first one wins): later events
+ * such as the close that follows a 421 do not overwrite it.
+ */
+#include "mxscan/conn.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mxscan/suites.h"
+
+static const char *const state_names[] = {
+	[CONN_EXPECT_CONNECT] = "connect",
+	[CONN_EXPECT_BANNER] = "banner",
+	[CONN_EXPECT_EHLO] = "ehlo",
+	[CONN_EXPECT_HELO] = "helo",
+	[CONN_EXPECT_STARTTLS] = "starttls",
+	[CONN_EXPECT_SERVER_HELLO] = "tls-hello",
+	[CONN_EXPECT_QUIT] = "quit",
+	[CONN_DONE] = "done",
+};
+_Static_assert(sizeof(state_names) / sizeof(state_names[0]) == CONN__COUNT, "state_names out of sync");
+
+const char *conn_state_name(enum conn_state s) { return (unsigned)s < CONN__COUNT ? state_names[s] : "?"; }
+
+static const char *const status_names[] = {
+	[ST_SUCCESS] = "success",
+	[ST_CONNECTION_REFUSED] = "connection-refused",
+	[ST_CONNECTION_TIMEOUT] = "connection-timeout",
+	[ST_CONNECTION_CLOSED] = "connection-closed",
+	[ST_IO_TIMEOUT] = "io-timeout",
+	[ST_PROTOCOL_ERROR] = "protocol-error",
+	[ST_APPLICATION_ERROR] = "application-error",
+	[ST_UNKNOWN_ERROR] = "unknown-error",
+};
+_Static_assert(sizeof(status_names) / sizeof(status_names[0]) == ST__COUNT, "status_names out of sync");
+const char *scan_status_name(enum scan_status s) { return (unsigned)s < ST__COUNT ? status_names[s] : "?"; }
+
+static const char *const mode_names[] = {[MODE_STARTTLS] = "starttls", [MODE_IMPLICIT] = "implicit"};
+_Static_assert(sizeof(mode_names) / sizeof(mode_names[0]) == MODE__COUNT, "mode_names out of sync");
+const char *conn_mode_name(enum conn_mode m) { return (unsigned)m < MODE__COUNT ? mode_names[m] : "?"; }
+
+static const char *const stls_names[] = {
+	[STLS_UNKNOWN] = "unknown", [STLS_OFFERED] = "offered", [STLS_ABSENT] = "absent", [STLS_STRIPPED] = "stripped"};
+_Static_assert(sizeof(stls_names) / sizeof(stls_names[0]) == STLS__COUNT, "stls_names out of sync");
+const char *starttls_state_name(enum starttls_state s) { return (unsigned)s < STLS__COUNT ? stls_names[s] : "?"; }
+
+void conn_config_defaults(struct conn_config *cfg)
+{
+	cfg->connect_ms = 10000;
+	cfg->banner_ms = 30000;
+	cfg->command_ms = 30000;
+	cfg->tls_ms = 15000;
+	cfg->quit_ms = 5000;
+	cfg->ehlo_name = "localhost";
+}
+
+static unsigned state_timeout(const struct conn *c, enum conn_state s)
+{
+	switch (s) {
+	case CONN_EXPECT_CONNECT: return c->cfg->connect_ms;
+	case CONN_EXPECT_BANNER: return c->cfg->banner_ms;
+	case CONN_EXPECT_EHLO:
+	case CONN_EXPECT_HELO:
+	case CONN_EXPECT_STARTTLS: return c->cfg->command_ms;
+	case CONN_EXPECT_SERVER_HELLO: return c->cfg->tls_ms;
+	case CONN_EXPECT_QUIT: return c->cfg->quit_ms;
+	case CONN_DONE:
+	case CONN__COUNT: break;
+	}
+	return 0;
+}
+
+/* The one place a state changes; the deadline is set with it. */
+static void enter(struct conn *c, enum conn_state s)
+{
+	c->state = s;
+	c->timeout_ms = state_timeout(c, s);
+	c->rearm = 1;
+	smtp_parser_next(&c->sp);
+}
+
+/* Record a failure; the first one wins. */
+static void failure(struct conn *c, enum scan_status st, const char *reason, const char *detail)
+{
+	struct host_result *r = c->res;
+	if (r->fail_reason[0])
+		return;
+	r->status = st;
+	snprintf(r->fail_stage, sizeof(r->fail_stage), "%s", conn_state_name(c->state));
+	snprintf(r->fail_reason, sizeof(r->fail_reason), "%s", reason);
+	snprintf(r->fail_detail, sizeof(r->fail_detail), "%s", detail ? detail : "");
+}
+
+static void send_text(struct conn *c, const char *s)
+{
+	size_t n = strlen(s);
+	if (c->txlen + n <= sizeof(c->tx)) {
+		memcpy(c->tx + c->txlen, s, n);
+		c->txlen += n;
+	}
+}
+
+static void send_quit(struct conn *c)
+{
+	send_text(c, "QUIT\r\n");
+	enter(c, CONN_EXPECT_QUIT);
+}
+
+/* Join reply lines with '\n' into dst. */
+static void keep_reply(const struct smtp_reply *r, char *dst, size_t cap)
+{
+	size_t n = 0;
+	dst[0] = 0;
+	for (int i = 0; i < r->nlines && n + 1 < cap; i++) {
+		int w = snprintf(dst + n, cap - n, "%s%s", i ? "\n" : "", smtp_line(r, i));
+		if (w < 0)
+			break;
+		n += (size_t)w;
+	}
+	if (n >= cap)
+		dst[cap - 1] = 0;
+}
+
+/* Broad baseline offer: every TLS 1.3 suite, then every suite negotiable in
+ * TLS 1.2 (and below) that needs no pre-shared secret, strongest first as
+ * ordered below, so a client-preference server picks a modern suite. */
+static uint16_t base_suites[512];
+static size_t base_nsuites;
+static pthread_once_t base_once = PTHREAD_ONCE_INIT;
+
+static int suite_rank(const struct suite_info *s)
+{
+	int r = 0;
+	if (s->versions & SV_TLS13)
+		return 0;
+	if (s->flags & SF_AEAD)
+		r += 0;
+	else
+		r += 10;
+	if (!(s->flags & SF_PFS))
+		r += 20;
+	if (s->flags & (SF_ANON | SF_NULL_CIPHER | SF_EXPORT))
+		r += 40;
+	if (!strcmp(s->kx, "ECDHE"))
+		r += 0;
+	else
+		r += 1;
+	return r + 1;
+}
+
+static void base_init(void)
+{
+	size_t n = 0;
+	for (int rank = 0; rank < 100; rank++) {
+		for (size_t i = 0; i < suites_count() && n < sizeof(base_suites) / sizeof(base_suites[0]); i++) {
+			const struct suite_info *s = suite_at(i);
+			if (s->flags & (SF_SIGNALING | SF_PSK | SF_UNREGISTERED))
+				continue;
+			if (!(s->versions & (SV_TLS13 | SV_TLS12 | SV_TLS11 | SV_TLS10)))
+				continue;
+			if (strstr(s->kx, "SRP") || strstr(s->kx, "KRB5") || strstr(s->kx, "GOST") ||
+			    strstr(s->kx, "ECCPWD"))
+				continue;
+			if (suite_rank(s) == rank)
+				base_suites[n++] = s->code;
+		}
+	}
+	base_nsuites = n;
+}
+
+long conn_build_baseline_hello(const char *sni, uint8_t *out, size_t cap)
+{
+	static const uint16_t versions[] = {TLS_TLS13, TLS_TLS12, TLS_TLS11, TLS_TLS10};
+	static const uint16_t shares[] = {GROUP_X25519, GROUP_SECP256R1};
+	pthread_once(&base_once, base_init);
+	struct hello_opts o = {
+		.record_version = TLS_TLS10,
+		.hello_version = TLS_TLS12,
+		.suites = base_suites,
+		.nsuites = base_nsuites,
+		.sni = sni,
+		.groups = hello_default_groups,
+		.ngroups = hello_default_ngroups,
+		.ec_point_formats = 1,
+		.sigalgs = hello_default_sigalgs,
+		.nsigalgs = hello_default_nsigalgs,
+		.versions = versions,
+		.nversions = 4,
+		.key_share = 1,
+		.key_share_groups = shares,
+		.nkey_share = 2,
+		.renegotiation_info = 1,
+		.extended_master_secret = 1,
+	};
+	return hello_build(&o, out, cap);
+}
+
+static void send_client_hello(struct conn *c)
+{
+	long n = conn_build_baseline_hello(c->res->sni[0] ? c->res->sni : NULL, c->tx + c->txlen,
+					   sizeof(c->tx) - c->txlen);
+	if (n < 0) {
+		failure(c, ST_UNKNOWN_ERROR, "hello-build", "ClientHello does not fit");
+		enter(c, CONN_DONE);
+		return;
+	}
+	c->txlen += (size_t)n;
+	c->res->tls.attempted = 1;
+	hello_parser_reset(c->hp, 0);
+	enter(c, CONN_EXPECT_SERVER_HELLO);
+}
+
+int conn_init(struct conn *c, const struct conn_config *cfg, struct host_result *res)
+{
+	struct hello_parser *hp = c->hp;
+	memset(c, 0, offsetof(struct conn, sp));
+	c->hp = hp ? hp : hello_parser_new(0);
+	if (!c->hp)
+		return -1;
+	c->cfg = cfg;
+	c->res = res;
+	c->txlen = 0;
+	smtp_parser_init(&c->sp);
+	res->connections++;
+	enter(c, CONN_EXPECT_CONNECT);
+	return 0;
+}
+
+void conn_release(struct conn *c)
+{
+	hello_parser_free(c->hp);
+	c->hp = NULL;
+}
+
+void conn_on_connected(struct conn *c)
+{
+	if (c->state != CONN_EXPECT_CONNECT)
+		return;
+	if (c->res->mode == MODE_IMPLICIT)
+		send_client_hello(c);
+	else
+		enter(c, CONN_EXPECT_BANNER);
+}
+
+/* --- SMTP replies, one per state ---------------------------------------- */
+
+static void on_banner(struct conn *c, const struct smtp_reply *r)
+{
+	struct host_result *res = c->res;
+	keep_reply(r, res->banner, sizeof(res->banner));
+	res->banner_code = r->code;
+	res->banner_masked = smtp_banner_masked(r);
+	if (r->code == 220) {
+		char cmd[300];
+		snprintf(cmd, sizeof(cmd), "EHLO %s\r\n", c->cfg->ehlo_name);
+		send_text(c, cmd);
+		enter(c, CONN_EXPECT_EHLO);
+		return;
+	}
+	/* 421: the server is closing (RFC 5321 §3.8); 554: it will not serve us
+	 * but expects QUIT (§3.1). Both are application answers. */
+	char reason[32];
+	snprintf(reason, sizeof(reason), "smtp-%d", r->code);
+	failure(c, ST_APPLICATION_ERROR, reason, smtp_line(r, 0));
+	if (r->code == 421)
+		enter(c, CONN_DONE);
+	else
+		send_quit(c);
+}
+
+static void on_ehlo(struct conn *c, const struct smtp_reply *r)
+{
+	struct host_result *res = c->res;
+	keep_reply(r, res->ehlo, sizeof(res->ehlo));
+	res->ehlo_code = r->code;
+	if (r->code == 250) {
+		struct smtp_caps caps;
+		smtp_parse_caps(r, &caps);
+		res->caps = caps.flags;
+		if (caps.flags & SMTP_CAP_STARTTLS) {
+			res->starttls = STLS_OFFERED;
+			send_text(c, "STARTTLS\r\n");
+			enter(c, CONN_EXPECT_STARTTLS);
+			return;
+		}
+		if (caps.stripped) {
+			res->starttls = STLS_STRIPPED;
+			snprintf(res->stripped_token, sizeof(res->stripped_token), "%s", caps.stripped_token);
+			failure(c, ST_APPLICATION_ERROR, "starttls-stripped", caps.stripped_token);
+		} else {
+			res->starttls = STLS_ABSENT;
+			failure(c, ST_APPLICATION_ERROR, "starttls-not-offered", NULL);
+		}
+		send_quit(c);
+		return;
+	}
+	if (r->code >= 500) {
+		/* EHLO not understood: fall back to HELO (RFC 5321 §4.1.4). */
+		char cmd[300];
+		res->helo_fallback = 1;
+		snprintf(cmd, sizeof(cmd), "HELO %s\r\n", c->cfg->ehlo_name);
+		send_text(c, cmd);
+		enter(c, CONN_EXPECT_HELO);
+		return;
+	}
+	char reason[32];
+	snprintf(reason, sizeof(reason), "smtp-%d", r->code);
+	failure(c, ST_APPLICATION_ERROR, reason, smtp_line(r, 0));
+	if (r->code == 421)
+		enter(c, CONN_DONE);
+	else
+		send_quit(c);
+}
+
+static void on_helo(struct conn *c, const struct smtp_reply *r)
+{
+	struct host_result *res = c->res;
+	keep_reply(r, res->ehlo, sizeof(res->ehlo));
+	res->ehlo_code = r->code;
+	if (r->code == 250) {
+		/* HELO has no extensions, so no STARTTLS (RFC 3207 §4). */
+		res->starttls = STLS_ABSENT;
+		failure(c, ST_APPLICATION_ERROR, "starttls-not-offered", "EHLO refused, HELO accepted");
+	} else {
+		char reason[32];
+		snprintf(reason, sizeof(reason), "smtp-%d", r->code);
+		failure(c, ST_APPLICATION_ERROR, reason, smtp_line(r, 0));
+	}
+	if (r->code == 421)
+		enter(c, CONN_DONE);
+	else
+		send_quit(c);
+}
+
+static void on_starttls(struct conn *c, const struct smtp_reply *r)
+{
+	struct host_result *res = c->res;
+	snprintf(res->starttls_reply, sizeof(res->starttls_reply), "%s", smtp_line(r, 0));
+	res->starttls_code = r->code;
+	if (r->code == 220) {
+		send_client_hello(c);
+		return;
+	}
+	if (r->code == 454) {
+		failure(c, ST_APPLICATION_ERROR, "starttls-refused", smtp_line(r, 0));
+	} else if (r->code >= 500 && r->code <= 502) {
+		/* Advertised, then "command not recognized": the command was mangled
+		 * on the way (a middlebox) or the server is broken. */
+		failure(c, ST_APPLICATION_ERROR, "starttls-rejected", smtp_line(r, 0));
+	} else {
+		char reason[32];
+		snprintf(reason, sizeof(reason), "smtp-%d", r->code);
+		failure(c, ST_APPLICATION_ERROR, reason, smtp_line(r, 0));
+	}
+	if (r->code == 421)
+		enter(c, CONN_DONE);
+	else
+		send_quit(c);
+}
+
+static void smtp_error(struct conn *c, int st)
+{
+	char detail[RES_SHORT];
+	snprintf(detail, sizeof(detail), "%s%s%s", smtp_status_name(st), c->sp.bad[0] ? ": " : "", c->sp.bad);
+	failure(c, ST_PROTOCOL_ERROR, smtp_status_name(st), detail);
+	enter(c, CONN_DONE);
+}
+
+/* --- TLS server flight ------------------------------------------------- */
+
+static int looks_like_smtp(const char *s)
+{
+	return s[0] >= '1' && s[0] <= '5' && s[1] >= '0' && s[1] <= '9' && s[2] >= '0' && s[2] <= '9' &&
+	       (s[3] == ' ' || s[3] == '-' || s[3] == '.' /* CRLF shown as '.' */);
+}
+
+static void on_tls_bytes(struct conn *c, const uint8_t *buf, size_t len)
+{
+	struct server_flight f;
+	struct host_result *res = c->res;
+	int st = hello_parse(c->hp, buf, len, &f);
+	if (st == HELLO_NEED_MORE)
+		return;
+	if (st == HELLO_DONE) {
+		struct tls_probe_result *t = &res->tls;
+		if (f.got_alert && !f.got_server_hello) {
+			char d[64];
+			t->got_alert = 1;
+			t->alert_desc = f.alert_desc;
+			snprintf(d, sizeof(d), "alert %u %s", f.alert_desc, tls_alert_name(f.alert_desc));
+			failure(c, ST_APPLICATION_ERROR, "tls-alert", d);
+		} else {
+			t->got_server_hello = f.got_server_hello;
+			t->hrr = f.is_hrr;
+			t->version = f.version;
+			t->cipher = f.cipher;
+			t->group = f.key_share_group ? f.key_share_group : f.ske_group;
+			t->ncerts = f.ncerts;
+			t->dh_bits = f.dh_bits;
+			if (f.got_alert) {
+				t->got_alert = 1;
+				t->alert_desc = f.alert_desc;
+			}
+			if (!res->fail_reason[0])
+				res->status = ST_SUCCESS;
+		}
+		enter(c, CONN_DONE);
+		return;
+	}
+	if (st == HELLO_ERR_NOT_TLS && looks_like_smtp(f.not_tls)) {
+		res->plaintext_after_starttls = 1;
+		snprintf(res->plaintext_sample, sizeof(res->plaintext_sample), "%s", f.not_tls);
+		failure(c, ST_PROTOCOL_ERROR, "plaintext-after-starttls", f.not_tls);
+	} else {
+		failure(c, ST_PROTOCOL_ERROR, st == HELLO_ERR_NOT_TLS ? "not-tls" : "tls-malformed",
+			st == HELLO_ERR_NOT_TLS ? f.not_tls : hello_status_name(st));
+	}
+	enter(c, CONN_DONE);
+}
+
+void conn_on_data(struct conn *c, const uint8_t *buf, size_t len)
+{
+	while (len > 0 && c->state != CONN_DONE) {
+		if (c->state == CONN_EXPECT_SERVER_HELLO) {
+			on_tls_bytes(c, buf, len);
+			return;
+		}
+		if (c->state == CONN_EXPECT_CONNECT)
+			return; /* cannot happen: data before connect */
+		size_t used = 0;
+		int st = smtp_parse(&c->sp, buf, len, &used);
+		buf += used;
+		len -= used;
+		if (st == SMTP_NEED_MORE)
+			return;
+		if (st < 0) {
+			if (c->state == CONN_EXPECT_QUIT)
+				enter(c, CONN_DONE); /* garbage instead of 221: we are leaving anyway */
+			else
+				smtp_error(c, st);
+			return;
+		}
+		struct smtp_reply *r = &c->sp.reply;
+		switch (c->state) {
+		case CONN_EXPECT_BANNER: on_banner(c, r); break;
+		case CONN_EXPECT_EHLO: on_ehlo(c, r); break;
+		case CONN_EXPECT_HELO: on_helo(c, r); break;
+		case CONN_EXPECT_STARTTLS:
+			on_starttls(c, r);
+			if (c->state == CONN_EXPECT_SERVER_HELLO && len > 0) {
+				/* Bytes after the 220 and before our ClientHello could be
+				 * answered: plaintext injected into the TLS stream (the
+				 * STARTTLS command-injection symptom, CVE-2011-0411 class).
+				 * Discard them and flag it. */
+				struct host_result *res = c->res;
+				size_t k = 0;
+				res->plaintext_after_starttls = 1;
+				for (size_t i = 0; i < len && k + 1 < sizeof(res->plaintext_sample); i++)
+					res->plaintext_sample[k++] =
+						(buf[i] >= 0x20 && buf[i] < 0x7f) ? (char)buf[i] : '.';
+				res->plaintext_sample[k] = 0;
+				return;
+			}
+			break;
+		case CONN_EXPECT_QUIT: enter(c, CONN_DONE); return;
+		default: return;
+		}
+	}
+}
+
+void conn_on_eof(struct conn *c)
+{
+	if (c->state == CONN_DONE)
+		return;
+	if (c->state != CONN_EXPECT_QUIT)
+		failure(c, ST_CONNECTION_CLOSED, "closed", "server closed the connection");
+	enter(c, CONN_DONE);
+}
+
+void conn_on_error(struct conn *c, int err)
+{
+	if (c->state == CONN_DONE)
+		return;
+	if (c->state == CONN_EXPECT_CONNECT) {
+		if (err == ECONNREFUSED)
+			failure(c, ST_CONNECTION_REFUSED, "refused", strerror(err));
+		else if (err == ETIMEDOUT)
+			failure(c, ST_CONNECTION_TIMEOUT, "timeout", strerror(err));
+		else
+			failure(c, ST_UNKNOWN_ERROR, "connect-error", strerror(err));
+	} else if (c->state != CONN_EXPECT_QUIT) {
+		if (err == ECONNRESET || err == EPIPE)
+			failure(c, ST_CONNECTION_CLOSED, "reset", strerror(err));
+		else
+			failure(c, ST_UNKNOWN_ERROR, "io-error", strerror(err));
+	}
+	enter(c, CONN_DONE);
+}
+
+void conn_on_timeout(struct conn *c)
+{
+	char d[64];
+	if (c->state == CONN_DONE)
+		return;
+	snprintf(d, sizeof(d), "no answer within %u ms", c->timeout_ms);
+	if (c->state == CONN_EXPECT_CONNECT)
+		failure(c, ST_CONNECTION_TIMEOUT, "timeout", d);
+	else if (c->state != CONN_EXPECT_QUIT)
+		failure(c, ST_IO_TIMEOUT, "timeout", d);
+	enter(c, CONN_DONE);
+}

@@ -1,0 +1,372 @@
+/*
+ * engine: worker threads, each one epoll loop with a fixed pool of slots.
+ *
+ * A slot is one connection: socket, conn state machine, deadline timer and
+ * result. Workers take the next target from a shared atomic index, so the
+ * threads balance themselves. After every event the slot is synchronised:
+ * pending bytes are sent, the deadline is re-armed when the state changed,
+ * epoll interest is re-derived from the state, and a finished connection is
+ * closed and its record written. Refilling free slots happens in one loop at
+ * the end of each callback, never recursively, so a run of targets that fail
+ * at once cannot grow the stack.
+ */
+#include "mxscan/engine.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "mxscan/blocklist.h"
+#include "mxscan/json.h"
+#include "mxscan/loop.h"
+#include "mxscan/record.h"
+#include "mxscan/recw.h"
+#include "mxscan/target.h"
+
+struct worker;
+
+struct slot {
+	int fd;
+	int in_use;
+	struct conn c;
+	struct timer timer;
+	struct host_result res;
+	uint64_t t0; /* loop ms at start */
+	struct worker *w;
+};
+
+struct worker {
+	struct engine *e;
+	struct loop *l;
+	struct slot *slots;
+	unsigned nslots, active;
+	int *free_stack;
+	unsigned nfree;
+	struct jbuf jb;
+	pthread_t th;
+};
+
+struct engine {
+	struct engine_config cfg;
+	const struct target_set *targets;
+	size_t ntargets;
+	atomic_size_t next;
+	atomic_int draining;
+	atomic_int running;
+	struct engine_stats *st;
+	struct worker *workers;
+	unsigned nworkers;
+};
+
+enum conn_mode engine_mode_for_port(uint16_t port, int choice)
+{
+	if (choice != MODE_AUTO)
+		return (enum conn_mode)choice;
+	return port == 465 ? MODE_IMPLICIT : MODE_STARTTLS;
+}
+
+static uint64_t wall_ms(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
+}
+
+static void on_fd(struct loop *l, int fd, uint32_t ev, void *ud);
+static void on_timer(struct loop *l, struct timer *t, void *ud);
+
+/* Close the socket, write the record, return the slot to the pool. */
+static void finish(struct slot *s)
+{
+	struct worker *w = s->w;
+	struct engine *e = w->e;
+	loop_timer_cancel(w->l, &s->timer);
+	if (s->fd >= 0) {
+		loop_del_fd(w->l, s->fd);
+		close(s->fd);
+		s->fd = -1;
+	}
+	s->res.duration_ms = loop_now_ms(w->l) - s->t0;
+	jb_reset(&w->jb);
+	if (record_host(&w->jb, e->cfg.scan_id, &s->res) < 0 ||
+	    recw_write(e->cfg.out, w->jb.buf, w->jb.len) < 0)
+		atomic_fetch_add(&e->st->write_errors, 1);
+	atomic_fetch_add(&e->st->status[s->res.status], 1);
+	atomic_fetch_add(&e->st->done, 1);
+	atomic_fetch_sub(&e->st->active, 1);
+	s->in_use = 0;
+	w->active--;
+	w->free_stack[w->nfree++] = (int)(s - w->slots);
+}
+
+/* Push pending bytes, re-arm the deadline, re-derive interest, or finish. */
+static void sync_slot(struct slot *s)
+{
+	struct worker *w = s->w;
+	struct conn *c = &s->c;
+	for (int round = 0; round < 2; round++) {
+		if (c->state != CONN_DONE && c->txlen > 0 && c->state != CONN_EXPECT_CONNECT) {
+			ssize_t n = send(s->fd, c->tx, c->txlen, MSG_NOSIGNAL);
+			if (n > 0) {
+				memmove(c->tx, c->tx + n, c->txlen - (size_t)n);
+				c->txlen -= (size_t)n;
+			} else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+				conn_on_error(c, errno);
+				continue;
+			}
+		}
+		break;
+	}
+	if (c->rearm) {
+		c->rearm = 0;
+		if (c->state != CONN_DONE)
+			loop_timer_arm(w->l, &s->timer, c->timeout_ms);
+	}
+	if (c->state == CONN_DONE) {
+		finish(s);
+		return;
+	}
+	uint32_t interest = c->state == CONN_EXPECT_CONNECT ? LOOP_WRITE : LOOP_READ;
+	if (c->txlen > 0)
+		interest |= LOOP_WRITE;
+	loop_mod_fd(w->l, s->fd, interest);
+}
+
+/* Start the next target in a free slot (the caller checked there is one).
+ * Returns 1 when a connection is in progress, 0 when the target was consumed
+ * without one (blocked, or failed at once with its record written and its
+ * slot returned), -1 when there are no targets left. */
+static int start_one(struct worker *w)
+{
+	struct engine *e = w->e;
+	if (atomic_load(&e->draining))
+		return -1;
+	size_t idx = atomic_fetch_add(&e->next, 1);
+	if (idx >= e->ntargets)
+		return -1;
+	const struct target *t = ts_get(e->targets, idx);
+	const char *why = NULL;
+	if (!t->has_addr || !bl_check(e->cfg.bl, (const struct sockaddr *)&t->addr, &why)) {
+		/* Refused by the blocklist right before connect: counted, never contacted. */
+		atomic_fetch_add(&e->st->blocked, 1);
+		return 0;
+	}
+	struct slot *s = &w->slots[w->free_stack[--w->nfree]];
+	uint16_t port = t->port ? t->port : e->cfg.default_port;
+	struct host_result *r = &s->res;
+	memset(r, 0, sizeof(*r));
+	r->port = port;
+	r->mode = engine_mode_for_port(port, e->cfg.mode);
+	snprintf(r->sni, sizeof(r->sni), "%s", t->sni);
+	snprintf(r->name, sizeof(r->name), "%s", t->host);
+	snprintf(r->tag, sizeof(r->tag), "%s", t->tag);
+	struct sockaddr_storage sa = t->addr;
+	socklen_t salen = t->addrlen;
+	if (sa.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&sa;
+		sin->sin_port = htons(port);
+		inet_ntop(AF_INET, &sin->sin_addr, r->ip, sizeof(r->ip));
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&sa;
+		sin6->sin6_port = htons(port);
+		inet_ntop(AF_INET6, &sin6->sin6_addr, r->ip, sizeof(r->ip));
+	}
+	r->start_ms = wall_ms();
+	s->t0 = loop_now_ms(w->l);
+	s->in_use = 1;
+	w->active++;
+	atomic_fetch_add(&e->st->started, 1);
+	atomic_fetch_add(&e->st->active, 1);
+	if (conn_init(&s->c, &e->cfg.conn, r) < 0) {
+		r->status = ST_UNKNOWN_ERROR;
+		snprintf(r->fail_stage, sizeof(r->fail_stage), "connect");
+		snprintf(r->fail_reason, sizeof(r->fail_reason), "out-of-memory");
+		s->fd = -1;
+		finish(s);
+		return 0;
+	}
+	s->fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->fd < 0) {
+		conn_on_error(&s->c, errno);
+		finish(s);
+		return 0;
+	}
+	int one = 1;
+	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (loop_add_fd(w->l, s->fd, LOOP_WRITE, on_fd, s) < 0) {
+		conn_on_error(&s->c, errno);
+		finish(s);
+		return 0;
+	}
+	timer_init(&s->timer, on_timer, s);
+	if (connect(s->fd, (struct sockaddr *)&sa, salen) < 0 && errno != EINPROGRESS) {
+		conn_on_error(&s->c, errno);
+		finish(s);
+		return 0;
+	}
+	sync_slot(s); /* arms the connect deadline */
+	return 1;
+}
+
+static void refill(struct worker *w)
+{
+	while (w->nfree > 0 && start_one(w) >= 0)
+		;
+}
+
+static void on_timer(struct loop *l, struct timer *t, void *ud)
+{
+	(void)l;
+	(void)t;
+	struct slot *s = ud;
+	conn_on_timeout(&s->c);
+	sync_slot(s);
+	refill(s->w);
+}
+
+static void on_fd(struct loop *l, int fd, uint32_t ev, void *ud)
+{
+	(void)l;
+	struct slot *s = ud;
+	struct conn *c = &s->c;
+	if (!s->in_use || s->fd != fd)
+		return;
+	if (c->state == CONN_EXPECT_CONNECT) {
+		if (ev & (LOOP_WRITE | LOOP_ERROR)) {
+			int err = 0;
+			socklen_t len = sizeof(err);
+			getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+			if (err)
+				conn_on_error(c, err);
+			else
+				conn_on_connected(c);
+		}
+	} else if (ev & (LOOP_READ | LOOP_ERROR)) {
+		uint8_t buf[16384];
+		/* Bounded number of reads per event so one chatty peer cannot starve others. */
+		for (int i = 0; i < 4 && c->state != CONN_DONE; i++) {
+			ssize_t n = recv(fd, buf, sizeof(buf), 0);
+			if (n > 0) {
+				conn_on_data(c, buf, (size_t)n);
+				if ((size_t)n < sizeof(buf))
+					break;
+			} else if (n == 0) {
+				conn_on_eof(c);
+			} else {
+				if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+					conn_on_error(c, errno);
+				break;
+			}
+		}
+	}
+	sync_slot(s);
+	refill(s->w);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct engine *e = w->e;
+	refill(w);
+	while (w->active > 0 || (!atomic_load(&e->draining) && atomic_load(&e->next) < e->ntargets)) {
+		if (loop_run_once(w->l, 250) < 0)
+			break;
+		refill(w);
+	}
+	return NULL;
+}
+
+static void worker_free(struct worker *w)
+{
+	if (w->slots)
+		for (unsigned i = 0; i < w->nslots; i++)
+			conn_release(&w->slots[i].c);
+	free(w->slots);
+	free(w->free_stack);
+	jb_free(&w->jb);
+	loop_free(w->l);
+}
+
+struct engine *engine_start(const struct engine_config *cfg, const struct target_set *targets,
+			    struct engine_stats *stats, char *err, size_t errlen)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+	if (!e) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	e->cfg = *cfg;
+	e->targets = targets;
+	e->ntargets = ts_count(targets);
+	e->st = stats;
+	e->nworkers = cfg->threads ? cfg->threads : 1;
+	unsigned per = (cfg->concurrency + e->nworkers - 1) / e->nworkers;
+	if (per == 0)
+		per = 1;
+	e->workers = calloc(e->nworkers, sizeof(*e->workers));
+	if (!e->workers)
+		goto oom;
+	for (unsigned i = 0; i < e->nworkers; i++) {
+		struct worker *w = &e->workers[i];
+		w->e = e;
+		w->nslots = per;
+		w->l = loop_new(65536);
+		w->slots = calloc(per, sizeof(*w->slots));
+		w->free_stack = calloc(per, sizeof(int));
+		jb_init(&w->jb);
+		if (!w->l || !w->slots || !w->free_stack)
+			goto oom;
+		for (unsigned k = 0; k < per; k++) {
+			w->slots[k].fd = -1;
+			w->slots[k].w = w;
+			w->free_stack[w->nfree++] = (int)(per - 1 - k);
+		}
+	}
+	atomic_store(&e->running, (int)e->nworkers);
+	for (unsigned i = 0; i < e->nworkers; i++) {
+		if (pthread_create(&e->workers[i].th, NULL, worker_main, &e->workers[i]) != 0) {
+			snprintf(err, errlen, "cannot start worker thread %u", i);
+			atomic_store(&e->draining, 1);
+			for (unsigned k = 0; k < i; k++)
+				pthread_join(e->workers[k].th, NULL);
+			e->nworkers = i;
+			goto fail;
+		}
+	}
+	return e;
+oom:
+	snprintf(err, errlen, "out of memory allocating %u connection slots", cfg->concurrency);
+fail:
+	if (e->workers)
+		for (unsigned i = 0; i < e->nworkers; i++)
+			worker_free(&e->workers[i]);
+	free(e->workers);
+	free(e);
+	return NULL;
+}
+
+int engine_running(struct engine *e)
+{
+	return atomic_load(&e->st->done) + atomic_load(&e->st->blocked) < e->ntargets &&
+	       !(atomic_load(&e->draining) && atomic_load(&e->st->active) == 0);
+}
+
+void engine_drain(struct engine *e) { atomic_store(&e->draining, 1); }
+
+void engine_join(struct engine *e)
+{
+	for (unsigned i = 0; i < e->nworkers; i++)
+		pthread_join(e->workers[i].th, NULL);
+	for (unsigned i = 0; i < e->nworkers; i++)
+		worker_free(&e->workers[i]);
+	free(e->workers);
+	free(e);
+}

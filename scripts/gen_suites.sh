@@ -1,0 +1,166 @@
+#!/bin/sh
+# gen_suites.sh: turn datasets/suites.csv into scanner/suites_table.c.
+#
+#   scripts/gen_suites.sh datasets/suites.csv > scanner/suites_table.c
+#
+# The CSV is the single source of the cipher suite table: every IANA-registered
+# TLS cipher suite (IANA "TLS Cipher Suites" registry, tls-parameters-4.csv;
+# RFC 8447 for the registry rules), the two signaling values (RFC 5746 section
+# 3.3, RFC 7507) and a few unregistered suites seen in the wild. Columns:
+#
+#   code,name,kx,au,enc,bits,mac,versions,flags
+#
+# code is 0xHHHH; versions is a |-list of SSLv3,TLSv1.0,TLSv1.1,TLSv1.2,TLSv1.3;
+# flags is a (possibly empty) |-list of export,null,anon,psk,aead,pfs,signaling,
+# unregistered. The C contract is include/mxscan/suites.h.
+#
+# The CSV is validated first (header, column count, code syntax, duplicate
+# codes and names, version and flag names, bits, characters that could not sit
+# in a C string literal, and a few consistency rules); every problem is
+# reported as FILE:LINE: message on stderr and the script exits 1 without
+# writing anything to stdout. Output is sorted by code and depends on nothing
+# but the CSV's content (no dates, no paths, no locale), so `make check-gen`
+# can compare it byte for byte. POSIX sh and awk only (mawk, busybox, gawk).
+set -eu
+
+if [ "$#" -ne 1 ]; then
+	echo "usage: $0 SUITES.CSV > scanner/suites_table.c" >&2
+	exit 2
+fi
+csv=$1
+if [ ! -r "$csv" ]; then
+	echo "$0: cannot read $csv: pass the path of datasets/suites.csv" >&2
+	exit 2
+fi
+
+LC_ALL=C exec awk -v file="$csv" '
+function err(msg) {
+	printf "%s:%d: %s\n", file, (NR > 0 ? NR : 1), msg > "/dev/stderr"
+	nerr++
+}
+function hexval(s,    i, v) {
+	v = 0
+	for (i = 1; i <= length(s); i++)
+		v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
+	return v
+}
+# Map a |-list through tab[], building a C expression; "" -> zero.
+function bits_expr(list, tab, what,    n, p, i, seen, out) {
+	if (list == "")
+		return "0"
+	n = split(list, p, "|")
+	out = ""
+	for (i = 1; i <= n; i++) {
+		if (!(p[i] in tab)) {
+			err("unknown " what " \"" p[i] "\"")
+			continue
+		}
+		if (p[i] in seen) {
+			err(what " \"" p[i] "\" listed twice")
+			continue
+		}
+		seen[p[i]] = 1
+		out = out (out == "" ? "" : " | ") tab[p[i]]
+	}
+	return out == "" ? "0" : out
+}
+function has(list, word) {
+	return index("|" list "|", "|" word "|") > 0
+}
+BEGIN {
+	FS = ","
+	ver["SSLv3"] = "SV_SSL3"; ver["TLSv1.0"] = "SV_TLS10"; ver["TLSv1.1"] = "SV_TLS11"
+	ver["TLSv1.2"] = "SV_TLS12"; ver["TLSv1.3"] = "SV_TLS13"
+	flg["export"] = "SF_EXPORT"; flg["null"] = "SF_NULL_CIPHER"; flg["anon"] = "SF_ANON"
+	flg["psk"] = "SF_PSK"; flg["aead"] = "SF_AEAD"; flg["pfs"] = "SF_PFS"
+	flg["signaling"] = "SF_SIGNALING"; flg["unregistered"] = "SF_UNREGISTERED"
+	header = "code,name,kx,au,enc,bits,mac,versions,flags"
+	nerr = 0
+	nrows = 0
+}
+{ sub(/\r$/, "") }
+NR == 1 {
+	if ($0 != header)
+		err("header must be \"" header "\"")
+	next
+}
+$0 == "" { err("empty line"); next }
+{
+	if (NF != 9) {
+		err("expected 9 columns, found " NF)
+		next
+	}
+	code = $1; name = $2; vers = $8; flags = $9
+	if (code !~ /^0x[0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f][0-9A-Fa-f]$/) {
+		err("code \"" code "\" is not 0xHHHH")
+		next
+	}
+	c = hexval(tolower(substr(code, 3)))
+	if (c in row_of) {
+		err("duplicate code " code " (first on line " line_of[c] ")")
+		next
+	}
+	if (name !~ /^[A-Za-z0-9_]+$/)
+		err("name \"" name "\" must be letters, digits and _")
+	else if (name in name_line)
+		err("duplicate name " name " (first on line " name_line[name] ")")
+	else
+		name_line[name] = NR
+	for (i = 3; i <= 7; i++)
+		if (i != 6 && $i !~ /^[A-Za-z0-9_]+$/)
+			err("column " i " \"" $i "\" must be non-empty letters, digits and _")
+	if ($6 !~ /^[0-9]+$/ || $6 + 0 > 65535)
+		err("bits \"" $6 "\" is not an integer 0..65535")
+	if (vers == "")
+		err("versions is empty")
+	vexpr = bits_expr(vers, ver, "version")
+	fexpr = bits_expr(flags, flg, "flag")
+	# Consistency rules that catch slips when editing by hand.
+	if (!has(flags, "signaling") && (has(flags, "null") != ($6 + 0 == 0)))
+		err("flag null must be set exactly when bits is 0")
+	if (has(flags, "aead") != ($7 == "AEAD"))
+		err("flag aead must be set exactly when mac is AEAD")
+	if (has(vers, "TLSv1.3") && vers != "TLSv1.3")
+		err("a TLS 1.3 suite is valid in TLS 1.3 only (RFC 8446 section 4.1.2)")
+	if (has(flags, "export") && (has(vers, "TLSv1.1") || has(vers, "TLSv1.2") || has(vers, "TLSv1.3")))
+		err("export suites must not be negotiated in TLS 1.1 or later (RFC 4346 appendix A.5)")
+	row_of[c] = sprintf("\t{0x%04X, \"%s\", \"%s\", \"%s\", \"%s\", %d, \"%s\", %s, %s},",
+	    c, name, $3, $4, $5, $6 + 0, $7, vexpr, fexpr)
+	line_of[c] = NR
+	nrows++
+}
+END {
+	if (NR == 0)
+		err("file is empty")
+	if (nrows == 0 && nerr == 0)
+		err("no suites")
+	if (nerr > 0) {
+		printf "%s: %d error(s); nothing generated\n", file, nerr > "/dev/stderr"
+		exit 1
+	}
+	print "/*"
+	print " * suites_table: GENERATED by scripts/gen_suites.sh from datasets/suites.csv."
+	print " * Do not edit: change the CSV and run `make gen` (CI runs `make check-gen`)."
+	print " *"
+	print " * Every IANA-registered TLS cipher suite, the signaling values, and a few"
+	print " * unregistered suites seen in the wild, sorted by code so that suites.c can"
+	print " * binary-search it. The contract is include/mxscan/suites.h."
+	print " */"
+	print "#include \"mxscan/suites.h\""
+	print ""
+	print "/* Declared in suites.c, which reads them; repeated here so that each definition"
+	print " * has a prior declaration (-Wmissing-variable-declarations). */"
+	print "extern const struct suite_info suite_table[];"
+	print "extern const size_t suite_table_len;"
+	print ""
+	print "// clang-format off"
+	print "const struct suite_info suite_table[] = {"
+	for (c = 0; c < 65536; c++)
+		if (c in row_of)
+			print row_of[c]
+	print "};"
+	print "// clang-format on"
+	print ""
+	print "const size_t suite_table_len = sizeof suite_table / sizeof suite_table[0];"
+}
+' "$csv"
