@@ -28,7 +28,7 @@ FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 
 TARGETS := $(BIN)/mxscan $(if $(REPORT_OBJ),$(BIN)/mxreport) $(if $(FLEET_OBJ),$(BIN)/mxfleet)
 
-.PHONY: all test unit integration asan demo gen check-gen format check-format fuzz clean
+.PHONY: all test test-run unit integration asan demo gen check-gen format check-format fuzz clean
 all: $(TARGETS) $(UNIT_BIN)
 
 $(BUILD)/%.o: %.c
@@ -68,8 +68,13 @@ unit: all
 integration: all
 	prove -f tests/integration/*.t
 
-test: all
-	@scripts/deps.sh
+# The README's test command. Installs missing Debian packages first, then
+# re-enters make so pkg-config sees the freshly installed libraries.
+test:
+	scripts/deps.sh --with-peers
+	$(MAKE) test-run
+
+test-run: all check-gen
 	BIN=$(BIN) prove -f $(UNIT_BIN) tests/integration/*.t
 
 asan:
@@ -85,7 +90,9 @@ scanner/suites_table.c: datasets/suites.csv scripts/gen_suites.sh
 check-gen:
 	scripts/gen_suites.sh datasets/suites.csv | cmp - scanner/suites_table.c
 
-demo: all
+demo:
+	scripts/deps.sh
+	$(MAKE) all
 	scripts/demo.sh
 
 format:
