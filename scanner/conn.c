@@ -153,22 +153,23 @@ static pthread_once_t base_once = PTHREAD_ONCE_INIT;
 
 static int suite_rank(const struct suite_info *s)
 {
-	int r = 0;
-	if (s->versions & SV_TLS13)
-		return 0;
-	if (s->flags & SF_AEAD)
-		r += 0;
-	else
+	if (s->versions & SV_TLS13) {
+		if (s->flags & SF_NULL_CIPHER)
+			return 90; /* integrity-only suites (RFC 9150): never a client's first wish */
+		if (s->code >= 0x1301 && s->code <= 0x1303)
+			return 0;
+		return s->code <= 0x1305 ? 1 : 2; /* CCM, then AEGIS/SM4/GOST */
+	}
+	int r = 3;
+	if (!(s->flags & SF_AEAD))
 		r += 10;
 	if (!(s->flags & SF_PFS))
 		r += 20;
 	if (s->flags & (SF_ANON | SF_NULL_CIPHER | SF_EXPORT))
 		r += 40;
-	if (!strcmp(s->kx, "ECDHE"))
-		r += 0;
-	else
+	if (strcmp(s->kx, "ECDHE") != 0)
 		r += 1;
-	return r + 1;
+	return r;
 }
 
 static void base_init(void)
@@ -189,6 +190,13 @@ static void base_init(void)
 		}
 	}
 	base_nsuites = n;
+}
+
+size_t conn_baseline_suites(const uint16_t **out)
+{
+	pthread_once(&base_once, base_init);
+	*out = base_suites;
+	return base_nsuites;
 }
 
 long conn_build_baseline_hello(const char *sni, uint8_t *out, size_t cap)

@@ -24,6 +24,7 @@
 #include "mxscan/recw.h"
 #include "mxscan/resolve.h"
 #include "mxscan/selftest.h"
+#include "mxscan/suites.h"
 #include "mxscan/target.h"
 
 #ifndef MXSCAN_VERSION
@@ -87,6 +88,7 @@ static const char usage_text[] =
 	"      --progress          print a progress line every second on stderr (default: when a tty)\n"
 	"  -q, --quiet             no progress, no summary\n"
 	"      --selftest          run the built-in self checks and exit\n"
+	"      --list-baseline     print the suites of the baseline ClientHello, in offer order\n"
 	"  -h, --help              this text\n"
 	"  -V, --version           version\n"
 	"\n"
@@ -186,6 +188,13 @@ static uint64_t now_ms(void)
 	return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static void progress_line(const struct engine_stats *st, size_t total, uint64_t elapsed_ms, double rate, int final)
 {
 	unsigned long done = atomic_load(&st->done) + atomic_load(&st->blocked);
@@ -241,7 +250,7 @@ static void on_resolve_fail(const struct target *t, enum resolve_status status, 
 enum {
 	OPT_STRICT = 256, OPT_MODE, OPT_FLUSH_RECORDS, OPT_FLUSH_SECS, OPT_APPEND, OPT_SCAN_ID, OPT_EHLO,
 	OPT_CONNECT_TIMEOUT, OPT_BANNER_TIMEOUT, OPT_TIMEOUT, OPT_TLS_TIMEOUT, OPT_RESOLVER, OPT_BLOCKLIST,
-	OPT_ALLOWLIST, OPT_PROGRESS, OPT_SELFTEST,
+	OPT_ALLOWLIST, OPT_PROGRESS, OPT_SELFTEST, OPT_LIST_BASELINE,
 };
 
 static const struct option long_opts[] = {
@@ -267,6 +276,7 @@ static const struct option long_opts[] = {
 	{"progress", no_argument, 0, OPT_PROGRESS},
 	{"quiet", no_argument, 0, 'q'},
 	{"selftest", no_argument, 0, OPT_SELFTEST},
+	{"list-baseline", no_argument, 0, OPT_LIST_BASELINE},
 	{"help", no_argument, 0, 'h'},
 	{"version", no_argument, 0, 'V'},
 	{0, 0, 0, 0},
@@ -369,6 +379,13 @@ int main(int argc, char **argv)
 			break;
 		case OPT_PROGRESS: progress = 1; break;
 		case 'q': quiet = 1; break;
+		case OPT_LIST_BASELINE: {
+			const uint16_t *codes;
+			size_t n = conn_baseline_suites(&codes);
+			for (size_t i = 0; i < n; i++)
+				printf("0x%04x %s\n", codes[i], suite_by_code(codes[i])->name);
+			return EXIT_OK;
+		}
 		case OPT_SELFTEST: return selftest_run(stdout) == 0 ? EXIT_OK : EXIT_SELFTEST;
 		case 'h': fputs(usage_text, stdout); return EXIT_OK;
 		case 'V': printf("mxscan %s\n", MXSCAN_VERSION); return EXIT_OK;
@@ -459,7 +476,7 @@ int main(int argc, char **argv)
 	ro.append = append;
 	struct recw *out = recw_open(output, &ro, err, sizeof(err));
 	if (!out) {
-		fprintf(stderr, "mxscan: output %s: %s\n", output, err);
+		fprintf(stderr, "mxscan: %s\n", err);
 		return EXIT_OUTPUT;
 	}
 	if (scan_id_opt)
@@ -576,7 +593,7 @@ int main(int argc, char **argv)
 		struct timespec ts = {0, 100 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 		uint64_t now = now_ms();
-		recw_tick(out, now);
+		recw_tick(out, mono_ms());
 		if (interrupted && !drained) {
 			engine_drain(e);
 			drained = 1;

@@ -67,6 +67,8 @@ void conn_on_eof(struct conn *c);
 void conn_on_error(struct conn *c, int err);
 void conn_on_timeout(struct conn *c);
 
+/* The baseline offer's suites, in the order offered. */
+size_t conn_baseline_suites(const uint16_t **out);
 /* Append the baseline ClientHello for sni to out (see conn.c for the offer). */
 long conn_build_baseline_hello(const char *sni, uint8_t *out, size_t cap);
 

@@ -28,6 +28,9 @@
 #define GROUP_FFDHE2048 256
 #define GROUP_FFDHE3072 257
 #define GROUP_FFDHE4096 258
+#define GROUP_FFDHE6144 259 /* added by hello.c: the rest of RFC 7919's groups */
+#define GROUP_FFDHE8192 260
+#define GROUP_X25519MLKEM768 0x11EC
 
 #define HELLO_MAX_CERTS 16          /* certificates kept from a Certificate message */
 #define HELLO_MAX_CERT_BYTES 65536  /* total DER bytes kept */
@@ -66,6 +69,11 @@ struct hello_opts {
  * Returns the number of bytes written, or -1 when cap is too small or the
  * options are invalid (e.g. more than 32767 suites). */
 long hello_build(const struct hello_opts *o, uint8_t *out, size_t cap);
+/* Also -1 when the record payload would exceed 2^14 bytes (one record only),
+ * when a key_share group has no built-in public value, or when getrandom()
+ * fails. The SNI is sent without a trailing dot and omitted for IP literals
+ * (RFC 6066 section 3). With no extension requested the extensions block is
+ * left out entirely (what SSLv3 servers expect). */
 
 /* Defaults: sensible broad lists callers may use. */
 extern const uint16_t hello_default_groups[];
@@ -134,6 +142,14 @@ void hello_parser_reset(struct hello_parser *p, int stop_after_server_hello);
  * flight is in *out (valid until the next reset/free); bytes after the end are
  * ignored. After an error further calls return the same error. */
 int hello_parse(struct hello_parser *p, const uint8_t *buf, size_t len, struct server_flight *out);
+/* Also: *out is refreshed on every call (a caller that sees EOF while
+ * NEED_MORE can still record what arrived). A fatal alert, or any alert that is
+ * not a warning-level unrecognized_name (RFC 6066 section 3 lets a server send
+ * that one and carry on), ends the flight with HELLO_END_ALERT; the warning is
+ * recorded in got_alert/alert_* and parsing continues. After
+ * HELLO_ERR_NOT_TLS, later calls append what they are given to not_tls (up to
+ * 63 characters), so feeding everything that arrives records the whole reply
+ * line however it was split. Allocation failure reports HELLO_ERR_TOO_BIG. */
 const char *hello_status_name(int status);
 const char *hello_end_name(enum hello_end e);
 /* TLS alert description name ("handshake_failure" for 40, ...) or "unknown". */

@@ -43,6 +43,9 @@ struct tls_personality {
 	const uint8_t *cert_der[TR_MAX_CERTS]; /* chain sent in hand-built Certificate */
 	size_t cert_len[TR_MAX_CERTS];
 	int ncerts;
+	/* Added by tlsresp: DHE/DH_anon prime size in ServerKeyExchange: 0 or 2048
+	 * = RFC 7919 ffdhe2048, 1024 = RFC 2409 Oakley group 2 (weak-DH servers). */
+	uint16_t dh_bits;
 };
 
 struct client_hello {
@@ -61,6 +64,11 @@ struct client_hello {
 	uint8_t session_id[32];
 	uint8_t session_id_len;
 	char sni[256];          /* "" when absent */
+	/* Added by tlsresp (RFC 5746, RFC 4492 §5.1.2): the client sent the
+	 * renegotiation_info extension or the 0x00FF SCSV / ec_point_formats, so
+	 * the ServerHello may carry the same extension. */
+	int has_reneg_info;
+	int has_ec_point_formats;
 };
 
 /* Parse one ClientHello record from buf. Returns 1 and sets *consumed when a
@@ -86,6 +94,15 @@ struct tls_decision {
 void tlsresp_decide(const struct tls_personality *p, const struct client_hello *ch,
 		    struct tls_decision *d);
 
+/* Notes added by tlsresp.c: a REJECT whose reject is TR_REJ_ALERT40 or
+ * TR_REJ_ALERT70 sends the alert in d->alert (70 for no common version even
+ * when on_reject is TR_REJ_ALERT40; 86 inappropriate_fallback comes with
+ * TR_REJ_ALERT40). lying_lengths: 1 (and any value but 2 and 3) = a record
+ * header claiming 16000 bytes followed by 20; 2 = the ServerHello's
+ * session_id length byte says 200 while record and handshake lengths are
+ * right; 3 = the ServerHello's handshake length claims 1000 bytes more than
+ * its record holds and nothing else is sent. */
+
 /* Build the bytes for decision d. Returns bytes written, 0 when the reaction
  * sends nothing (close/reset/silence), -1 when cap is too small. */
 long tlsresp_build(const struct tls_personality *p, const struct client_hello *ch,
@@ -94,5 +111,10 @@ long tlsresp_build(const struct tls_personality *p, const struct client_hello *c
 /* 1 when the fleet's wolfSSL server can complete a real handshake for this
  * version and suite (TLS 1.1..1.3 with a suite compiled into Debian's wolfSSL). */
 int tlsresp_wolfssl_capable(uint16_t version, uint16_t suite);
+
+/* Names for logs ("ACCEPT", "HRR", "REJECT"; "alert40", "alert70", "close",
+ * "reset", "silence"); "?" when out of range. */
+const char *tlsresp_kind_name(enum tr_kind k);
+const char *tlsresp_reject_name(enum tr_reject r);
 
 #endif
