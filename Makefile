@@ -11,7 +11,7 @@ BUILD   ?= build
 BIN     ?= bin
 OPT     ?= -O2
 SAN     ?=
-CFLAGS  := -std=c17 -Wall -Wextra -g $(OPT) $(SAN) -D_GNU_SOURCE -Iinclude -Itests \
+CFLAGS  := -std=c17 -Wall -Wextra -g $(OPT) $(SAN) -D_GNU_SOURCE -Iinclude -Itests -DMXSCAN_DATADIR='"$(CURDIR)/datasets"' \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 LDFLAGS := $(SAN)

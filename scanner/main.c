@@ -294,6 +294,11 @@ int main(int argc, char **argv)
 	unsigned flush_ms = 5000;
 	char ehlo[256], err[512], scan_id[64], blpath[PATH_MAX];
 	struct engine_config ec;
+	struct blocklist *bl = NULL;
+	struct target_set *raw = NULL, *targets = NULL, *named = NULL, *resolved = NULL;
+	struct recw *out = NULL;
+	struct jbuf jb;
+	jb_init(&jb);
 	memset(&ec, 0, sizeof(ec));
 	conn_config_defaults(&ec.conn);
 	ec.mode = MODE_AUTO;
@@ -397,41 +402,42 @@ int main(int argc, char **argv)
 	ec.conn.ehlo_name = ehlo;
 
 	/* Blocklist: the default, or the user's file instead; allow-list entries. */
-	struct blocklist *bl = bl_new();
+	bl = bl_new();
 	if (!bl) {
 		fprintf(stderr, "mxscan: out of memory\n");
-		return EXIT_USAGE;
+		{ rc = EXIT_USAGE; goto out; }
 	}
 	if (!blocklist) {
 		if (find_default_blocklist(blpath, sizeof(blpath)) < 0) {
 			fprintf(stderr, "mxscan: cannot find the default blocklist (datasets/blocklist.conf next to "
 					"the binary); pass --blocklist FILE\n");
-			return EXIT_USAGE;
+			{ rc = EXIT_USAGE; goto out; }
 		}
 		blocklist = blpath;
 	}
 	if (bl_load_file(bl, blocklist, BL_BLOCK, err, sizeof(err)) < 0) {
 		fprintf(stderr, "mxscan: blocklist: %s\n", err);
-		return EXIT_USAGE;
+		{ rc = EXIT_USAGE; goto out; }
 	}
 	for (unsigned i = 0; i < nallow; i++) {
 		if (strchr(allow[i], '/') && access(allow[i], R_OK) != 0) {
 			if (bl_add_err(bl, allow[i], BL_ALLOW, "allow-list", err, sizeof(err)) < 0) {
 				fprintf(stderr, "mxscan: --allowlist %s: %s\n", allow[i], err);
-				return EXIT_USAGE;
+				{ rc = EXIT_USAGE; goto out; }
 			}
 		} else if (bl_load_file(bl, allow[i], BL_ALLOW, err, sizeof(err)) < 0) {
 			fprintf(stderr, "mxscan: --allowlist %s: %s\n", allow[i], err);
-			return EXIT_USAGE;
+			{ rc = EXIT_USAGE; goto out; }
 		}
 	}
 
 	/* Targets: arguments, -i FILE, or stdin. */
-	struct target_set *raw = ts_new(), *targets = ts_new();
+	raw = ts_new();
+	targets = ts_new();
 	unsigned bad = 0;
 	if (!raw || !targets) {
 		fprintf(stderr, "mxscan: out of memory\n");
-		return EXIT_USAGE;
+		{ rc = EXIT_USAGE; goto out; }
 	}
 	for (int i = optind; i < argc; i++) {
 		struct target t;
@@ -440,7 +446,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "mxscan: argument %d '%s': %s\n", i - optind + 1, argv[i], err);
 			bad++;
 			if (strict)
-				return EXIT_STRICT;
+				{ rc = EXIT_STRICT; goto out; }
 		} else if (r > 0) {
 			ts_add(raw, &t);
 		}
@@ -453,7 +459,7 @@ int main(int argc, char **argv)
 			name = input;
 			if (!f) {
 				fprintf(stderr, "mxscan: cannot open input %s: %s\n", input, strerror(errno));
-				return EXIT_USAGE;
+				{ rc = EXIT_USAGE; goto out; }
 			}
 		} else if (isatty(0) && !input) {
 			fprintf(stderr, "mxscan: no targets given; reading them from the terminal (end with Ctrl-D). "
@@ -465,7 +471,7 @@ int main(int argc, char **argv)
 		if (f != stdin)
 			fclose(f);
 		if (r < 0 && strict)
-			return EXIT_STRICT;
+			{ rc = EXIT_STRICT; goto out; }
 	}
 
 	/* Output */
@@ -474,10 +480,10 @@ int main(int argc, char **argv)
 	ro.flush_records = (unsigned)flush_records;
 	ro.flush_ms = flush_ms;
 	ro.append = append;
-	struct recw *out = recw_open(output, &ro, err, sizeof(err));
+	out = recw_open(output, &ro, err, sizeof(err));
 	if (!out) {
 		fprintf(stderr, "mxscan: %s\n", err);
-		return EXIT_OUTPUT;
+		{ rc = EXIT_OUTPUT; goto out; }
 	}
 	if (scan_id_opt)
 		snprintf(scan_id, sizeof(scan_id), "%s", scan_id_opt);
@@ -487,7 +493,7 @@ int main(int argc, char **argv)
 	/* First blocklist pass, before any DNS query; host names are checked
 	 * once resolved, and every address again right before connect. */
 	unsigned long blocked_early = 0, resolve_failed = 0;
-	struct target_set *named = ts_new();
+	named = ts_new();
 	for (size_t i = 0; i < ts_count(raw); i++) {
 		const struct target *t = ts_get(raw, i);
 		const char *why;
@@ -502,7 +508,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (ts_count(named) > 0) {
-		struct target_set *resolved = ts_new();
+		resolved = ts_new();
 		struct resolve_stats rst;
 		memset(&rst, 0, sizeof(rst));
 		resolvers[nresolvers] = NULL;
@@ -510,7 +516,7 @@ int main(int argc, char **argv)
 		if (resolve_targets(named, nresolvers ? resolvers : NULL, 5000, 2, AF_UNSPEC, resolved,
 				    quiet ? NULL : stderr, &rst, on_resolve_fail, &rc_) < 0) {
 			fprintf(stderr, "mxscan: name resolution could not start (check --resolver)\n");
-			return EXIT_USAGE;
+			{ rc = EXIT_USAGE; goto out; }
 		}
 		for (size_t i = 0; i < ts_count(resolved); i++) {
 			const struct target *t = ts_get(resolved, i);
@@ -524,9 +530,11 @@ int main(int argc, char **argv)
 			}
 		}
 		ts_free(resolved);
+		resolved = NULL;
 		resolve_failed = rc_.failed;
 	}
 	ts_free(named);
+	named = NULL;
 
 	/* Descriptors: one per connection plus slack; raise the soft limit. */
 	struct rlimit rl;
@@ -555,8 +563,6 @@ int main(int argc, char **argv)
 			break;
 		an += (size_t)w;
 	}
-	struct jbuf jb;
-	jb_init(&jb);
 	struct scan_meta meta = {
 		.scan_id = scan_id, .event = "start", .version = MXSCAN_VERSION, .argv = argv_text,
 		.time_ms = now_ms(), .targets = ts_count(targets), .bad_lines = bad, .blocked = blocked_early,
@@ -582,7 +588,7 @@ int main(int argc, char **argv)
 	struct engine *e = engine_start(&ec, targets, &st, err, sizeof(err));
 	if (!e) {
 		fprintf(stderr, "mxscan: %s\n", err);
-		return EXIT_USAGE;
+		{ rc = EXIT_USAGE; goto out; }
 	}
 	size_t total = ts_count(targets);
 	unsigned long last_done = 0;
@@ -630,7 +636,6 @@ int main(int argc, char **argv)
 	jb_reset(&jb);
 	if (record_scan(&jb, &meta) == 0)
 		recw_write(out, jb.buf, jb.len);
-	jb_free(&jb);
 	if (recw_close(out) < 0 || atomic_load(&st.write_errors) > 0) {
 		fprintf(stderr, "mxscan: writing records to %s failed\n", output);
 		rc = EXIT_OUTPUT;
@@ -641,8 +646,16 @@ int main(int argc, char **argv)
 		if (!quiet)
 			fprintf(stderr, "mxscan: %u invalid input line(s) skipped (see messages above)\n", bad);
 	}
+	out = NULL;
+out:
+	if (out)
+		recw_close(out);
+	jb_free(&jb);
 	ts_free(raw);
 	ts_free(targets);
-	bl_free(bl);
+	ts_free(named);
+	ts_free(resolved);
+	if (bl)
+		bl_free(bl);
 	return rc;
 }

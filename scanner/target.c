@@ -388,6 +388,12 @@ int target_parse_line(const char *line, size_t len, struct target *t, char *err,
 
 	if (err && errlen)
 		err[0] = '\0';
+	if (!t || (!line && len > 0)) {
+		tg_seterr(err, errlen, "invalid argument");
+		return -1;
+	}
+	if (n == 0)
+		return 0;
 	if (n > 0 && s[n - 1] == '\n')
 		n--;
 	if (n > 0 && s[n - 1] == '\r')
@@ -649,6 +655,11 @@ int ts_read_file(struct target_set *set, FILE *f, const char *name, int strict,
 
 	if (!name)
 		name = "(input)";
+	if (!set || !f) {
+		if (errs)
+			fprintf(errs, "%s: invalid argument\n", name);
+		return -1;
+	}
 	flockfile(f);
 	while ((n = ts_getline(f, buf, sizeof buf, &toolong)) >= 0) {
 		const char *s = buf;

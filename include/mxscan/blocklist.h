@@ -62,7 +62,7 @@ void bl_free(struct blocklist *bl);
  * without one the label is the CIDR text.
  * Errors (the whole call fails, entries of earlier lines stay added): the file cannot be read
  * ("PATH: strerror"), or a line is invalid: not a CIDR, prefix out of range, host bits set
- * ("PATH:LINE: host bits set in 10.0.0.1/8 (network is 10.0.0.0/8)"), an entry inside
+ * ("PATH:LINE: host bits set in '10.0.0.1/8' (network is 10.0.0.0/8)"), an entry inside
  * ::ffff:0:0/96, a NUL byte, a line longer than 4096 bytes. The message, naming PATH:LINE, is
  * written to err (always NUL-terminated when errlen > 0).
  * Returns the number of entry lines read (>= 0), or -1 on error.
