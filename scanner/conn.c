@@ -144,10 +144,15 @@ static void keep_reply(const struct smtp_reply *r, char *dst, size_t cap)
 		dst[cap - 1] = 0;
 }
 
-/* Broad baseline offer: every TLS 1.3 suite, then every suite negotiable in
- * TLS 1.2 (and below) that needs no pre-shared secret, strongest first as
- * ordered below, so a client-preference server picks a modern suite. */
-static uint16_t base_suites[512];
+/* Broad baseline offer: the TLS 1.3 suites, then every suite a real server
+ * might still pick in TLS 1.2..1.0 (ECDHE, DHE and static RSA with AES, ChaCha20,
+ * CAMELLIA, 3DES, RC4), strongest first, so a client-preference server picks
+ * a modern suite. Export, NULL, anonymous, static-DH, PSK/SRP/KRB5 and exotic
+ * ciphers are left to the enumeration: servers choke on big hellos (wolfSSL
+ * refuses more than 150 suites with decode_error), so the offer is capped at
+ * BASE_MAX suites. */
+#define BASE_MAX 120
+static uint16_t base_suites[BASE_MAX];
 static size_t base_nsuites;
 static pthread_once_t base_once = PTHREAD_ONCE_INIT;
 
@@ -169,26 +174,36 @@ static int suite_rank(const struct suite_info *s)
 		r += 40;
 	if (strcmp(s->kx, "ECDHE") != 0)
 		r += 1;
+	if (strstr(s->enc, "RC4") || strstr(s->enc, "3DES"))
+		r += 5; /* RFC 7465, SWEET32: last resorts */
 	return r;
+}
+
+static int baseline_candidate(const struct suite_info *s)
+{
+	static const char *const skip_enc[] = {"ARIA", "SEED", "IDEA", "GOST", "SM4", "AEGIS", "KUZNYECHIK",
+					       "MAGMA", "RC2", "DES_CBC", "DES40", "28147"};
+	if (s->flags & (SF_SIGNALING | SF_PSK | SF_UNREGISTERED | SF_EXPORT | SF_NULL_CIPHER | SF_ANON))
+		return 0;
+	if (!(s->versions & (SV_TLS13 | SV_TLS12 | SV_TLS11 | SV_TLS10)))
+		return 0;
+	if (strcmp(s->kx, "RSA") && strcmp(s->kx, "DHE") && strcmp(s->kx, "ECDHE") && strcmp(s->kx, "TLS13"))
+		return 0;
+	for (size_t i = 0; i < sizeof(skip_enc) / sizeof(skip_enc[0]); i++)
+		if (strstr(s->enc, skip_enc[i]) && !strstr(s->enc, "3DES"))
+			return 0;
+	return 1;
 }
 
 static void base_init(void)
 {
 	size_t n = 0;
-	for (int rank = 0; rank < 100; rank++) {
-		for (size_t i = 0; i < suites_count() && n < sizeof(base_suites) / sizeof(base_suites[0]); i++) {
+	for (int rank = 0; rank < 100; rank++)
+		for (size_t i = 0; i < suites_count() && n < BASE_MAX; i++) {
 			const struct suite_info *s = suite_at(i);
-			if (s->flags & (SF_SIGNALING | SF_PSK | SF_UNREGISTERED))
-				continue;
-			if (!(s->versions & (SV_TLS13 | SV_TLS12 | SV_TLS11 | SV_TLS10)))
-				continue;
-			if (strstr(s->kx, "SRP") || strstr(s->kx, "KRB5") || strstr(s->kx, "GOST") ||
-			    strstr(s->kx, "ECCPWD"))
-				continue;
-			if (suite_rank(s) == rank)
+			if (baseline_candidate(s) && suite_rank(s) == rank)
 				base_suites[n++] = s->code;
 		}
-	}
 	base_nsuites = n;
 }
 

@@ -207,11 +207,12 @@ static void progress_line(const struct engine_stats *st, size_t total, uint64_t 
 	fprintf(stderr,
 		"%smxscan: %lu/%zu targets (%.0f%%) %.1f/s, %lu active, %lu success, %lu failed "
 		"[refused %lu, timeout %lu, closed %lu, smtp/tls %lu, protocol %lu], ETA %s, %.0fs%s",
-		final ? "" : "\r", done, total, total ? 100.0 * (double)done / (double)total : 100.0, rate,
+		(final || !isatty(2)) ? "" : "\r", done, total, total ? 100.0 * (double)done / (double)total : 100.0, rate,
 		atomic_load(&st->active), ok, atomic_load(&st->done) - ok, atomic_load(&st->status[ST_CONNECTION_REFUSED]),
 		atomic_load(&st->status[ST_CONNECTION_TIMEOUT]) + atomic_load(&st->status[ST_IO_TIMEOUT]),
 		atomic_load(&st->status[ST_CONNECTION_CLOSED]), atomic_load(&st->status[ST_APPLICATION_ERROR]),
-		atomic_load(&st->status[ST_PROTOCOL_ERROR]), eta, (double)elapsed_ms / 1000.0, final ? "\n" : "");
+		atomic_load(&st->status[ST_PROTOCOL_ERROR]), eta, (double)elapsed_ms / 1000.0,
+		(final || !isatty(2)) ? "\n" : "");
 	fflush(stderr);
 }
 
@@ -619,7 +620,7 @@ int main(int argc, char **argv)
 	}
 	engine_join(e);
 	uint64_t t1 = now_ms();
-	if (progress)
+	if (progress && isatty(2))
 		fputc('\n', stderr);
 	if (!quiet) {
 		double secs = (double)(t1 - t0) / 1000.0;

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The demo scan: start the simulated fleet and its DNS on loopback, resolve the
+# demo domains' MX records, scan every MX host, write records and a summary,
+# check the records against the fleet's ground truth, and stop everything it
+# started (also on Ctrl-C). Called by `make demo` (which installs packages and
+# builds first). Output in out/demo/ (or $DEMO_OUT).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${BIN:-bin}
+OUT=${DEMO_OUT:-out/demo}
+DNS_IP=127.0.0.53 DNS_PORT=5353
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
+
+rm -rf "$OUT"; mkdir -p "$OUT"; chmod 755 "$OUT"
+cleanup() {
+  scripts/dns.sh stop "$OUT/dns" >/dev/null 2>&1 || true
+  scripts/fleet.sh stop "$OUT/fleet" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+trap 'echo "demo: interrupted" >&2; exit 130' INT TERM
+
+echo "== starting the simulated fleet (datasets/fleet/demo.conf) and its DNS"
+scripts/fleet.sh start "$OUT/fleet" datasets/fleet/demo.conf
+scripts/dns.sh start "$OUT/dns" "$OUT/fleet/fleet.zone" --listen "$DNS_IP@$DNS_PORT"
+
+echo "== resolving the MX records of the demo domains (dig @$DNS_IP -p $DNS_PORT)"
+"$PY" -c 'import json,sys
+seen=set()
+for l in open(sys.argv[1]):
+    for d in json.loads(l)["domains"]:
+        if d not in seen: seen.add(d); print(d)' "$OUT/fleet/manifest.jsonl" | sort > "$OUT/domains.txt"
+: > "$OUT/mx.tsv"
+while read -r d; do
+  dig +short +time=2 +tries=2 -p "$DNS_PORT" "@$DNS_IP" MX "$d" | while read -r pref host; do
+    printf '%s\t%s\t%s\n' "$d" "$pref" "${host%.}" >> "$OUT/mx.tsv"
+  done
+done < "$OUT/domains.txt"
+# MX hosts on port 25; the fleet's implicit-TLS provider also listens on 465 (RFC 8314 submission)
+awk -F'\t' '$3 != "" {print $3}' "$OUT/mx.tsv" | sort -u > "$OUT/mxhosts.txt"
+"$PY" -c 'import json,sys
+hosts=set(l.strip() for l in open(sys.argv[2]))
+for l in open(sys.argv[1]):
+    m=json.loads(l)
+    for n in m["names"]:
+        if n in hosts: print(n + ":" + str(m["port"]))' "$OUT/fleet/manifest.jsonl" "$OUT/mxhosts.txt" | sort -u > "$OUT/targets.txt"
+echo "   $(wc -l < "$OUT/domains.txt") domains, $(wc -l < "$OUT/mxhosts.txt") MX hosts, $(wc -l < "$OUT/targets.txt") targets (host:port)"
+
+echo "== scanning"
+"$BIN/mxscan" --allowlist 127.0.0.0/8 --resolver "$DNS_IP:$DNS_PORT" --progress \
+  --banner-timeout 10 --timeout 10 --tls-timeout 10 \
+  -i "$OUT/targets.txt" -o "$OUT/records.ndjson.gz"
+
+echo "== summary ($OUT/summary.txt)"
+"$PY" scripts/summary.py "$OUT/records.ndjson.gz" "$OUT/mx.tsv" | tee "$OUT/summary.txt"
+
+echo "== checks"
+status=0
+scripts/validate-records "$OUT/records.ndjson.gz"
+if "$PY" tests/integration/lib/check_manifest.py "$OUT/fleet/manifest.jsonl" "$OUT/records.ndjson.gz" "$BIN/mxscan" > "$OUT/groundtruth.tap"; then
+  echo "ground truth: every host matches the fleet manifest ($(grep -c '^ok' "$OUT/groundtruth.tap") checks)"
+else
+  echo "ground truth: $(grep -c '^not ok' "$OUT/groundtruth.tap") mismatches, see $OUT/groundtruth.tap"
+  status=1
+fi
+echo "records: $OUT/records.ndjson.gz   summary: $OUT/summary.txt"
+exit $status

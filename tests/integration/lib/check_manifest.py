@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Compare mxscan host records with the fleet manifest's ground truth.
+
+For every manifest entry (ip, port) there must be exactly one host record,
+with the expected status and failure stage/reason; for servers reachable over
+TLS the baseline version and suite must be the ones a server with that
+personality picks from mxscan's baseline offer (computed here from the
+manifest and `mxscan --list-baseline`, not copied from mxscan).
+Prints TAP; exits 1 when anything differs."""
+import gzip, json, subprocess, sys
+
+manifest_path, records_path, mxscan = sys.argv[1], sys.argv[2], sys.argv[3]
+VERS = ["TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1.0"]  # the baseline offers these, not SSLv3
+
+offer = [int(l.split()[0], 16) for l in subprocess.run([mxscan, "--list-baseline"], check=True,
+                                                        capture_output=True, text=True).stdout.split("\n") if l]
+tls13 = [c for c in offer if 0x1300 <= c <= 0x13ff]
+
+def expected_baseline(m):
+    vers = m["tls"]["versions"]
+    for v in VERS:
+        info = vers.get(v, {})
+        if not info.get("supported"):
+            continue
+        server = [int(c["code"], 16) for c in info["ciphers"]]
+        cands = tls13 if v == "TLSv1.3" else [c for c in offer if c not in tls13]
+        if info.get("order") == "client":
+            pick = next((c for c in cands if c in server), None)
+        else:
+            pick = next((c for c in server if c in cands), None)
+        if pick is None:
+            return (None, None)  # no common suite at the best version: the server rejects
+        return (v, "0x%04x" % pick)
+    return (None, None)
+
+opener = gzip.open if records_path.endswith(".gz") else open
+recs = {}
+with opener(records_path, "rt") as f:
+    for line in f:
+        r = json.loads(line)
+        if r["type"] == "host" and "ip" in r:
+            recs.setdefault((r["ip"], r["port"]), []).append(r)
+
+n = fails = 0
+def check(cond, what, detail=""):
+    global n, fails
+    n += 1
+    if not cond:
+        fails += 1
+    print(("ok" if cond else "not ok") + f" {n} - {what}" + (f"  # {detail}" if not cond and detail else ""))
+
+for line in open(manifest_path):
+    m = json.loads(line)
+    key = (m["ip"], m["port"])
+    tag = f"{m['ip']}:{m['port']} {m['personality']}"
+    rs = recs.pop(key, [])
+    if len(rs) != 1:
+        check(False, f"{tag}: one record", f"{len(rs)} records")
+        continue
+    r = rs[0]
+    exp = m["expect"]
+    got_fail = r.get("failure") or {}
+    want_fail = exp.get("failure") or {}
+    ok = r["status"] == exp["status"] and got_fail.get("stage") == want_fail.get("stage") \
+        and got_fail.get("reason") == want_fail.get("reason")
+    check(ok, f"{tag}: status {exp['status']} {want_fail.get('stage','')} {want_fail.get('reason','')}",
+          f"got {r['status']} {got_fail.get('stage')} {got_fail.get('reason')} {got_fail.get('detail','')}")
+    if exp.get("tls_reachable"):
+        v, c = expected_baseline(m)
+        b = r.get("tls", {}).get("baseline", {})
+        check((b.get("version"), b.get("cipher_code")) == (v, c), f"{tag}: baseline {v} {c}",
+              f"got {b.get('version')} {b.get('cipher_code')} {b.get('cipher')}")
+for key, rs in recs.items():
+    check(False, f"record for {key} that the manifest does not list")
+print(f"1..{n}")
+sys.exit(1 if fails else 0)
