@@ -195,7 +195,8 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void progress_line(const struct engine_stats *st, size_t total, uint64_t elapsed_ms, double rate, int final)
+static void progress_line(const struct engine_stats *st, size_t total, uint64_t elapsed_ms, double rate, double crate,
+			  int final)
 {
 	unsigned long done = atomic_load(&st->done) + atomic_load(&st->blocked);
 	unsigned long ok = atomic_load(&st->status[ST_SUCCESS]);
@@ -205,9 +206,9 @@ static void progress_line(const struct engine_stats *st, size_t total, uint64_t 
 		snprintf(eta, sizeof(eta), "%lu:%02lu:%02lu", s / 3600, (s / 60) % 60, s % 60);
 	}
 	fprintf(stderr,
-		"%smxscan: %lu/%zu targets (%.0f%%) %.1f/s, %lu active, %lu success, %lu failed "
+		"%smxscan: %lu/%zu targets (%.0f%%) %.1f/s, %.1f conn/s, %lu active, %lu success, %lu failed "
 		"[refused %lu, timeout %lu, closed %lu, smtp/tls %lu, protocol %lu], ETA %s, %.0fs%s",
-		(final || !isatty(2)) ? "" : "\r", done, total, total ? 100.0 * (double)done / (double)total : 100.0, rate,
+		(final || !isatty(2)) ? "" : "\r", done, total, total ? 100.0 * (double)done / (double)total : 100.0, rate, crate,
 		atomic_load(&st->active), ok, atomic_load(&st->done) - ok, atomic_load(&st->status[ST_CONNECTION_REFUSED]),
 		atomic_load(&st->status[ST_CONNECTION_TIMEOUT]) + atomic_load(&st->status[ST_IO_TIMEOUT]),
 		atomic_load(&st->status[ST_CONNECTION_CLOSED]), atomic_load(&st->status[ST_APPLICATION_ERROR]),
@@ -593,7 +594,8 @@ int main(int argc, char **argv)
 	}
 	size_t total = ts_count(targets);
 	unsigned long last_done = 0;
-	double rate = 0;
+	double rate = 0, crate = 0;
+	unsigned long last_started = 0;
 	uint64_t last_t = t0;
 	int drained = 0;
 	while (engine_running(e)) {
@@ -612,10 +614,14 @@ int main(int argc, char **argv)
 			unsigned long d = atomic_load(&st.done) + atomic_load(&st.blocked);
 			double inst = (double)(d - last_done) * 1000.0 / (double)(now - last_t);
 			rate = rate > 0 ? 0.7 * rate + 0.3 * inst : inst;
+			unsigned long sd = atomic_load(&st.started);
+			double cinst = (double)(sd - last_started) * 1000.0 / (double)(now - last_t);
+			crate = crate > 0 ? 0.7 * crate + 0.3 * cinst : cinst;
+			last_started = sd;
 			last_done = d;
 			last_t = now;
 			if (progress)
-				progress_line(&st, total, now - t0, rate, 0);
+				progress_line(&st, total, now - t0, rate, crate, 0);
 		}
 	}
 	engine_join(e);
@@ -624,7 +630,8 @@ int main(int argc, char **argv)
 		fputc('\n', stderr);
 	if (!quiet) {
 		double secs = (double)(t1 - t0) / 1000.0;
-		progress_line(&st, total, t1 - t0, secs > 0 ? (double)atomic_load(&st.done) / secs : 0, 1);
+		progress_line(&st, total, t1 - t0, secs > 0 ? (double)atomic_load(&st.done) / secs : 0,
+			      secs > 0 ? (double)atomic_load(&st.started) / secs : 0, 1);
 	}
 	unsigned long counts[ST__COUNT];
 	for (int i = 0; i < ST__COUNT; i++)
