@@ -120,11 +120,27 @@ static void expectation(const struct fc_personality *p, int implicit, struct exp
 		case FC_STARTTLS__COUNT:
 			break;
 		}
+		if (p->ehlo_refused) {
+			/* HELO carries no extensions, so a client following RFC 3207
+			 * never learns of STARTTLS and does not send it. */
+			e->status = "application-error", e->stage = "helo", e->reason = "starttls-not-offered";
+			e->tls_reachable = 0;
+			return;
+		}
 		if (p->close_after_starttls) {
 			e->status = "connection-closed", e->stage = "tls-hello", e->reason = "closed";
 			e->tls_reachable = 0;
 			return;
 		}
+	}
+	if (p->lying_lengths) {
+		/* A record header that promises more than ever arrives: the client
+		 * waits for the rest until its deadline; other lies are malformed. */
+		e->status = p->lying_lengths == 1 || p->lying_lengths > 3 ? "io-timeout" : "protocol-error";
+		e->stage = "tls-hello";
+		e->reason = p->lying_lengths == 1 || p->lying_lengths > 3 ? "timeout" : "tls-malformed";
+		e->tls_reachable = 0;
+		return;
 	}
 	if (!p->versions)
 		reject_expect(p, e);

@@ -59,6 +59,13 @@ for line in open(manifest_path):
         continue
     r = rs[0]
     exp = m["expect"]
+    if exp.get("tls_reachable") and expected_baseline(m) == (None, None):
+        # the baseline offer (TLS 1.0-1.3, no export/NULL/anon) shares nothing
+        # with this server: it must refuse the way its personality says
+        react = {"alert40": ("application-error", "tls-alert"), "alert70": ("application-error", "tls-alert"),
+                 "close": ("connection-closed", "closed"), "reset": ("connection-closed", "reset"),
+                 "silence": ("io-timeout", "timeout")}[m["tls"]["on_reject"]]
+        exp = {"status": react[0], "failure": {"stage": "tls-hello", "reason": react[1]}, "tls_reachable": False}
     got_fail = r.get("failure") or {}
     want_fail = exp.get("failure") or {}
     ok = r["status"] == exp["status"] and got_fail.get("stage") == want_fail.get("stage") \
