@@ -49,7 +49,7 @@ cmd_start() {
   command -v dig >/dev/null || die "dig not found (apt-get install bind9-dnsutils)"
 
   local ip=${listen%@*} port=${listen##*@}
-  [ "$ip" != "$listen" ] && [[ "$port" =~ ^[0-9]+$ ]] || die "--listen must be IP@PORT, got '$listen'"
+  if [ "$ip" = "$listen" ] || ! [[ "$port" =~ ^[0-9]+$ ]]; then die "--listen must be IP@PORT, got '$listen'"; fi
   is_loopback "$ip" || die "refusing to listen on non-loopback address '$ip'"
 
   mkdir -p "$dir" || die "cannot create $dir"
@@ -66,7 +66,7 @@ cmd_start() {
     echo "server:"
     echo "    rundir: \"$dir\""
     echo "    pidfile: \"$dir/knotd-self.pid\""
-    echo "    user: root:root"
+    [ "$(id -u)" != 0 ] || echo "    user: root:root"
     echo "    listen: $listen"
     echo "    udp-workers: 2"
     echo "    tcp-workers: 2"
@@ -94,10 +94,16 @@ cmd_start() {
     } >> "$conf"
   done
 
+  # knotd binds UDP with SO_REUSEPORT, so a second server on the same address could share it.
+  if dig @"$ip" -p "$port" +time=1 +tries=1 SOA "${origins[0]}" >/dev/null 2>&1; then
+    die "a DNS server already answers on $listen"
+  fi
+
   knotc -c "$conf" conf-check >/dev/null 2>"$dir/conf-check.err" \
     || die "knot config check failed: $(cat "$dir/conf-check.err")"
 
   # Detached from our session so the caller's Ctrl-C/SIGHUP doesn't hit it; stop by pid only.
+  : > "$dir/knotd.log"
   setsid knotd -c "$conf" -s "$dir/knot.sock" </dev/null >"$dir/knotd.log" 2>&1 &
   local pid=$!
   echo "$pid" > "$dir/knot.pid"
@@ -136,17 +142,17 @@ $(tail -n 20 "$dir/knotd.log")"
 
 # stop_pid PID: SIGTERM, wait up to 5 s, then SIGKILL; fails if knotd PID survives.
 stop_pid() {
-  local pid=$1 i
+  local pid=$1
   if pid_alive "$pid" knotd; then
     kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 100); do
+    for _ in $(seq 1 100); do
       pid_alive "$pid" knotd || break
       sleep 0.05
     done
     if pid_alive "$pid" knotd; then
       echo "dns.sh: knotd $pid ignored SIGTERM for 5 s, sending SIGKILL" >&2
       kill -KILL "$pid" 2>/dev/null || true
-      for i in $(seq 1 40); do pid_alive "$pid" knotd || break; sleep 0.05; done
+      for _ in $(seq 1 40); do pid_alive "$pid" knotd || break; sleep 0.05; done
       pid_alive "$pid" knotd && die "knotd $pid still running"
     fi
   fi

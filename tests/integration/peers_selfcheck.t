@@ -44,6 +44,7 @@ check() { # check DESCRIPTION COMMAND... (ok when COMMAND succeeds)
 }
 elapsed() { echo "$(date +%s.%N) $1" | awk '{printf "%.2f", $1 - $2}'; }
 
+# shellcheck disable=SC2016  # $0/$1 are expanded by the inner bash
 port_free() { ! timeout 1 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>/dev/null; }
 
 # A /24 nobody else is using right now (other test runs may share the machine).
@@ -73,7 +74,7 @@ mkcerts() {
   printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:mx1.example.test,DNS:*.example.test,IP:127.0.0.1\n' > leaf.ext &&
   openssl x509 -req -in leaf.csr -CA int.crt -CAkey int.key -CAcreateserial -out leaf.crt -days 30 -extfile leaf.ext
 }
-(mkcerts) >"$TMP/certs.log" 2>&1 || { cat "$TMP/certs.log" | sed 's/^/# /'; echo "Bail out! certificate generation failed"; exit 1; }
+(mkcerts) >"$TMP/certs.log" 2>&1 || { sed 's/^/# /' "$TMP/certs.log"; echo "Bail out! certificate generation failed"; exit 1; }
 
 # --- zone ---
 mkdir -p "$TMP/zones"
