@@ -83,6 +83,16 @@ static int finish_line(struct smtp_parser *p)
 	return (n == 3 || s[3] == ' ') ? 1 : 0;
 }
 
+static int prefix_ok(size_t pos, uint8_t c)
+{
+	switch (pos) {
+	case 0: return c >= '1' && c <= '5';
+	case 1:
+	case 2: return c >= '0' && c <= '9';
+	default: return c == ' ' || c == '-' || c == '\r';
+	}
+}
+
 int smtp_parse(struct smtp_parser *p, const uint8_t *buf, size_t len, size_t *consumed)
 {
 	*consumed = 0;
@@ -101,6 +111,15 @@ int smtp_parse(struct smtp_parser *p, const uint8_t *buf, size_t len, size_t *co
 				return SMTP_DONE;
 			}
 			continue;
+		}
+		/* Reject non-SMTP bytes as soon as the reply code cannot be one
+		 * (RFC 5321 §4.2: three digits, then SP, '-' or the line end), instead
+		 * of waiting for a line end that garbage may never contain. */
+		if (p->linelen < 4 && !prefix_ok(p->linelen, c)) {
+			p->line[p->linelen++] = (char)c;
+			copy_bad(p, p->line, p->linelen);
+			*consumed = i + 1;
+			return fail(p, SMTP_ERR_SYNTAX);
 		}
 		if (p->linelen + 1 >= sizeof(p->line)) {
 			copy_bad(p, p->line, p->linelen);

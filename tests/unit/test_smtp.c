@@ -94,6 +94,8 @@ int main(void)
 	CHECK("incomplete", "220-mx\r\n220 more", SMTP_NEED_MORE, 0, 0, NULL);
 	CHECK("garbage", "\x16\x03\x01\x02\x00garbage\r\n", SMTP_ERR_SYNTAX, 0, 0, NULL);
 	CHECK("http", "HTTP/1.1 400 Bad Request\r\n", SMTP_ERR_SYNTAX, 0, 0, NULL);
+	CHECK("garbage without a line end is rejected at once", "\x8f\x01\x02\x03", SMTP_ERR_SYNTAX, 0, 0, NULL);
+	CHECK("bad separator after the code", "220:hello", SMTP_ERR_SYNTAX, 0, 0, NULL);
 	CHECK("code 6xx", "650 no\r\n", SMTP_ERR_SYNTAX, 0, 0, NULL);
 	CHECK("code mismatch", "250-a\r\n220 b\r\n", SMTP_ERR_CODE_MISMATCH, 0, 0, NULL);
 	CHECK("421", "421 4.3.2 Service shutting down\r\n", SMTP_DONE, 421, 1, NULL);
