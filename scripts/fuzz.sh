@@ -1,0 +1,57 @@
+#!/bin/sh
+# fuzz.sh [SECONDS]: build every tests/fuzz/fuzz_*.c harness with clang,
+# libFuzzer, ASan and UBSan, and run each for SECONDS (default 30).
+#
+# Each harness names the scanner sources it links on a line of its own near the
+# top:  // fuzz-sources: scanner/hello.c [scanner/other.c ...]
+# Seeds come from tests/fuzz/corpus/NAME/ (NAME = harness name without
+# "fuzz_"); they are read, never written: new inputs go to build/fuzz/NAME.corpus/.
+# Crash reproducers land in build/fuzz/ as fuzz_NAME-crash-*. Exits non-zero
+# when a harness fails to build or any run finds a crash, leak or timeout.
+set -u
+secs=${1:-30}
+case $secs in
+'' | *[!0-9]*) echo "fuzz.sh: SECONDS must be a whole number, got '$secs'" >&2; exit 2 ;;
+esac
+cd "$(dirname "$0")/.." || exit 2
+CC=${FUZZ_CC:-clang}
+if ! command -v "$CC" >/dev/null 2>&1; then
+	echo "fuzz.sh: $CC not found; install clang (apt-get install clang) or set FUZZ_CC" >&2
+	exit 2
+fi
+out=build/fuzz
+mkdir -p "$out"
+failed=0
+ran=0
+for h in tests/fuzz/fuzz_*.c; do
+	[ -e "$h" ] || continue
+	name=$(basename "$h" .c)
+	short=${name#fuzz_}
+	srcs=$(sed -n 's|^// fuzz-sources:||p' "$h" | head -n 1)
+	if [ -z "$srcs" ]; then
+		echo "fuzz.sh: $h has no '// fuzz-sources:' line" >&2
+		failed=1
+		continue
+	fi
+	# shellcheck disable=SC2086 # srcs is a list of paths
+	if ! "$CC" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-D_GNU_SOURCE -Iinclude -Itests "$h" $srcs -o "$out/$name"; then
+		echo "fuzz.sh: $name: build failed" >&2
+		failed=1
+		continue
+	fi
+	work="$out/$short.corpus"
+	mkdir -p "$work"
+	seeds="tests/fuzz/corpus/$short"
+	[ -d "$seeds" ] || seeds=
+	echo "fuzz.sh: running $name for ${secs}s"
+	# shellcheck disable=SC2086 # seeds may be empty
+	if ! "$out/$name" -max_total_time="$secs" -timeout=10 -print_final_stats=1 \
+		-artifact_prefix="$out/$name-" "$work" $seeds; then
+		echo "fuzz.sh: $name FAILED; reproducers: $out/$name-*" >&2
+		failed=1
+	fi
+	ran=$((ran + 1))
+done
+echo "fuzz.sh: $ran harness(es) run, $( [ $failed -eq 0 ] && echo no failures || echo FAILURES)"
+exit $failed
