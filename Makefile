@@ -11,6 +11,7 @@ BUILD   ?= build
 BIN     ?= bin
 OPT     ?= -O2
 SAN     ?=
+FUZZ_SECS ?= 10
 CFLAGS  := -std=c17 -Wall -Wextra -g $(OPT) $(SAN) -D_GNU_SOURCE -Iinclude -Itests -DMXSCAN_DATADIR='"$(CURDIR)/datasets"' \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
@@ -76,6 +77,7 @@ test:
 
 test-run: all check-gen
 	BIN=$(BIN) prove -f $(UNIT_BIN) tests/integration/*.t
+	scripts/fuzz.sh $(FUZZ_SECS)
 
 asan:
 	$(MAKE) BUILD=build-asan BIN=build-asan/bin OPT=-O1 \
@@ -86,6 +88,9 @@ asan:
 gen: scanner/suites_table.c
 scanner/suites_table.c: datasets/suites.csv scripts/gen_suites.sh
 	scripts/gen_suites.sh datasets/suites.csv > $@.tmp && mv $@.tmp $@
+
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECS)
 
 check-gen:
 	scripts/gen_suites.sh datasets/suites.csv | cmp - scanner/suites_table.c

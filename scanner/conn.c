@@ -237,6 +237,7 @@ long conn_build_baseline_hello(const char *sni, uint8_t *out, size_t cap)
 		.nkey_share = 2,
 		.renegotiation_info = 1,
 		.extended_master_secret = 1,
+		.pad_to = 512,
 	};
 	return hello_build(&o, out, cap);
 }
@@ -453,6 +454,8 @@ static void on_tls_bytes(struct conn *c, const uint8_t *buf, size_t len)
 		enter(c, CONN_DONE);
 		return;
 	}
+	if (st == HELLO_ERR_NOT_TLS && strlen(f.not_tls) < 4)
+		return; /* too few bytes to tell an SMTP reply from other junk: wait (the deadline still runs) */
 	if (st == HELLO_ERR_NOT_TLS && looks_like_smtp(f.not_tls)) {
 		res->plaintext_after_starttls = 1;
 		snprintf(res->plaintext_sample, sizeof(res->plaintext_sample), "%s", f.not_tls);

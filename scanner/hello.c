@@ -52,6 +52,7 @@
 #define EXT_SUPPORTED_GROUPS 10
 #define EXT_EC_POINT_FORMATS 11
 #define EXT_SIGNATURE_ALGORITHMS 13
+#define EXT_PADDING 21
 #define EXT_EXTENDED_MASTER_SECRET 23
 #define EXT_SUPPORTED_VERSIONS 43
 #define EXT_KEY_SHARE 51
@@ -460,9 +461,21 @@ long hello_build(const struct hello_opts *o, uint8_t *out, size_t cap)
 		w_u8(&w, 1);
 		w_bytes(&w, null_compression, 1);
 	}
-	if (any_ext) {
+	if (any_ext || o->pad_to) {
 		exts = w_open(&w, 2);
 		w_extensions(&w, o, sni_len);
+		/* RFC 7685: some middleboxes (F5) hang on ClientHello messages of
+		 * 256..511 bytes; pad such a hello to pad_to bytes, as OpenSSL does. */
+		size_t msg = w.len - (hs - 1);
+		if (o->pad_to && msg >= 256 && msg < o->pad_to) {
+			static const uint8_t zeros[1024];
+			size_t pad = msg + 4 <= o->pad_to ? o->pad_to - msg - 4 : 0;
+			if (pad > sizeof zeros)
+				pad = sizeof zeros;
+			w_u16(&w, EXT_PADDING);
+			w_u16(&w, (unsigned)pad);
+			w_bytes(&w, zeros, pad);
+		}
 		w_close(&w, exts, 2);
 	}
 	w_close(&w, hs, 3);

@@ -58,6 +58,8 @@ struct hello_opts {
 	int fallback_scsv;             /* append TLS_FALLBACK_SCSV (0x5600) to the suites */
 	int empty_reneg_scsv;          /* append TLS_EMPTY_RENEGOTIATION_INFO_SCSV (0x00ff) */
 	int extended_master_secret;    /* empty extended_master_secret extension */
+	size_t pad_to;                 /* RFC 7685: pad a ClientHello of 256..pad_to-1 bytes to pad_to (512
+	                                * avoids the F5 hang); 0 = never pad */
 	const uint8_t *random;         /* 32 bytes; NULL = random from /dev/urandom-like source */
 	const uint8_t *session_id;     /* NULL = empty session id (32 random bytes if TLS 1.3 offered) */
 	size_t session_id_len;

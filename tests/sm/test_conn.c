@@ -209,6 +209,11 @@ int main(void)
 		ok(r.plaintext_after_starttls, "flagged");
 	}
 	{
+		struct expect e = {ST_PROTOCOL_ERROR, "tls-hello", "plaintext-after-starttls", STLS_OFFERED, 0};
+		RUN("plaintext instead of TLS, one byte at a time", &e, &r, {S, "220 x\r\n"}, {C, "EHLO"}, {S, EHLO_TLS},
+		    {C, "STARTTLS"}, {S, "220 go ahead\r\n"}, {C, "\x16\x03"}, {S1, "454 4.7.0 TLS not available\r\n"});
+	}
+	{
 		struct expect e = {ST_CONNECTION_CLOSED, "tls-hello", "closed", STLS_OFFERED, 0};
 		RUN("close after STARTTLS", &e, &r, {S, "220 x\r\n"}, {C, "EHLO"}, {S, EHLO_TLS}, {C, "STARTTLS"},
 		    {S, "220 go\r\n"}, {EOF_, NULL});

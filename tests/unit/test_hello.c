@@ -1372,5 +1372,23 @@ int main(void)
 	test_not_tls();
 	test_errors();
 	test_names();
+	{
+		/* RFC 7685 padding: a 256..511-byte ClientHello becomes exactly 512, a short one is left alone */
+		uint16_t many[120];
+		uint8_t pb[4096];
+		for (int k = 0; k < 120; k++)
+			many[k] = (uint16_t)(0xc000 + k);
+		struct hello_opts po = {.record_version = 0x0301, .hello_version = 0x0303, .suites = many,
+					.nsuites = 120, .pad_to = 512};
+		long pn = hello_build(&po, pb, sizeof pb);
+		is_int(pn, 5 + 512, "hello of 256..511 bytes padded to 512");
+		po.nsuites = 10;
+		pn = hello_build(&po, pb, sizeof pb);
+		ok(pn > 0 && pn - 5 < 256, "short hello not padded (%ld bytes)", pn);
+		po.nsuites = 120;
+		po.pad_to = 0;
+		pn = hello_build(&po, pb, sizeof pb);
+		ok(pn > 0 && pn - 5 < 512, "pad_to 0 never pads (%ld bytes)", pn);
+	}
 	return done_testing();
 }
