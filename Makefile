@@ -76,8 +76,9 @@ test:
 	$(MAKE) test-run
 
 test-run: all check-gen
+	scripts/fuzz.sh $(FUZZ_SECS) > $(BUILD)/fuzz.log 2>&1 || { tail -40 $(BUILD)/fuzz.log; exit 1; }
+	@tail -1 $(BUILD)/fuzz.log
 	BIN=$(BIN) prove -f $(UNIT_BIN) tests/integration/*.t
-	scripts/fuzz.sh $(FUZZ_SECS)
 
 asan:
 	$(MAKE) BUILD=build-asan BIN=build-asan/bin OPT=-O1 \
