@@ -75,7 +75,7 @@ test:
 	scripts/deps.sh --with-peers
 	$(MAKE) test-run
 
-test-run: all check-gen
+test-run: all check-gen check-format
 	scripts/fuzz.sh $(FUZZ_SECS) > $(BUILD)/fuzz.log 2>&1 || { tail -40 $(BUILD)/fuzz.log; exit 1; }
 	@tail -1 $(BUILD)/fuzz.log
 	BIN=$(BIN) prove -f $(UNIT_BIN) tests/integration/*.t

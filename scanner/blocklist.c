@@ -54,8 +54,7 @@ const char *bl_kind_name(enum bl_kind kind)
 	return bl_kind_names[kind];
 }
 
-static void bl_seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void bl_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void bl_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -88,7 +87,7 @@ static int bl_trie_init(struct bl_trie *t)
 	if (!t->nodes)
 		return -1;
 	t->n = 1;
-	t->nodes[0] = (struct bl_node){{0, 0}, {-1, -1}};
+	t->nodes[0] = (struct bl_node){ { 0, 0 }, { -1, -1 } };
 	return 0;
 }
 
@@ -155,7 +154,7 @@ static uint32_t bl_trie_node(struct bl_trie *t, const uint8_t *addr, unsigned pl
 				t->cap = ncap;
 			}
 			next = (uint32_t)t->n++;
-			t->nodes[next] = (struct bl_node){{0, 0}, {-1, -1}};
+			t->nodes[next] = (struct bl_node){ { 0, 0 }, { -1, -1 } };
 			t->nodes[cur].child[b] = next;
 		}
 		cur = next;
@@ -189,7 +188,7 @@ static int bl_store_label(struct blocklist *bl, const char *label, int32_t *idx)
 
 static int bl_is_v4mapped(const uint8_t *a)
 {
-	static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	static const uint8_t prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
 	return memcmp(a, prefix, sizeof prefix) == 0;
 }
@@ -198,8 +197,7 @@ static int bl_is_v4mapped(const uint8_t *a)
  * Parse "addr[/plen]" (exactly, no blanks) into family, 16 address bytes (IPv4 in the first
  * 4) and prefix length. Host bits, range and the IPv4-mapped rule are checked here.
  */
-static int bl_parse_cidr(const char *cidr, int *family, uint8_t addr[16], unsigned *plen,
-			 char *err, size_t errlen)
+static int bl_parse_cidr(const char *cidr, int *family, uint8_t addr[16], unsigned *plen, char *err, size_t errlen)
 {
 	char buf[INET6_ADDRSTRLEN + 8], shown[80];
 	const char *slash;
@@ -225,8 +223,7 @@ static int bl_parse_cidr(const char *cidr, int *family, uint8_t addr[16], unsign
 		maxlen = 32;
 	}
 	if (inet_pton(*family, buf, addr) != 1) {
-		bl_seterr(err, errlen, "invalid %s address in '%s'",
-			  *family == AF_INET ? "IPv4" : "IPv6", shown);
+		bl_seterr(err, errlen, "invalid %s address in '%s'", *family == AF_INET ? "IPv4" : "IPv6", shown);
 		goto out;
 	}
 	p = maxlen;
@@ -240,8 +237,7 @@ static int bl_parse_cidr(const char *cidr, int *family, uint8_t addr[16], unsign
 		}
 		p = (unsigned)atoi(d);
 		if (p > maxlen) {
-			bl_seterr(err, errlen, "prefix length %u out of range (0..%u) in '%s'", p,
-				  maxlen, shown);
+			bl_seterr(err, errlen, "prefix length %u out of range (0..%u) in '%s'", p, maxlen, shown);
 			goto out;
 		}
 	}
@@ -255,8 +251,7 @@ static int bl_parse_cidr(const char *cidr, int *family, uint8_t addr[16], unsign
 			for (j = p; j < maxlen; j++)
 				net[j >> 3] &= (uint8_t) ~(0x80u >> (j & 7));
 			inet_ntop(*family, net, ntext, sizeof ntext);
-			bl_seterr(err, errlen, "host bits set in '%s' (network is %s/%u)", shown,
-				  ntext, p);
+			bl_seterr(err, errlen, "host bits set in '%s' (network is %s/%u)", shown, ntext, p);
 			goto out;
 		}
 	}
@@ -273,8 +268,7 @@ out:
 	return rc;
 }
 
-int bl_add_err(struct blocklist *bl, const char *cidr, enum bl_kind kind, const char *label,
-	       char *err, size_t errlen)
+int bl_add_err(struct blocklist *bl, const char *cidr, enum bl_kind kind, const char *label, char *err, size_t errlen)
 {
 	struct bl_trie *t;
 	uint8_t addr[16];
@@ -324,8 +318,7 @@ static int bl_blank(int c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
 
-int bl_load_file(struct blocklist *bl, const char *path, enum bl_kind kind, char *err,
-		 size_t errlen)
+int bl_load_file(struct blocklist *bl, const char *path, enum bl_kind kind, char *err, size_t errlen)
 {
 	FILE *f = NULL;
 	char *line = NULL, msg[512];
@@ -348,8 +341,7 @@ int bl_load_file(struct blocklist *bl, const char *path, enum bl_kind kind, char
 
 		lineno++;
 		if ((size_t)n > BL_MAX_LINE) {
-			bl_seterr(err, errlen, "%s:%u: line longer than %d bytes", path, lineno,
-				  BL_MAX_LINE);
+			bl_seterr(err, errlen, "%s:%u: line longer than %d bytes", path, lineno, BL_MAX_LINE);
 			goto out;
 		}
 		if (memchr(line, '\0', (size_t)n)) {

@@ -32,18 +32,17 @@
 #include "mxscan/suites.h"
 
 static const char *const state_names[] = {
-	[CONN_EXPECT_CONNECT] = "connect",
-	[CONN_EXPECT_BANNER] = "banner",
-	[CONN_EXPECT_EHLO] = "ehlo",
-	[CONN_EXPECT_HELO] = "helo",
-	[CONN_EXPECT_STARTTLS] = "starttls",
-	[CONN_EXPECT_SERVER_HELLO] = "tls-hello",
-	[CONN_EXPECT_QUIT] = "quit",
-	[CONN_DONE] = "done",
+	[CONN_EXPECT_CONNECT] = "connect",   [CONN_EXPECT_BANNER] = "banner",
+	[CONN_EXPECT_EHLO] = "ehlo",         [CONN_EXPECT_HELO] = "helo",
+	[CONN_EXPECT_STARTTLS] = "starttls", [CONN_EXPECT_SERVER_HELLO] = "tls-hello",
+	[CONN_EXPECT_QUIT] = "quit",         [CONN_DONE] = "done",
 };
 _Static_assert(sizeof(state_names) / sizeof(state_names[0]) == CONN__COUNT, "state_names out of sync");
 
-const char *conn_state_name(enum conn_state s) { return (unsigned)s < CONN__COUNT ? state_names[s] : "?"; }
+const char *conn_state_name(enum conn_state s)
+{
+	return (unsigned)s < CONN__COUNT ? state_names[s] : "?";
+}
 
 static const char *const status_names[] = {
 	[ST_SUCCESS] = "success",
@@ -56,16 +55,26 @@ static const char *const status_names[] = {
 	[ST_UNKNOWN_ERROR] = "unknown-error",
 };
 _Static_assert(sizeof(status_names) / sizeof(status_names[0]) == ST__COUNT, "status_names out of sync");
-const char *scan_status_name(enum scan_status s) { return (unsigned)s < ST__COUNT ? status_names[s] : "?"; }
+const char *scan_status_name(enum scan_status s)
+{
+	return (unsigned)s < ST__COUNT ? status_names[s] : "?";
+}
 
-static const char *const mode_names[] = {[MODE_STARTTLS] = "starttls", [MODE_IMPLICIT] = "implicit"};
+static const char *const mode_names[] = { [MODE_STARTTLS] = "starttls", [MODE_IMPLICIT] = "implicit" };
 _Static_assert(sizeof(mode_names) / sizeof(mode_names[0]) == MODE__COUNT, "mode_names out of sync");
-const char *conn_mode_name(enum conn_mode m) { return (unsigned)m < MODE__COUNT ? mode_names[m] : "?"; }
+const char *conn_mode_name(enum conn_mode m)
+{
+	return (unsigned)m < MODE__COUNT ? mode_names[m] : "?";
+}
 
 static const char *const stls_names[] = {
-	[STLS_UNKNOWN] = "unknown", [STLS_OFFERED] = "offered", [STLS_ABSENT] = "absent", [STLS_STRIPPED] = "stripped"};
+	[STLS_UNKNOWN] = "unknown", [STLS_OFFERED] = "offered", [STLS_ABSENT] = "absent", [STLS_STRIPPED] = "stripped"
+};
 _Static_assert(sizeof(stls_names) / sizeof(stls_names[0]) == STLS__COUNT, "stls_names out of sync");
-const char *starttls_state_name(enum starttls_state s) { return (unsigned)s < STLS__COUNT ? stls_names[s] : "?"; }
+const char *starttls_state_name(enum starttls_state s)
+{
+	return (unsigned)s < STLS__COUNT ? stls_names[s] : "?";
+}
 
 void conn_config_defaults(struct conn_config *cfg)
 {
@@ -181,8 +190,8 @@ static int suite_rank(const struct suite_info *s)
 
 static int baseline_candidate(const struct suite_info *s)
 {
-	static const char *const skip_enc[] = {"ARIA", "SEED", "IDEA", "GOST", "SM4", "AEGIS", "KUZNYECHIK",
-					       "MAGMA", "RC2", "DES_CBC", "DES40", "28147"};
+	static const char *const skip_enc[] = { "ARIA",       "SEED",  "IDEA", "GOST",    "SM4",   "AEGIS",
+						"KUZNYECHIK", "MAGMA", "RC2",  "DES_CBC", "DES40", "28147" };
 	if (s->flags & (SF_SIGNALING | SF_PSK | SF_UNREGISTERED | SF_EXPORT | SF_NULL_CIPHER | SF_ANON))
 		return 0;
 	if (!(s->versions & (SV_TLS13 | SV_TLS12 | SV_TLS11 | SV_TLS10)))
@@ -216,8 +225,8 @@ size_t conn_baseline_suites(const uint16_t **out)
 
 long conn_build_baseline_hello(const char *sni, uint8_t *out, size_t cap)
 {
-	static const uint16_t versions[] = {TLS_TLS13, TLS_TLS12, TLS_TLS11, TLS_TLS10};
-	static const uint16_t shares[] = {GROUP_X25519, GROUP_SECP256R1};
+	static const uint16_t versions[] = { TLS_TLS13, TLS_TLS12, TLS_TLS11, TLS_TLS10 };
+	static const uint16_t shares[] = { GROUP_X25519, GROUP_SECP256R1 };
 	pthread_once(&base_once, base_init);
 	struct hello_opts o = {
 		.record_version = TLS_TLS10,

@@ -96,8 +96,7 @@ static void finish(struct slot *s)
 	}
 	s->res.duration_ms = loop_now_ms(w->l) - s->t0;
 	jb_reset(&w->jb);
-	if (record_host(&w->jb, e->cfg.scan_id, &s->res) < 0 ||
-	    recw_write(e->cfg.out, w->jb.buf, w->jb.len) < 0)
+	if (record_host(&w->jb, e->cfg.scan_id, &s->res) < 0 || recw_write(e->cfg.out, w->jb.buf, w->jb.len) < 0)
 		atomic_fetch_add(&e->st->write_errors, 1);
 	atomic_fetch_add(&e->st->status[s->res.status], 1);
 	atomic_fetch_add(&e->st->done, 1);
@@ -359,7 +358,10 @@ int engine_running(struct engine *e)
 	       !(atomic_load(&e->draining) && atomic_load(&e->st->active) == 0);
 }
 
-void engine_drain(struct engine *e) { atomic_store(&e->draining, 1); }
+void engine_drain(struct engine *e)
+{
+	atomic_store(&e->draining, 1);
+}
 
 void engine_join(struct engine *e)
 {

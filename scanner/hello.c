@@ -29,39 +29,39 @@
 
 #include "mxscan/hello.h"
 
-#define REC_HANDSHAKE 22
-#define REC_ALERT 21
-#define REC_CCS 20
-#define REC_APPDATA 23
+#define REC_HANDSHAKE              22
+#define REC_ALERT                  21
+#define REC_CCS                    20
+#define REC_APPDATA                23
 
-#define REC_MAX (16384 + 2048) /* RFC 5246 section 6.2.3: TLSCiphertext.length cap */
-#define PLAIN_MAX 16384        /* RFC 5246 section 6.2.1: TLSPlaintext.length cap */
-#define HS_MAX (1u << 17)      /* largest handshake message body accepted */
-#define HS_KEEP 16384          /* reassembly buffer kept across resets */
+#define REC_MAX                    (16384 + 2048) /* RFC 5246 section 6.2.3: TLSCiphertext.length cap */
+#define PLAIN_MAX                  16384          /* RFC 5246 section 6.2.1: TLSPlaintext.length cap */
+#define HS_MAX                     (1u << 17)     /* largest handshake message body accepted */
+#define HS_KEEP                    16384          /* reassembly buffer kept across resets */
 
-#define HS_HELLO_REQUEST 0
-#define HS_CLIENT_HELLO 1
-#define HS_SERVER_HELLO 2
-#define HS_CERTIFICATE 11
-#define HS_SERVER_KEY_EXCHANGE 12
-#define HS_CERTIFICATE_REQUEST 13
-#define HS_SERVER_HELLO_DONE 14
-#define HS_CERTIFICATE_STATUS 22
+#define HS_HELLO_REQUEST           0
+#define HS_CLIENT_HELLO            1
+#define HS_SERVER_HELLO            2
+#define HS_CERTIFICATE             11
+#define HS_SERVER_KEY_EXCHANGE     12
+#define HS_CERTIFICATE_REQUEST     13
+#define HS_SERVER_HELLO_DONE       14
+#define HS_CERTIFICATE_STATUS      22
 
-#define EXT_SERVER_NAME 0
-#define EXT_SUPPORTED_GROUPS 10
-#define EXT_EC_POINT_FORMATS 11
-#define EXT_SIGNATURE_ALGORITHMS 13
-#define EXT_PADDING 21
+#define EXT_SERVER_NAME            0
+#define EXT_SUPPORTED_GROUPS       10
+#define EXT_EC_POINT_FORMATS       11
+#define EXT_SIGNATURE_ALGORITHMS   13
+#define EXT_PADDING                21
 #define EXT_EXTENDED_MASTER_SECRET 23
-#define EXT_SUPPORTED_VERSIONS 43
-#define EXT_KEY_SHARE 51
-#define EXT_RENEGOTIATION_INFO 0xff01
+#define EXT_SUPPORTED_VERSIONS     43
+#define EXT_KEY_SHARE              51
+#define EXT_RENEGOTIATION_INFO     0xff01
 
-#define ALERT_WARNING 1
-#define ALERT_UNRECOGNIZED_NAME 112
+#define ALERT_WARNING              1
+#define ALERT_UNRECOGNIZED_NAME    112
 
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define ARRAY_LEN(a)               (sizeof(a) / sizeof((a)[0]))
 
 /* ------------------------------------------------------------------------ */
 /* Defaults                                                                 */
@@ -114,34 +114,28 @@ const size_t hello_default_nsigalgs = ARRAY_LEN(hello_default_sigalgs);
  * validation, RFC 8446 section 4.2.8.2) accepts it. Uncompressed form
  * 0x04 || X || Y (SEC 1 section 2.3.3), constants from SEC 2 / FIPS 186-4. */
 static const uint8_t p256_gen[65] = {
-	0x04, 0x6b, 0x17, 0xd1, 0xf2, 0xe1, 0x2c, 0x42, 0x47, 0xf8, 0xbc, 0xe6, 0xe5,
-	0x63, 0xa4, 0x40, 0xf2, 0x77, 0x03, 0x7d, 0x81, 0x2d, 0xeb, 0x33, 0xa0, 0xf4,
-	0xa1, 0x39, 0x45, 0xd8, 0x98, 0xc2, 0x96, 0x4f, 0xe3, 0x42, 0xe2, 0xfe, 0x1a,
-	0x7f, 0x9b, 0x8e, 0xe7, 0xeb, 0x4a, 0x7c, 0x0f, 0x9e, 0x16, 0x2b, 0xce, 0x33,
-	0x57, 0x6b, 0x31, 0x5e, 0xce, 0xcb, 0xb6, 0x40, 0x68, 0x37, 0xbf, 0x51, 0xf5,
+	0x04, 0x6b, 0x17, 0xd1, 0xf2, 0xe1, 0x2c, 0x42, 0x47, 0xf8, 0xbc, 0xe6, 0xe5, 0x63, 0xa4, 0x40, 0xf2,
+	0x77, 0x03, 0x7d, 0x81, 0x2d, 0xeb, 0x33, 0xa0, 0xf4, 0xa1, 0x39, 0x45, 0xd8, 0x98, 0xc2, 0x96, 0x4f,
+	0xe3, 0x42, 0xe2, 0xfe, 0x1a, 0x7f, 0x9b, 0x8e, 0xe7, 0xeb, 0x4a, 0x7c, 0x0f, 0x9e, 0x16, 0x2b, 0xce,
+	0x33, 0x57, 0x6b, 0x31, 0x5e, 0xce, 0xcb, 0xb6, 0x40, 0x68, 0x37, 0xbf, 0x51, 0xf5,
 };
 static const uint8_t p384_gen[97] = {
-	0x04, 0xaa, 0x87, 0xca, 0x22, 0xbe, 0x8b, 0x05, 0x37, 0x8e, 0xb1, 0xc7, 0x1e,
-	0xf3, 0x20, 0xad, 0x74, 0x6e, 0x1d, 0x3b, 0x62, 0x8b, 0xa7, 0x9b, 0x98, 0x59,
-	0xf7, 0x41, 0xe0, 0x82, 0x54, 0x2a, 0x38, 0x55, 0x02, 0xf2, 0x5d, 0xbf, 0x55,
-	0x29, 0x6c, 0x3a, 0x54, 0x5e, 0x38, 0x72, 0x76, 0x0a, 0xb7, 0x36, 0x17, 0xde,
-	0x4a, 0x96, 0x26, 0x2c, 0x6f, 0x5d, 0x9e, 0x98, 0xbf, 0x92, 0x92, 0xdc, 0x29,
-	0xf8, 0xf4, 0x1d, 0xbd, 0x28, 0x9a, 0x14, 0x7c, 0xe9, 0xda, 0x31, 0x13, 0xb5,
-	0xf0, 0xb8, 0xc0, 0x0a, 0x60, 0xb1, 0xce, 0x1d, 0x7e, 0x81, 0x9d, 0x7a, 0x43,
-	0x1d, 0x7c, 0x90, 0xea, 0x0e, 0x5f,
+	0x04, 0xaa, 0x87, 0xca, 0x22, 0xbe, 0x8b, 0x05, 0x37, 0x8e, 0xb1, 0xc7, 0x1e, 0xf3, 0x20, 0xad, 0x74,
+	0x6e, 0x1d, 0x3b, 0x62, 0x8b, 0xa7, 0x9b, 0x98, 0x59, 0xf7, 0x41, 0xe0, 0x82, 0x54, 0x2a, 0x38, 0x55,
+	0x02, 0xf2, 0x5d, 0xbf, 0x55, 0x29, 0x6c, 0x3a, 0x54, 0x5e, 0x38, 0x72, 0x76, 0x0a, 0xb7, 0x36, 0x17,
+	0xde, 0x4a, 0x96, 0x26, 0x2c, 0x6f, 0x5d, 0x9e, 0x98, 0xbf, 0x92, 0x92, 0xdc, 0x29, 0xf8, 0xf4, 0x1d,
+	0xbd, 0x28, 0x9a, 0x14, 0x7c, 0xe9, 0xda, 0x31, 0x13, 0xb5, 0xf0, 0xb8, 0xc0, 0x0a, 0x60, 0xb1, 0xce,
+	0x1d, 0x7e, 0x81, 0x9d, 0x7a, 0x43, 0x1d, 0x7c, 0x90, 0xea, 0x0e, 0x5f,
 };
 static const uint8_t p521_gen[133] = {
-	0x04, 0x00, 0xc6, 0x85, 0x8e, 0x06, 0xb7, 0x04, 0x04, 0xe9, 0xcd, 0x9e, 0x3e,
-	0xcb, 0x66, 0x23, 0x95, 0xb4, 0x42, 0x9c, 0x64, 0x81, 0x39, 0x05, 0x3f, 0xb5,
-	0x21, 0xf8, 0x28, 0xaf, 0x60, 0x6b, 0x4d, 0x3d, 0xba, 0xa1, 0x4b, 0x5e, 0x77,
-	0xef, 0xe7, 0x59, 0x28, 0xfe, 0x1d, 0xc1, 0x27, 0xa2, 0xff, 0xa8, 0xde, 0x33,
-	0x48, 0xb3, 0xc1, 0x85, 0x6a, 0x42, 0x9b, 0xf9, 0x7e, 0x7e, 0x31, 0xc2, 0xe5,
-	0xbd, 0x66, 0x01, 0x18, 0x39, 0x29, 0x6a, 0x78, 0x9a, 0x3b, 0xc0, 0x04, 0x5c,
-	0x8a, 0x5f, 0xb4, 0x2c, 0x7d, 0x1b, 0xd9, 0x98, 0xf5, 0x44, 0x49, 0x57, 0x9b,
-	0x44, 0x68, 0x17, 0xaf, 0xbd, 0x17, 0x27, 0x3e, 0x66, 0x2c, 0x97, 0xee, 0x72,
-	0x99, 0x5e, 0xf4, 0x26, 0x40, 0xc5, 0x50, 0xb9, 0x01, 0x3f, 0xad, 0x07, 0x61,
-	0x35, 0x3c, 0x70, 0x86, 0xa2, 0x72, 0xc2, 0x40, 0x88, 0xbe, 0x94, 0x76, 0x9f,
-	0xd1, 0x66, 0x50,
+	0x04, 0x00, 0xc6, 0x85, 0x8e, 0x06, 0xb7, 0x04, 0x04, 0xe9, 0xcd, 0x9e, 0x3e, 0xcb, 0x66, 0x23, 0x95,
+	0xb4, 0x42, 0x9c, 0x64, 0x81, 0x39, 0x05, 0x3f, 0xb5, 0x21, 0xf8, 0x28, 0xaf, 0x60, 0x6b, 0x4d, 0x3d,
+	0xba, 0xa1, 0x4b, 0x5e, 0x77, 0xef, 0xe7, 0x59, 0x28, 0xfe, 0x1d, 0xc1, 0x27, 0xa2, 0xff, 0xa8, 0xde,
+	0x33, 0x48, 0xb3, 0xc1, 0x85, 0x6a, 0x42, 0x9b, 0xf9, 0x7e, 0x7e, 0x31, 0xc2, 0xe5, 0xbd, 0x66, 0x01,
+	0x18, 0x39, 0x29, 0x6a, 0x78, 0x9a, 0x3b, 0xc0, 0x04, 0x5c, 0x8a, 0x5f, 0xb4, 0x2c, 0x7d, 0x1b, 0xd9,
+	0x98, 0xf5, 0x44, 0x49, 0x57, 0x9b, 0x44, 0x68, 0x17, 0xaf, 0xbd, 0x17, 0x27, 0x3e, 0x66, 0x2c, 0x97,
+	0xee, 0x72, 0x99, 0x5e, 0xf4, 0x26, 0x40, 0xc5, 0x50, 0xb9, 0x01, 0x3f, 0xad, 0x07, 0x61, 0x35, 0x3c,
+	0x70, 0x86, 0xa2, 0x72, 0xc2, 0x40, 0x88, 0xbe, 0x94, 0x76, 0x9f, 0xd1, 0x66, 0x50,
 };
 
 /* How a group's key_share value is made. RFC 7748 section 6: X25519 and X448
@@ -157,16 +151,16 @@ struct share_kind {
 };
 
 static const struct share_kind share_kinds[] = {
-	{GROUP_X25519, 32, NULL, 9, 1},
-	{GROUP_X448, 56, NULL, 5, 1},
-	{GROUP_SECP256R1, sizeof p256_gen, p256_gen, 0, 0},
-	{GROUP_SECP384R1, sizeof p384_gen, p384_gen, 0, 0},
-	{GROUP_SECP521R1, sizeof p521_gen, p521_gen, 0, 0},
-	{GROUP_FFDHE2048, 256, NULL, 2, 0},
-	{GROUP_FFDHE3072, 384, NULL, 2, 0},
-	{GROUP_FFDHE4096, 512, NULL, 2, 0},
-	{GROUP_FFDHE6144, 768, NULL, 2, 0},
-	{GROUP_FFDHE8192, 1024, NULL, 2, 0},
+	{ GROUP_X25519, 32, NULL, 9, 1 },
+	{ GROUP_X448, 56, NULL, 5, 1 },
+	{ GROUP_SECP256R1, sizeof p256_gen, p256_gen, 0, 0 },
+	{ GROUP_SECP384R1, sizeof p384_gen, p384_gen, 0, 0 },
+	{ GROUP_SECP521R1, sizeof p521_gen, p521_gen, 0, 0 },
+	{ GROUP_FFDHE2048, 256, NULL, 2, 0 },
+	{ GROUP_FFDHE3072, 384, NULL, 2, 0 },
+	{ GROUP_FFDHE4096, 512, NULL, 2, 0 },
+	{ GROUP_FFDHE6144, 768, NULL, 2, 0 },
+	{ GROUP_FFDHE8192, 1024, NULL, 2, 0 },
 };
 
 static const struct share_kind *share_kind_of(uint16_t group)
@@ -217,7 +211,7 @@ static void w_u8(struct wbuf *w, unsigned v)
 
 static void w_u16(struct wbuf *w, unsigned v)
 {
-	uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+	uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
 	w_bytes(w, b, 2);
 }
 
@@ -406,8 +400,8 @@ static void w_extensions(struct wbuf *w, const struct hello_opts *o, size_t sni_
 
 long hello_build(const struct hello_opts *o, uint8_t *out, size_t cap)
 {
-	static const uint8_t null_compression[1] = {0};
-	struct wbuf w = {out, out ? cap : 0, 0, 0};
+	static const uint8_t null_compression[1] = { 0 };
+	struct wbuf w = { out, out ? cap : 0, 0, 0 };
 	uint8_t random[32], sid[32];
 	size_t sid_len = 0, sni_len, rec, hs, suites, exts;
 	long ret = -1;
@@ -433,8 +427,8 @@ long hello_build(const struct hello_opts *o, uint8_t *out, size_t cap)
 			goto out;
 	}
 	sni_len = sni_length(o->sni);
-	any_ext = sni_len || o->ec_point_formats || o->groups || o->sigalgs || o->versions ||
-		  o->key_share || o->renegotiation_info || o->extended_master_secret;
+	any_ext = sni_len || o->ec_point_formats || o->groups || o->sigalgs || o->versions || o->key_share ||
+		  o->renegotiation_info || o->extended_master_secret;
 
 	w_u8(&w, REC_HANDSHAKE); /* RFC 5246 section 6.2.1 */
 	w_u16(&w, o->record_version);
@@ -504,64 +498,37 @@ struct kx_range {
 /* IANA TLS Cipher Suites registry, sorted, plus the unregistered pre-RFC 7905
  * ChaCha20 (0xCC13-0xCC15) and 1024-bit export DHE (0x0063, 0x0065, 0x0066). */
 static const struct kx_range kx_ranges[] = {
-	{0x0011, 0x001b, KX_DHE}, /* DHE_DSS/DHE_RSA (incl. export), DH_anon */
-	{0x0032, 0x0034, KX_DHE},
-	{0x0038, 0x003a, KX_DHE},
-	{0x0040, 0x0040, KX_DHE},
-	{0x0044, 0x0046, KX_DHE},
-	{0x0063, 0x0063, KX_DHE},
-	{0x0065, 0x0067, KX_DHE},
-	{0x006a, 0x006d, KX_DHE},
-	{0x0087, 0x0089, KX_DHE},
-	{0x008e, 0x0091, KX_DHE_PSK},
-	{0x0099, 0x009b, KX_DHE},
-	{0x009e, 0x009f, KX_DHE},
-	{0x00a2, 0x00a3, KX_DHE},
-	{0x00a6, 0x00a7, KX_DHE},
-	{0x00aa, 0x00ab, KX_DHE_PSK},
-	{0x00b2, 0x00b5, KX_DHE_PSK},
-	{0x00bd, 0x00bf, KX_DHE},
-	{0x00c3, 0x00c5, KX_DHE},
-	{0xc006, 0xc00a, KX_ECDHE}, /* ECDHE_ECDSA */
-	{0xc010, 0xc019, KX_ECDHE}, /* ECDHE_RSA, ECDH_anon */
-	{0xc023, 0xc024, KX_ECDHE},
-	{0xc027, 0xc028, KX_ECDHE},
-	{0xc02b, 0xc02c, KX_ECDHE},
-	{0xc02f, 0xc030, KX_ECDHE},
-	{0xc033, 0xc03b, KX_ECDHE_PSK},
-	{0xc042, 0xc047, KX_DHE}, /* ARIA */
-	{0xc048, 0xc049, KX_ECDHE},
-	{0xc04c, 0xc04d, KX_ECDHE},
-	{0xc052, 0xc053, KX_DHE},
-	{0xc056, 0xc057, KX_DHE},
-	{0xc05a, 0xc05b, KX_DHE},
-	{0xc05c, 0xc05d, KX_ECDHE},
-	{0xc060, 0xc061, KX_ECDHE},
-	{0xc066, 0xc067, KX_DHE_PSK},
-	{0xc06c, 0xc06d, KX_DHE_PSK},
-	{0xc070, 0xc071, KX_ECDHE_PSK},
-	{0xc072, 0xc073, KX_ECDHE}, /* Camellia */
-	{0xc076, 0xc077, KX_ECDHE},
-	{0xc07c, 0xc07d, KX_DHE},
-	{0xc080, 0xc081, KX_DHE},
-	{0xc084, 0xc085, KX_DHE},
-	{0xc086, 0xc087, KX_ECDHE},
-	{0xc08a, 0xc08b, KX_ECDHE},
-	{0xc090, 0xc091, KX_DHE_PSK},
-	{0xc096, 0xc097, KX_DHE_PSK},
-	{0xc09a, 0xc09b, KX_ECDHE_PSK},
-	{0xc09e, 0xc09f, KX_DHE}, /* CCM */
-	{0xc0a2, 0xc0a3, KX_DHE},
-	{0xc0a6, 0xc0a7, KX_DHE_PSK},
-	{0xc0aa, 0xc0ab, KX_DHE_PSK},
-	{0xc0ac, 0xc0af, KX_ECDHE},
-	{0xcc13, 0xcc14, KX_ECDHE}, /* pre-standard ChaCha20 */
-	{0xcc15, 0xcc15, KX_DHE},
-	{0xcca8, 0xcca9, KX_ECDHE},
-	{0xccaa, 0xccaa, KX_DHE},
-	{0xccac, 0xccac, KX_ECDHE_PSK},
-	{0xccad, 0xccad, KX_DHE_PSK},
-	{0xd001, 0xd005, KX_ECDHE_PSK},
+	{ 0x0011, 0x001b, KX_DHE }, /* DHE_DSS/DHE_RSA (incl. export), DH_anon */
+	{ 0x0032, 0x0034, KX_DHE },       { 0x0038, 0x003a, KX_DHE },
+	{ 0x0040, 0x0040, KX_DHE },       { 0x0044, 0x0046, KX_DHE },
+	{ 0x0063, 0x0063, KX_DHE },       { 0x0065, 0x0067, KX_DHE },
+	{ 0x006a, 0x006d, KX_DHE },       { 0x0087, 0x0089, KX_DHE },
+	{ 0x008e, 0x0091, KX_DHE_PSK },   { 0x0099, 0x009b, KX_DHE },
+	{ 0x009e, 0x009f, KX_DHE },       { 0x00a2, 0x00a3, KX_DHE },
+	{ 0x00a6, 0x00a7, KX_DHE },       { 0x00aa, 0x00ab, KX_DHE_PSK },
+	{ 0x00b2, 0x00b5, KX_DHE_PSK },   { 0x00bd, 0x00bf, KX_DHE },
+	{ 0x00c3, 0x00c5, KX_DHE },       { 0xc006, 0xc00a, KX_ECDHE }, /* ECDHE_ECDSA */
+	{ 0xc010, 0xc019, KX_ECDHE },                                   /* ECDHE_RSA, ECDH_anon */
+	{ 0xc023, 0xc024, KX_ECDHE },     { 0xc027, 0xc028, KX_ECDHE },
+	{ 0xc02b, 0xc02c, KX_ECDHE },     { 0xc02f, 0xc030, KX_ECDHE },
+	{ 0xc033, 0xc03b, KX_ECDHE_PSK }, { 0xc042, 0xc047, KX_DHE }, /* ARIA */
+	{ 0xc048, 0xc049, KX_ECDHE },     { 0xc04c, 0xc04d, KX_ECDHE },
+	{ 0xc052, 0xc053, KX_DHE },       { 0xc056, 0xc057, KX_DHE },
+	{ 0xc05a, 0xc05b, KX_DHE },       { 0xc05c, 0xc05d, KX_ECDHE },
+	{ 0xc060, 0xc061, KX_ECDHE },     { 0xc066, 0xc067, KX_DHE_PSK },
+	{ 0xc06c, 0xc06d, KX_DHE_PSK },   { 0xc070, 0xc071, KX_ECDHE_PSK },
+	{ 0xc072, 0xc073, KX_ECDHE }, /* Camellia */
+	{ 0xc076, 0xc077, KX_ECDHE },     { 0xc07c, 0xc07d, KX_DHE },
+	{ 0xc080, 0xc081, KX_DHE },       { 0xc084, 0xc085, KX_DHE },
+	{ 0xc086, 0xc087, KX_ECDHE },     { 0xc08a, 0xc08b, KX_ECDHE },
+	{ 0xc090, 0xc091, KX_DHE_PSK },   { 0xc096, 0xc097, KX_DHE_PSK },
+	{ 0xc09a, 0xc09b, KX_ECDHE_PSK }, { 0xc09e, 0xc09f, KX_DHE }, /* CCM */
+	{ 0xc0a2, 0xc0a3, KX_DHE },       { 0xc0a6, 0xc0a7, KX_DHE_PSK },
+	{ 0xc0aa, 0xc0ab, KX_DHE_PSK },   { 0xc0ac, 0xc0af, KX_ECDHE },
+	{ 0xcc13, 0xcc14, KX_ECDHE }, /* pre-standard ChaCha20 */
+	{ 0xcc15, 0xcc15, KX_DHE },       { 0xcca8, 0xcca9, KX_ECDHE },
+	{ 0xccaa, 0xccaa, KX_DHE },       { 0xccac, 0xccac, KX_ECDHE_PSK },
+	{ 0xccad, 0xccad, KX_DHE_PSK },   { 0xd001, 0xd005, KX_ECDHE_PSK },
 };
 
 static enum kx_kind kx_of(uint16_t suite)
@@ -635,7 +602,7 @@ enum hs_state {
 
 struct hello_parser {
 	int stop_after_server_hello;
-	int status;             /* HELLO_NEED_MORE until the flight ends */
+	int status; /* HELLO_NEED_MORE until the flight ends */
 	enum rec_state rstate;
 	enum hs_state hstate;
 	size_t consumed;        /* flight bytes accepted, against HELLO_MAX_FLIGHT */
@@ -753,7 +720,7 @@ static void start_record(struct hello_parser *p)
 static int parse_server_hello(struct hello_parser *p, const uint8_t *m, size_t len)
 {
 	struct server_flight *f = &p->f;
-	struct rd r = {m, len, 0, 0};
+	struct rd r = { m, len, 0, 0 };
 	const uint8_t *random, *d;
 	size_t sid_len, elen, dlen;
 	unsigned seen = 0;
@@ -782,11 +749,11 @@ static int parse_server_hello(struct hello_parser *p, const uint8_t *m, size_t l
 		d = r_vec(&r, 2, &dlen);
 		if (r.err)
 			return fail(p, HELLO_ERR_MALFORMED);
-		bit = type == EXT_SUPPORTED_VERSIONS ? 1u
-		      : type == EXT_KEY_SHARE        ? 2u
-		      : type == EXT_RENEGOTIATION_INFO ? 4u
+		bit = type == EXT_SUPPORTED_VERSIONS       ? 1u
+		      : type == EXT_KEY_SHARE              ? 2u
+		      : type == EXT_RENEGOTIATION_INFO     ? 4u
 		      : type == EXT_EXTENDED_MASTER_SECRET ? 8u
-							 : 0u;
+							   : 0u;
 		/* RFC 5246 section 7.4.1.4: at most one extension of each type */
 		if (seen & bit)
 			return fail(p, HELLO_ERR_MALFORMED);
@@ -811,11 +778,8 @@ static int parse_server_hello(struct hello_parser *p, const uint8_t *m, size_t l
 				return fail(p, HELLO_ERR_MALFORMED);
 			f->has_reneg_info = 1;
 			break;
-		case EXT_EXTENDED_MASTER_SECRET: /* RFC 7627 section 5.1 */
-			f->has_ems = 1;
-			break;
-		default:
-			break;
+		case EXT_EXTENDED_MASTER_SECRET: /* RFC 7627 section 5.1 */ f->has_ems = 1; break;
+		default: break;
 		}
 	}
 	if (f->is_hrr)
@@ -835,7 +799,7 @@ static int parse_server_hello(struct hello_parser *p, const uint8_t *m, size_t l
 static int parse_certificate(struct hello_parser *p, const uint8_t *m, size_t len)
 {
 	struct server_flight *f = &p->f;
-	struct rd r = {m, len, 0, 0};
+	struct rd r = { m, len, 0, 0 };
 	size_t list, clen, keep_bytes = 0, off = 0;
 	const uint8_t *c;
 	int keeping = 1, n = 0, total = 0;
@@ -893,7 +857,7 @@ static unsigned significant_bits(const uint8_t *v, size_t n)
 /* ServerKeyExchange. Returns 0 with got_ske set, or -1 when the parameters lie. */
 static int read_ske(struct server_flight *f, enum kx_kind kx, const uint8_t *m, size_t len)
 {
-	struct rd r = {m, len, 0, 0};
+	struct rd r = { m, len, 0, 0 };
 	size_t n, glen, ylen;
 	const uint8_t *v;
 
@@ -966,24 +930,12 @@ static void handle_message(struct hello_parser *p, uint8_t type, const uint8_t *
 		return;
 	}
 	switch (type) {
-	case HS_CERTIFICATE:
-		rank = EXPECT_CERTIFICATE;
-		break;
-	case HS_CERTIFICATE_STATUS:
-		rank = EXPECT_CERTIFICATE_STATUS;
-		break;
-	case HS_SERVER_KEY_EXCHANGE:
-		rank = EXPECT_SERVER_KEY_EXCHANGE;
-		break;
-	case HS_CERTIFICATE_REQUEST:
-		rank = EXPECT_CERTIFICATE_REQUEST;
-		break;
-	case HS_SERVER_HELLO_DONE:
-		rank = EXPECT_SERVER_HELLO_DONE;
-		break;
-	default:
-		fail(p, HELLO_ERR_UNEXPECTED);
-		return;
+	case HS_CERTIFICATE: rank = EXPECT_CERTIFICATE; break;
+	case HS_CERTIFICATE_STATUS: rank = EXPECT_CERTIFICATE_STATUS; break;
+	case HS_SERVER_KEY_EXCHANGE: rank = EXPECT_SERVER_KEY_EXCHANGE; break;
+	case HS_CERTIFICATE_REQUEST: rank = EXPECT_CERTIFICATE_REQUEST; break;
+	case HS_SERVER_HELLO_DONE: rank = EXPECT_SERVER_HELLO_DONE; break;
+	default: fail(p, HELLO_ERR_UNEXPECTED); return;
 	}
 	if (rank < p->hstate) {
 		fail(p, HELLO_ERR_UNEXPECTED); /* out of order or repeated */
@@ -991,12 +943,8 @@ static void handle_message(struct hello_parser *p, uint8_t type, const uint8_t *
 	}
 	p->hstate = rank == EXPECT_SERVER_HELLO_DONE ? rank : rank + 1;
 	switch (type) {
-	case HS_CERTIFICATE:
-		parse_certificate(p, m, len);
-		break;
-	case HS_SERVER_KEY_EXCHANGE:
-		parse_ske(p, m, len);
-		break;
+	case HS_CERTIFICATE: parse_certificate(p, m, len); break;
+	case HS_SERVER_KEY_EXCHANGE: parse_ske(p, m, len); break;
 	case HS_SERVER_HELLO_DONE: /* RFC 5246 section 7.4.5: empty */
 		if (len) {
 			fail(p, HELLO_ERR_MALFORMED);
@@ -1005,8 +953,7 @@ static void handle_message(struct hello_parser *p, uint8_t type, const uint8_t *
 		p->f.got_server_hello_done = 1;
 		finish(p, HELLO_END_SERVER_HELLO_DONE);
 		break;
-	default: /* CertificateStatus, CertificateRequest: order checked only */
-		break;
+	default: /* CertificateStatus, CertificateRequest: order checked only */ break;
 	}
 }
 
@@ -1207,8 +1154,7 @@ static const char *const end_names[] = {
 	[HELLO_END_SERVER_HELLO_DONE] = "server_hello_done",
 	[HELLO_END_SERVER_HELLO] = "server_hello",
 };
-_Static_assert(ARRAY_LEN(end_names) == HELLO_END_SERVER_HELLO + 1,
-	       "end_names must cover enum hello_end");
+_Static_assert(ARRAY_LEN(end_names) == HELLO_END_SERVER_HELLO + 1, "end_names must cover enum hello_end");
 
 const char *hello_end_name(enum hello_end e)
 {
@@ -1267,20 +1213,47 @@ const char *tls_alert_name(uint8_t desc)
 const char *tls_group_name(uint16_t group)
 {
 	static const char *const low[] = {
-		[1] = "sect163k1",        [2] = "sect163r1",        [3] = "sect163r2",
-		[4] = "sect193r1",        [5] = "sect193r2",        [6] = "sect233k1",
-		[7] = "sect233r1",        [8] = "sect239k1",        [9] = "sect283k1",
-		[10] = "sect283r1",       [11] = "sect409k1",       [12] = "sect409r1",
-		[13] = "sect571k1",       [14] = "sect571r1",       [15] = "secp160k1",
-		[16] = "secp160r1",       [17] = "secp160r2",       [18] = "secp192k1",
-		[19] = "secp192r1",       [20] = "secp224k1",       [21] = "secp224r1",
-		[22] = "secp256k1",       [23] = "secp256r1",       [24] = "secp384r1",
-		[25] = "secp521r1",       [26] = "brainpoolP256r1", [27] = "brainpoolP384r1",
-		[28] = "brainpoolP512r1", [29] = "x25519",          [30] = "x448",
-		[31] = "brainpoolP256r1tls13", [32] = "brainpoolP384r1tls13",
-		[33] = "brainpoolP512r1tls13", [34] = "GC256A",     [35] = "GC256B",
-		[36] = "GC256C",          [37] = "GC256D",          [38] = "GC512A",
-		[39] = "GC512B",          [40] = "GC512C",          [41] = "curveSM2",
+		[1] = "sect163k1",
+		[2] = "sect163r1",
+		[3] = "sect163r2",
+		[4] = "sect193r1",
+		[5] = "sect193r2",
+		[6] = "sect233k1",
+		[7] = "sect233r1",
+		[8] = "sect239k1",
+		[9] = "sect283k1",
+		[10] = "sect283r1",
+		[11] = "sect409k1",
+		[12] = "sect409r1",
+		[13] = "sect571k1",
+		[14] = "sect571r1",
+		[15] = "secp160k1",
+		[16] = "secp160r1",
+		[17] = "secp160r2",
+		[18] = "secp192k1",
+		[19] = "secp192r1",
+		[20] = "secp224k1",
+		[21] = "secp224r1",
+		[22] = "secp256k1",
+		[23] = "secp256r1",
+		[24] = "secp384r1",
+		[25] = "secp521r1",
+		[26] = "brainpoolP256r1",
+		[27] = "brainpoolP384r1",
+		[28] = "brainpoolP512r1",
+		[29] = "x25519",
+		[30] = "x448",
+		[31] = "brainpoolP256r1tls13",
+		[32] = "brainpoolP384r1tls13",
+		[33] = "brainpoolP512r1tls13",
+		[34] = "GC256A",
+		[35] = "GC256B",
+		[36] = "GC256C",
+		[37] = "GC256D",
+		[38] = "GC512A",
+		[39] = "GC512B",
+		[40] = "GC512C",
+		[41] = "curveSM2",
 	};
 
 	if (group < ARRAY_LEN(low))

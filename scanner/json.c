@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define JB_MIN_CAP 256
+#define JB_MIN_CAP      256
 #define JB_PRINTF_STACK 256
 
 static const char *const jb_err_names[] = {
@@ -167,24 +167,12 @@ static int jb_put_escaped(struct jbuf *jb, const char *s, size_t n)
 		esc[0] = '\\';
 		switch (c) {
 		case '"':
-		case '\\':
-			esc[1] = (char)c;
-			break;
-		case '\b':
-			esc[1] = 'b';
-			break;
-		case '\f':
-			esc[1] = 'f';
-			break;
-		case '\n':
-			esc[1] = 'n';
-			break;
-		case '\r':
-			esc[1] = 'r';
-			break;
-		case '\t':
-			esc[1] = 't';
-			break;
+		case '\\': esc[1] = (char)c; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
 		default: /* other C0 controls and DEL */
 			esc[1] = 'u';
 			esc[2] = '0';

@@ -18,9 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LOOP_TICK_MS 4
-#define LOOP_SLOTS 8192 /* 8192 * 4 ms = 32.8 s per revolution */
-#define LOOP_LOOKAHEAD 256
+#define LOOP_TICK_MS    4
+#define LOOP_SLOTS      8192 /* 8192 * 4 ms = 32.8 s per revolution */
+#define LOOP_LOOKAHEAD  256
 #define LOOP_MAX_EVENTS 256
 
 struct fd_entry {
@@ -94,10 +94,10 @@ int loop_add_fd(struct loop *l, int fd, uint32_t events, loop_fd_cb cb, void *ud
 		errno = EINVAL;
 		return -1;
 	}
-	struct epoll_event ev = {.events = to_epoll(events), .data.fd = fd};
+	struct epoll_event ev = { .events = to_epoll(events), .data.fd = fd };
 	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 		return -1;
-	l->fds[fd] = (struct fd_entry){.cb = cb, .ud = ud, .events = events, .active = 1};
+	l->fds[fd] = (struct fd_entry){ .cb = cb, .ud = ud, .events = events, .active = 1 };
 	return 0;
 }
 
@@ -109,7 +109,7 @@ int loop_mod_fd(struct loop *l, int fd, uint32_t events)
 	}
 	if (l->fds[fd].events == events)
 		return 0;
-	struct epoll_event ev = {.events = to_epoll(events), .data.fd = fd};
+	struct epoll_event ev = { .events = to_epoll(events), .data.fd = fd };
 	if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0)
 		return -1;
 	l->fds[fd].events = events;
@@ -125,7 +125,10 @@ void loop_del_fd(struct loop *l, int fd)
 	l->fds[fd].cb = NULL;
 }
 
-uint64_t loop_now_ms(struct loop *l) { return l->now_ms; }
+uint64_t loop_now_ms(struct loop *l)
+{
+	return l->now_ms;
+}
 
 uint64_t loop_update_now(struct loop *l)
 {
@@ -170,7 +173,10 @@ void loop_timer_arm(struct loop *l, struct timer *t, uint64_t delay_ms)
 	l->armed++;
 }
 
-uint64_t loop_timers_armed(const struct loop *l) { return l->armed; }
+uint64_t loop_timers_armed(const struct loop *l)
+{
+	return l->armed;
+}
 
 /* Fire every timer whose expiry is <= now, walking the slots the clock has
  * passed since the last call. A callback may arm or cancel any timer. */
@@ -187,7 +193,7 @@ static int run_timers(struct loop *l)
 		struct timer *head = &l->slots[tick % LOOP_SLOTS];
 		/* Detach expired timers one by one; callbacks may re-arm into this slot,
 		 * so collect into a local list first. */
-		struct timer due = {.next = &due, .prev = &due};
+		struct timer due = { .next = &due, .prev = &due };
 		struct timer *t = head->next;
 		while (t != head) {
 			struct timer *nx = t->next;
@@ -282,5 +288,11 @@ void loop_run(struct loop *l)
 			break;
 }
 
-void loop_stop(struct loop *l) { l->stop = 1; }
-int loop_stopped(const struct loop *l) { return l->stop; }
+void loop_stop(struct loop *l)
+{
+	l->stop = 1;
+}
+int loop_stopped(const struct loop *l)
+{
+	return l->stop;
+}

@@ -33,12 +33,12 @@
 
 /* Exit codes (documented in --help and README). */
 enum {
-	EXIT_OK = 0,       /* scan completed; every input line was valid */
-	EXIT_USAGE = 1,    /* bad option or configuration */
-	EXIT_BADLINES = 2, /* scan completed; some input lines were invalid and skipped */
-	EXIT_OUTPUT = 3,   /* records could not be written */
-	EXIT_STRICT = 4,   /* --strict: stopped at the first invalid input line */
-	EXIT_SELFTEST = 5, /* --selftest failed */
+	EXIT_OK = 0,          /* scan completed; every input line was valid */
+	EXIT_USAGE = 1,       /* bad option or configuration */
+	EXIT_BADLINES = 2,    /* scan completed; some input lines were invalid and skipped */
+	EXIT_OUTPUT = 3,      /* records could not be written */
+	EXIT_STRICT = 4,      /* --strict: stopped at the first invalid input line */
+	EXIT_SELFTEST = 5,    /* --selftest failed */
 	EXIT_INTERRUPTED = 6, /* SIGINT/SIGTERM: in-flight hosts finished, rest not scanned */
 };
 
@@ -208,8 +208,9 @@ static void progress_line(const struct engine_stats *st, size_t total, uint64_t 
 	fprintf(stderr,
 		"%smxscan: %lu/%zu targets (%.0f%%) %.1f/s, %.1f conn/s, %lu active, %lu success, %lu failed "
 		"[refused %lu, timeout %lu, closed %lu, smtp/tls %lu, protocol %lu], ETA %s, %.0fs%s",
-		(final || !isatty(2)) ? "" : "\r", done, total, total ? 100.0 * (double)done / (double)total : 100.0, rate, crate,
-		atomic_load(&st->active), ok, atomic_load(&st->done) - ok, atomic_load(&st->status[ST_CONNECTION_REFUSED]),
+		(final || !isatty(2)) ? "" : "\r", done, total, total ? 100.0 * (double)done / (double)total : 100.0,
+		rate, crate, atomic_load(&st->active), ok, atomic_load(&st->done) - ok,
+		atomic_load(&st->status[ST_CONNECTION_REFUSED]),
 		atomic_load(&st->status[ST_CONNECTION_TIMEOUT]) + atomic_load(&st->status[ST_IO_TIMEOUT]),
 		atomic_load(&st->status[ST_CONNECTION_CLOSED]), atomic_load(&st->status[ST_APPLICATION_ERROR]),
 		atomic_load(&st->status[ST_PROTOCOL_ERROR]), eta, (double)elapsed_ms / 1000.0,
@@ -250,38 +251,52 @@ static void on_resolve_fail(const struct target *t, enum resolve_status status, 
 }
 
 enum {
-	OPT_STRICT = 256, OPT_MODE, OPT_FLUSH_RECORDS, OPT_FLUSH_SECS, OPT_APPEND, OPT_SCAN_ID, OPT_EHLO,
-	OPT_CONNECT_TIMEOUT, OPT_BANNER_TIMEOUT, OPT_TIMEOUT, OPT_TLS_TIMEOUT, OPT_RESOLVER, OPT_BLOCKLIST,
-	OPT_ALLOWLIST, OPT_PROGRESS, OPT_SELFTEST, OPT_LIST_BASELINE,
+	OPT_STRICT = 256,
+	OPT_MODE,
+	OPT_FLUSH_RECORDS,
+	OPT_FLUSH_SECS,
+	OPT_APPEND,
+	OPT_SCAN_ID,
+	OPT_EHLO,
+	OPT_CONNECT_TIMEOUT,
+	OPT_BANNER_TIMEOUT,
+	OPT_TIMEOUT,
+	OPT_TLS_TIMEOUT,
+	OPT_RESOLVER,
+	OPT_BLOCKLIST,
+	OPT_ALLOWLIST,
+	OPT_PROGRESS,
+	OPT_SELFTEST,
+	OPT_LIST_BASELINE,
 };
 
 static const struct option long_opts[] = {
-	{"input", required_argument, 0, 'i'},
-	{"strict", no_argument, 0, OPT_STRICT},
-	{"port", required_argument, 0, 'p'},
-	{"mode", required_argument, 0, OPT_MODE},
-	{"output", required_argument, 0, 'o'},
-	{"flush-records", required_argument, 0, OPT_FLUSH_RECORDS},
-	{"flush-secs", required_argument, 0, OPT_FLUSH_SECS},
-	{"append", no_argument, 0, OPT_APPEND},
-	{"scan-id", required_argument, 0, OPT_SCAN_ID},
-	{"threads", required_argument, 0, 't'},
-	{"concurrency", required_argument, 0, 'c'},
-	{"ehlo", required_argument, 0, OPT_EHLO},
-	{"connect-timeout", required_argument, 0, OPT_CONNECT_TIMEOUT},
-	{"banner-timeout", required_argument, 0, OPT_BANNER_TIMEOUT},
-	{"timeout", required_argument, 0, OPT_TIMEOUT},
-	{"tls-timeout", required_argument, 0, OPT_TLS_TIMEOUT},
-	{"resolver", required_argument, 0, OPT_RESOLVER},
-	{"blocklist", required_argument, 0, OPT_BLOCKLIST},
-	{"allowlist", required_argument, 0, OPT_ALLOWLIST},
-	{"progress", no_argument, 0, OPT_PROGRESS},
-	{"quiet", no_argument, 0, 'q'},
-	{"selftest", no_argument, 0, OPT_SELFTEST},
-	{"list-baseline", no_argument, 0, OPT_LIST_BASELINE},
-	{"help", no_argument, 0, 'h'},
-	{"version", no_argument, 0, 'V'},
-	{0, 0, 0, 0},
+	{ "input", required_argument, 0, 'i' },
+	{ "strict", no_argument, 0, OPT_STRICT },
+	{ "port", required_argument, 0, 'p' },
+	{ "mode", required_argument, 0, OPT_MODE },
+	{ "output", required_argument, 0, 'o' },
+	{ "flush-records", required_argument, 0, OPT_FLUSH_RECORDS },
+	{ "flush-secs", required_argument, 0, OPT_FLUSH_SECS },
+	{ "append", no_argument, 0, OPT_APPEND },
+	{ "scan-id", required_argument, 0, OPT_SCAN_ID },
+	{ "threads", required_argument, 0, 't' },
+	{ "concurrency", required_argument, 0, 'c' },
+	{ "ehlo", required_argument, 0, OPT_EHLO },
+	{ "connect-timeout", required_argument, 0, OPT_CONNECT_TIMEOUT },
+	{ "banner-timeout", required_argument, 0, OPT_BANNER_TIMEOUT },
+	{ "timeout", required_argument, 0, OPT_TIMEOUT },
+	{ "tls-timeout", required_argument, 0, OPT_TLS_TIMEOUT },
+	{ "resolver", required_argument, 0, OPT_RESOLVER },
+	{ "blocklist", required_argument, 0, OPT_BLOCKLIST },
+	{ "allowlist", required_argument, 0, OPT_ALLOWLIST },
+	{ "progress", no_argument, 0, OPT_PROGRESS },
+	{ "quiet", no_argument, 0, 'q' },
+	{ "selftest", no_argument, 0, OPT_SELFTEST },
+	{ "list-baseline", no_argument, 0, OPT_LIST_BASELINE },
+	{ "help", no_argument, 0, 'h' },
+	{ "version", no_argument, 0, 'V' },
+	{ 0, 0, 0, 0 },
 };
 
 #define MAX_LIST 64
@@ -348,7 +363,8 @@ int main(int argc, char **argv)
 			break;
 		case OPT_EHLO:
 			if (!*optarg || strlen(optarg) >= sizeof(ehlo) || strpbrk(optarg, " \r\n\t")) {
-				fprintf(stderr, "mxscan: --ehlo needs a host name without spaces (at most 255 bytes)\n");
+				fprintf(stderr,
+					"mxscan: --ehlo needs a host name without spaces (at most 255 bytes)\n");
 				return EXIT_USAGE;
 			}
 			snprintf(ehlo, sizeof(ehlo), "%s", optarg);
@@ -407,29 +423,44 @@ int main(int argc, char **argv)
 	bl = bl_new();
 	if (!bl) {
 		fprintf(stderr, "mxscan: out of memory\n");
-		{ rc = EXIT_USAGE; goto out; }
+		{
+			rc = EXIT_USAGE;
+			goto out;
+		}
 	}
 	if (!blocklist) {
 		if (find_default_blocklist(blpath, sizeof(blpath)) < 0) {
 			fprintf(stderr, "mxscan: cannot find the default blocklist (datasets/blocklist.conf next to "
 					"the binary); pass --blocklist FILE\n");
-			{ rc = EXIT_USAGE; goto out; }
+			{
+				rc = EXIT_USAGE;
+				goto out;
+			}
 		}
 		blocklist = blpath;
 	}
 	if (bl_load_file(bl, blocklist, BL_BLOCK, err, sizeof(err)) < 0) {
 		fprintf(stderr, "mxscan: blocklist: %s\n", err);
-		{ rc = EXIT_USAGE; goto out; }
+		{
+			rc = EXIT_USAGE;
+			goto out;
+		}
 	}
 	for (unsigned i = 0; i < nallow; i++) {
 		if (strchr(allow[i], '/') && access(allow[i], R_OK) != 0) {
 			if (bl_add_err(bl, allow[i], BL_ALLOW, "allow-list", err, sizeof(err)) < 0) {
 				fprintf(stderr, "mxscan: --allowlist %s: %s\n", allow[i], err);
-				{ rc = EXIT_USAGE; goto out; }
+				{
+					rc = EXIT_USAGE;
+					goto out;
+				}
 			}
 		} else if (bl_load_file(bl, allow[i], BL_ALLOW, err, sizeof(err)) < 0) {
 			fprintf(stderr, "mxscan: --allowlist %s: %s\n", allow[i], err);
-			{ rc = EXIT_USAGE; goto out; }
+			{
+				rc = EXIT_USAGE;
+				goto out;
+			}
 		}
 	}
 
@@ -439,7 +470,10 @@ int main(int argc, char **argv)
 	unsigned bad = 0;
 	if (!raw || !targets) {
 		fprintf(stderr, "mxscan: out of memory\n");
-		{ rc = EXIT_USAGE; goto out; }
+		{
+			rc = EXIT_USAGE;
+			goto out;
+		}
 	}
 	for (int i = optind; i < argc; i++) {
 		struct target t;
@@ -447,8 +481,10 @@ int main(int argc, char **argv)
 		if (r < 0) {
 			fprintf(stderr, "mxscan: argument %d '%s': %s\n", i - optind + 1, argv[i], err);
 			bad++;
-			if (strict)
-				{ rc = EXIT_STRICT; goto out; }
+			if (strict) {
+				rc = EXIT_STRICT;
+				goto out;
+			}
 		} else if (r > 0) {
 			ts_add(raw, &t);
 		}
@@ -461,7 +497,10 @@ int main(int argc, char **argv)
 			name = input;
 			if (!f) {
 				fprintf(stderr, "mxscan: cannot open input %s: %s\n", input, strerror(errno));
-				{ rc = EXIT_USAGE; goto out; }
+				{
+					rc = EXIT_USAGE;
+					goto out;
+				}
 			}
 		} else if (isatty(0) && !input) {
 			fprintf(stderr, "mxscan: no targets given; reading them from the terminal (end with Ctrl-D). "
@@ -472,8 +511,10 @@ int main(int argc, char **argv)
 		bad += b;
 		if (f != stdin)
 			fclose(f);
-		if (r < 0 && strict)
-			{ rc = EXIT_STRICT; goto out; }
+		if (r < 0 && strict) {
+			rc = EXIT_STRICT;
+			goto out;
+		}
 	}
 
 	/* Output */
@@ -485,7 +526,10 @@ int main(int argc, char **argv)
 	out = recw_open(output, &ro, err, sizeof(err));
 	if (!out) {
 		fprintf(stderr, "mxscan: %s\n", err);
-		{ rc = EXIT_OUTPUT; goto out; }
+		{
+			rc = EXIT_OUTPUT;
+			goto out;
+		}
 	}
 	if (scan_id_opt)
 		snprintf(scan_id, sizeof(scan_id), "%s", scan_id_opt);
@@ -514,11 +558,14 @@ int main(int argc, char **argv)
 		struct resolve_stats rst;
 		memset(&rst, 0, sizeof(rst));
 		resolvers[nresolvers] = NULL;
-		struct resolve_ctx rc_ = {out, scan_id, 0};
+		struct resolve_ctx rc_ = { out, scan_id, 0 };
 		if (resolve_targets(named, nresolvers ? resolvers : NULL, 5000, 2, AF_UNSPEC, resolved,
 				    quiet ? NULL : stderr, &rst, on_resolve_fail, &rc_) < 0) {
 			fprintf(stderr, "mxscan: name resolution could not start (check --resolver)\n");
-			{ rc = EXIT_USAGE; goto out; }
+			{
+				rc = EXIT_USAGE;
+				goto out;
+			}
 		}
 		for (size_t i = 0; i < ts_count(resolved); i++) {
 			const struct target *t = ts_get(resolved, i);
@@ -545,8 +592,10 @@ int main(int argc, char **argv)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && concurrency + 64 > rl.rlim_cur) {
-		fprintf(stderr, "mxscan: --concurrency %lu needs more file descriptors than the limit %lu allows; "
-				"using %lu\n", concurrency, (unsigned long)rl.rlim_cur, (unsigned long)rl.rlim_cur - 64);
+		fprintf(stderr,
+			"mxscan: --concurrency %lu needs more file descriptors than the limit %lu allows; "
+			"using %lu\n",
+			concurrency, (unsigned long)rl.rlim_cur, (unsigned long)rl.rlim_cur - 64);
 		concurrency = rl.rlim_cur - 64;
 	}
 	if (!threads) {
@@ -566,9 +615,17 @@ int main(int argc, char **argv)
 		an += (size_t)w;
 	}
 	struct scan_meta meta = {
-		.scan_id = scan_id, .event = "start", .version = MXSCAN_VERSION, .argv = argv_text,
-		.time_ms = now_ms(), .targets = ts_count(targets), .bad_lines = bad, .blocked = blocked_early,
-		.duplicates = ts_dups(raw), .unresolved = resolve_failed, .threads = (unsigned)threads,
+		.scan_id = scan_id,
+		.event = "start",
+		.version = MXSCAN_VERSION,
+		.argv = argv_text,
+		.time_ms = now_ms(),
+		.targets = ts_count(targets),
+		.bad_lines = bad,
+		.blocked = blocked_early,
+		.duplicates = ts_dups(raw),
+		.unresolved = resolve_failed,
+		.threads = (unsigned)threads,
 	};
 	if (record_scan(&jb, &meta) == 0)
 		recw_write(out, jb.buf, jb.len);
@@ -590,7 +647,10 @@ int main(int argc, char **argv)
 	struct engine *e = engine_start(&ec, targets, &st, err, sizeof(err));
 	if (!e) {
 		fprintf(stderr, "mxscan: %s\n", err);
-		{ rc = EXIT_USAGE; goto out; }
+		{
+			rc = EXIT_USAGE;
+			goto out;
+		}
 	}
 	size_t total = ts_count(targets);
 	unsigned long last_done = 0;
@@ -599,7 +659,7 @@ int main(int argc, char **argv)
 	uint64_t last_t = t0;
 	int drained = 0;
 	while (engine_running(e)) {
-		struct timespec ts = {0, 100 * 1000 * 1000};
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 		uint64_t now = now_ms();
 		recw_tick(out, mono_ms());

@@ -35,11 +35,11 @@
 #include <zlib.h>
 
 #define RECW_DEF_RECORDS 1000
-#define RECW_DEF_MS 5000
-#define RECW_DEF_LEVEL 6
-#define RECW_MIN_BUF (64u << 10)
-#define RECW_OUT_SLACK 4096 /* room deflate gets per call, at least */
-#define RECW_IO_CHUNK (64u << 10)
+#define RECW_DEF_MS      5000
+#define RECW_DEF_LEVEL   6
+#define RECW_MIN_BUF     (64u << 10)
+#define RECW_OUT_SLACK   4096 /* room deflate gets per call, at least */
+#define RECW_IO_CHUNK    (64u << 10)
 
 static const char *const recw_format_names[] = {
 	[RECW_AUTO] = "auto",
@@ -52,8 +52,8 @@ _Static_assert(sizeof(recw_format_names) / sizeof(recw_format_names[0]) == RECW_
 struct recw {
 	pthread_mutex_t mu;
 	int fd;
-	int own_fd;   /* 0 for standard output: left open */
-	int regular;  /* a regular file: no SIGPIPE, can be cut back on error */
+	int own_fd;  /* 0 for standard output: left open */
+	int regular; /* a regular file: no SIGPIPE, can be cut back on error */
 	int gzip;
 	unsigned flush_records, flush_ms;
 	z_stream zs;
@@ -63,7 +63,7 @@ struct recw {
 	unsigned member_records;
 	int member_dated;         /* member_start_ms is set (by recw_tick) */
 	uint64_t member_start_ms; /* in the caller's clock, see recw_tick() */
-	off_t off; /* size of a regular file after the last complete write */
+	off_t off;                /* size of a regular file after the last complete write */
 	uint64_t records, bytes, repaired;
 	int failed;
 	char errmsg[512];
@@ -136,7 +136,7 @@ static int recw_write_all(struct recw *w, const unsigned char *buf, size_t len)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				struct pollfd pfd = {.fd = w->fd, .events = POLLOUT};
+				struct pollfd pfd = { .fd = w->fd, .events = POLLOUT };
 
 				poll(&pfd, 1, 1000);
 				continue;
@@ -156,7 +156,7 @@ out:
 	if (!w->regular) {
 		if (rc == -EPIPE && !was_pending) {
 			/* Consume the SIGPIPE this thread just raised while blocked. */
-			struct timespec zero = {0, 0};
+			struct timespec zero = { 0, 0 };
 
 			sigtimedwait(&pipe_set, NULL, &zero);
 		}
@@ -322,8 +322,7 @@ static int recw_looks_gzip(int fd)
 	return pread(fd, m, 2, 0) == 2 && m[0] == 0x1f && m[1] == 0x8b;
 }
 
-static void recw_set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void recw_set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void recw_set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -344,7 +343,7 @@ static int ends_with(const char *s, const char *suffix)
 
 struct recw *recw_open(const char *path, const struct recw_opts *o, char *err, size_t errlen)
 {
-	struct recw_opts def = {0};
+	struct recw_opts def = { 0 };
 	struct recw *w = NULL;
 	struct stat st;
 	int to_stdout, flags, level;
@@ -384,8 +383,7 @@ struct recw *recw_open(const char *path, const struct recw_opts *o, char *err, s
 		flags = O_CLOEXEC | O_CREAT | (o->append ? O_RDWR | O_APPEND : O_WRONLY | O_TRUNC);
 		w->fd = open(path, flags, 0644);
 		if (w->fd < 0) {
-			recw_set_err(err, errlen, "%s: cannot open for writing: %s", path,
-				     strerror(errno));
+			recw_set_err(err, errlen, "%s: cannot open for writing: %s", path, strerror(errno));
 			goto fail;
 		}
 		w->own_fd = 1;
@@ -408,14 +406,12 @@ struct recw *recw_open(const char *path, const struct recw_opts *o, char *err, s
 		}
 		good = w->gzip ? recw_gzip_good_end(w->fd) : recw_plain_good_end(w->fd, st.st_size);
 		if (good < 0) {
-			recw_set_err(err, errlen, "%s: cannot check existing records: %s", path,
-				     strerror(errno));
+			recw_set_err(err, errlen, "%s: cannot check existing records: %s", path, strerror(errno));
 			goto fail;
 		}
 		if (good < st.st_size) {
 			if (ftruncate(w->fd, good) < 0) {
-				recw_set_err(err, errlen, "%s: cannot cut torn end: %s", path,
-					     strerror(errno));
+				recw_set_err(err, errlen, "%s: cannot cut torn end: %s", path, strerror(errno));
 				goto fail;
 			}
 			w->repaired = (uint64_t)(st.st_size - good);

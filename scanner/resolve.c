@@ -31,24 +31,20 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#define RS_NO_NAME UINT32_MAX
-#define RS_PENDING (-1)
+#define RS_NO_NAME   UINT32_MAX
+#define RS_PENDING   (-1)
 #define RS_NOT_ASKED (-2)
-#define RS_T_A 1
-#define RS_T_AAAA 28
-#define RS_C_IN 1
+#define RS_T_A       1
+#define RS_T_AAAA    28
+#define RS_C_IN      1
 
 static const char *const resolve_status_names[] = {
-	[RESOLVE_OK] = "ok",
-	[RESOLVE_NXDOMAIN] = "nxdomain",
-	[RESOLVE_NODATA] = "nodata",
-	[RESOLVE_SERVFAIL] = "servfail",
-	[RESOLVE_REFUSED] = "refused",
-	[RESOLVE_TIMEOUT] = "timeout",
+	[RESOLVE_OK] = "ok",           [RESOLVE_NXDOMAIN] = "nxdomain",
+	[RESOLVE_NODATA] = "nodata",   [RESOLVE_SERVFAIL] = "servfail",
+	[RESOLVE_REFUSED] = "refused", [RESOLVE_TIMEOUT] = "timeout",
 	[RESOLVE_ERROR] = "error",
 };
-_Static_assert(sizeof resolve_status_names / sizeof resolve_status_names[0] ==
-		       RESOLVE_STATUS_COUNT,
+_Static_assert(sizeof resolve_status_names / sizeof resolve_status_names[0] == RESOLVE_STATUS_COUNT,
 	       "resolve_status_names out of step with enum resolve_status");
 
 const char *resolve_status_name(enum resolve_status status)
@@ -59,9 +55,9 @@ const char *resolve_status_name(enum resolve_status status)
 }
 
 struct rs_name {
-	const char *host;      /* points into the input set (stable until ts_free) */
-	int8_t st[2];          /* per family (0 = A, 1 = AAAA): enum resolve_status or RS_* */
-	uint8_t ares_err[2];   /* c-ares status behind RESOLVE_ERROR, for the reason text */
+	const char *host;    /* points into the input set (stable until ts_free) */
+	int8_t st[2];        /* per family (0 = A, 1 = AAAA): enum resolve_status or RS_* */
+	uint8_t ares_err[2]; /* c-ares status behind RESOLVE_ERROR, for the reason text */
 };
 
 struct rs_addr {
@@ -134,8 +130,7 @@ static int rs_collect(struct rs_ctx *c, const struct target_set *in, uint32_t *t
 			tmap[i] = RS_NO_NAME;
 			continue;
 		}
-		for (j = rs_hash_name(t->host) & (nslots - 1); table[j] != RS_NO_NAME;
-		     j = (j + 1) & (nslots - 1))
+		for (j = rs_hash_name(t->host) & (nslots - 1); table[j] != RS_NO_NAME; j = (j + 1) & (nslots - 1))
 			if (strcasecmp(c->names[table[j]].host, t->host) == 0)
 				break;
 		if (table[j] == RS_NO_NAME) {
@@ -178,20 +173,13 @@ static void rs_sock_state(void *data, ares_socket_t fd, int readable, int writab
 static enum resolve_status rs_map(int ares_status)
 {
 	switch (ares_status) {
-	case ARES_SUCCESS:
-		return RESOLVE_OK;
-	case ARES_ENOTFOUND:
-		return RESOLVE_NXDOMAIN;
-	case ARES_ENODATA:
-		return RESOLVE_NODATA;
-	case ARES_ESERVFAIL:
-		return RESOLVE_SERVFAIL;
-	case ARES_EREFUSED:
-		return RESOLVE_REFUSED;
-	case ARES_ETIMEOUT:
-		return RESOLVE_TIMEOUT;
-	default:
-		return RESOLVE_ERROR;
+	case ARES_SUCCESS: return RESOLVE_OK;
+	case ARES_ENOTFOUND: return RESOLVE_NXDOMAIN;
+	case ARES_ENODATA: return RESOLVE_NODATA;
+	case ARES_ESERVFAIL: return RESOLVE_SERVFAIL;
+	case ARES_EREFUSED: return RESOLVE_REFUSED;
+	case ARES_ETIMEOUT: return RESOLVE_TIMEOUT;
+	default: return RESOLVE_ERROR;
 	}
 }
 
@@ -275,11 +263,9 @@ static int rs_set_servers(ares_channel ch, const char *const *servers, FILE *err
 		memset(&nodes[n], 0, sizeof nodes[n]);
 		nodes[n].family = t.addr.ss_family;
 		if (t.addr.ss_family == AF_INET)
-			memcpy(&nodes[n].addr.addr4,
-			       &((struct sockaddr_in *)(void *)&t.addr)->sin_addr, 4);
+			memcpy(&nodes[n].addr.addr4, &((struct sockaddr_in *)(void *)&t.addr)->sin_addr, 4);
 		else
-			memcpy(&nodes[n].addr.addr6,
-			       &((struct sockaddr_in6 *)(void *)&t.addr)->sin6_addr, 16);
+			memcpy(&nodes[n].addr.addr6, &((struct sockaddr_in6 *)(void *)&t.addr)->sin6_addr, 16);
 		nodes[n].udp_port = nodes[n].tcp_port = t.port ? t.port : 53;
 		nodes[n].next = NULL;
 		if (n > 0)
@@ -365,9 +351,8 @@ out:
 /* Combined outcome of a name without addresses (see resolve_fail_cb). */
 static enum resolve_status rs_verdict(const struct rs_name *nm, int *fam)
 {
-	static const enum resolve_status order[] = {RESOLVE_NXDOMAIN, RESOLVE_TIMEOUT,
-						     RESOLVE_SERVFAIL, RESOLVE_REFUSED,
-						     RESOLVE_ERROR,    RESOLVE_NODATA};
+	static const enum resolve_status order[] = { RESOLVE_NXDOMAIN, RESOLVE_TIMEOUT, RESOLVE_SERVFAIL,
+						     RESOLVE_REFUSED,  RESOLVE_ERROR,   RESOLVE_NODATA };
 	size_t i;
 	int f;
 
@@ -384,27 +369,19 @@ static enum resolve_status rs_verdict(const struct rs_name *nm, int *fam)
 static const char *rs_reason(const struct rs_name *nm, enum resolve_status st, int fam)
 {
 	switch (st) {
-	case RESOLVE_NXDOMAIN:
-		return "NXDOMAIN";
-	case RESOLVE_NODATA:
-		return "no A/AAAA record";
-	case RESOLVE_SERVFAIL:
-		return "SERVFAIL";
-	case RESOLVE_REFUSED:
-		return "REFUSED";
-	case RESOLVE_TIMEOUT:
-		return "timeout";
-	case RESOLVE_OK:
-		return "ok";
+	case RESOLVE_NXDOMAIN: return "NXDOMAIN";
+	case RESOLVE_NODATA: return "no A/AAAA record";
+	case RESOLVE_SERVFAIL: return "SERVFAIL";
+	case RESOLVE_REFUSED: return "REFUSED";
+	case RESOLVE_TIMEOUT: return "timeout";
+	case RESOLVE_OK: return "ok";
 	case RESOLVE_ERROR:
-	default:
-		return ares_strerror(nm->ares_err[fam]);
+	default: return ares_strerror(nm->ares_err[fam]);
 	}
 }
 
-static int rs_emit(struct rs_ctx *c, const struct target_set *in, const uint32_t *tmap,
-		   const size_t *first, struct target_set *out, FILE *errs,
-		   struct resolve_stats *st, resolve_fail_cb on_fail, void *ud)
+static int rs_emit(struct rs_ctx *c, const struct target_set *in, const uint32_t *tmap, const size_t *first,
+		   struct target_set *out, FILE *errs, struct resolve_stats *st, resolve_fail_cb on_fail, void *ud)
 {
 	size_t n = ts_count(in), i, k;
 
@@ -422,9 +399,8 @@ static int rs_emit(struct rs_ctx *c, const struct target_set *in, const uint32_t
 					continue;
 				st->partial++;
 				if (errs)
-					fprintf(errs, "resolve: %s: warning: %s %s (%s ok)\n",
-						nm->host, fam ? "AAAA" : "A",
-						rs_reason(nm, (enum resolve_status)s, fam),
+					fprintf(errs, "resolve: %s: warning: %s %s (%s ok)\n", nm->host,
+						fam ? "AAAA" : "A", rs_reason(nm, (enum resolve_status)s, fam),
 						fam ? "A" : "AAAA");
 				break;
 			}
@@ -491,9 +467,8 @@ static int rs_emit(struct rs_ctx *c, const struct target_set *in, const uint32_t
 
 /* ---------------------------------------------------------------- driver */
 
-int resolve_targets(const struct target_set *in, const char *const *servers, int timeout_ms,
-		    int tries, int families, struct target_set *out, FILE *errs,
-		    struct resolve_stats *st, resolve_fail_cb on_fail, void *ud)
+int resolve_targets(const struct target_set *in, const char *const *servers, int timeout_ms, int tries, int families,
+		    struct target_set *out, FILE *errs, struct resolve_stats *st, resolve_fail_cb on_fail, void *ud)
 {
 	struct resolve_stats local;
 	struct rs_ctx *c = NULL;
@@ -563,8 +538,8 @@ int resolve_targets(const struct target_set *in, const char *const *servers, int
 		opts.sock_state_cb = rs_sock_state;
 		opts.sock_state_cb_data = c;
 		r = ares_init_options(&c->ch, &opts,
-				      ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
-					      ARES_OPT_LOOKUPS | ARES_OPT_SOCK_STATE_CB);
+				      ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_LOOKUPS |
+					      ARES_OPT_SOCK_STATE_CB);
 		if (r != ARES_SUCCESS) {
 			c->ch = NULL;
 			if (errs)
@@ -623,13 +598,11 @@ int resolve_targets(const struct target_set *in, const char *const *servers, int
 			int fd = evs[i].data.fd;
 			uint32_t e = evs[i].events;
 
-			ares_process_fd(c->ch,
-					(e & (EPOLLIN | EPOLLERR | EPOLLHUP)) ? fd : ARES_SOCKET_BAD,
+			ares_process_fd(c->ch, (e & (EPOLLIN | EPOLLERR | EPOLLHUP)) ? fd : ARES_SOCKET_BAD,
 					(e & EPOLLOUT) ? fd : ARES_SOCKET_BAD);
 		}
 	}
-	if (c->oom || rs_group(c, &first) < 0 ||
-	    rs_emit(c, in, tmap, first, out, errs, st, on_fail, ud) < 0) {
+	if (c->oom || rs_group(c, &first) < 0 || rs_emit(c, in, tmap, first, out, errs, st, on_fail, ud) < 0) {
 		nomem = 1;
 		goto out;
 	}

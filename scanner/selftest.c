@@ -72,8 +72,11 @@ int selftest_run(FILE *out)
 	}
 	{
 		const struct suite_info *s = suite_by_code(0xc02f);
-		check(out, s && !strcmp(s->name, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"), "suite table lookup by code");
-		check(out, suite_by_name("TLS_AES_128_GCM_SHA256") && suite_by_name("TLS_AES_128_GCM_SHA256")->code == 0x1301,
+		check(out, s && !strcmp(s->name, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
+		      "suite table lookup by code");
+		check(out,
+		      suite_by_name("TLS_AES_128_GCM_SHA256") &&
+			      suite_by_name("TLS_AES_128_GCM_SHA256")->code == 0x1301,
 		      "suite table lookup by name");
 		int sorted = 1;
 		for (size_t i = 1; i < suites_count(); i++)
@@ -84,11 +87,13 @@ int selftest_run(FILE *out)
 	{
 		uint8_t buf[4096];
 		long n = conn_build_baseline_hello("mx.example.test", buf, sizeof(buf));
-		check(out, n > 100 && buf[0] == 0x16 && buf[5] == 0x01 && (size_t)((buf[3] << 8) | buf[4]) + 5 == (size_t)n,
+		check(out,
+		      n > 100 && buf[0] == 0x16 && buf[5] == 0x01 && (size_t)((buf[3] << 8) | buf[4]) + 5 == (size_t)n,
 		      "baseline ClientHello is one well-formed record");
-		static const uint8_t sh[] = {0x16, 0x03, 0x03, 0x00, 0x2e, 0x02, 0x00, 0x00, 0x26, 0x03, 0x03, 1, 2, 3,
-					     4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
-					     25, 26, 27, 28, 29, 30, 31, 32, 0x00, 0xc0, 0x2f, 0x00, 0x0e, 0x00, 0x00, 0x00};
+		static const uint8_t sh[] = { 0x16, 0x03, 0x03, 0x00, 0x2e, 0x02, 0x00, 0x00, 0x26, 0x03, 0x03, 1,   2,
+					      3,    4,    5,    6,    7,    8,    9,    10,   11,   12,   13,   14,  15,
+					      16,   17,   18,   19,   20,   21,   22,   23,   24,   25,   26,   27,  28,
+					      29,   30,   31,   32,   0x00, 0xc0, 0x2f, 0x00, 0x0e, 0x00, 0x00, 0x00 };
 		struct hello_parser *hp = hello_parser_new(0);
 		struct server_flight f;
 		int st = HELLO_NEED_MORE;
@@ -117,7 +122,8 @@ int selftest_run(FILE *out)
 		jb_obj_open(&jb, NULL);
 		jb_strn(&jb, "k", "a\"\n\xff", 4);
 		jb_obj_close(&jb);
-		check(out, jb_ok(&jb) && !strcmp(jb.buf, "{\"k\":\"a\\\"\\n\\ufffd\"}"), "JSON escaping of hostile bytes");
+		check(out, jb_ok(&jb) && !strcmp(jb.buf, "{\"k\":\"a\\\"\\n\\ufffd\"}"),
+		      "JSON escaping of hostile bytes");
 		jb_free(&jb);
 	}
 	fprintf(out, "%d passed, %d failed\n", npass, nfail);

@@ -54,9 +54,8 @@ static int finish_line(struct smtp_parser *p)
 	const char *s = p->line;
 	if (n > 0 && s[n - 1] == '\r')
 		n--;
-	if (n < 3 || !isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]) ||
-	    !isdigit((unsigned char)s[2]) || s[0] < '1' || s[0] > '5' ||
-	    (n > 3 && s[3] != ' ' && s[3] != '-')) {
+	if (n < 3 || !isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]) || !isdigit((unsigned char)s[2]) ||
+	    s[0] < '1' || s[0] > '5' || (n > 3 && s[3] != ' ' && s[3] != '-')) {
 		copy_bad(p, s, n);
 		return fail(p, SMTP_ERR_SYNTAX);
 	}
@@ -161,16 +160,11 @@ static const struct {
 	const char *kw;
 	unsigned flag;
 } cap_names[] = {
-	{"STARTTLS", SMTP_CAP_STARTTLS},
-	{"PIPELINING", SMTP_CAP_PIPELINING},
-	{"SIZE", SMTP_CAP_SIZE},
-	{"8BITMIME", SMTP_CAP_8BITMIME},
-	{"SMTPUTF8", SMTP_CAP_SMTPUTF8},
-	{"CHUNKING", SMTP_CAP_CHUNKING},
-	{"AUTH", SMTP_CAP_AUTH},
-	{"ENHANCEDSTATUSCODES", SMTP_CAP_ENHANCEDSTATUSCODES},
-	{"DSN", SMTP_CAP_DSN},
-	{"REQUIRETLS", SMTP_CAP_REQUIRETLS},
+	{ "STARTTLS", SMTP_CAP_STARTTLS }, { "PIPELINING", SMTP_CAP_PIPELINING },
+	{ "SIZE", SMTP_CAP_SIZE },         { "8BITMIME", SMTP_CAP_8BITMIME },
+	{ "SMTPUTF8", SMTP_CAP_SMTPUTF8 }, { "CHUNKING", SMTP_CAP_CHUNKING },
+	{ "AUTH", SMTP_CAP_AUTH },         { "ENHANCEDSTATUSCODES", SMTP_CAP_ENHANCEDSTATUSCODES },
+	{ "DSN", SMTP_CAP_DSN },           { "REQUIRETLS", SMTP_CAP_REQUIRETLS },
 };
 
 void smtp_parse_caps(const struct smtp_reply *r, struct smtp_caps *caps)

@@ -62,18 +62,12 @@ const struct suite_info *suite_by_name(const char *name)
 uint8_t suite_version_bit(uint16_t wire_version)
 {
 	switch (wire_version) {
-	case 0x0300:
-		return SV_SSL3;
-	case 0x0301:
-		return SV_TLS10;
-	case 0x0302:
-		return SV_TLS11;
-	case 0x0303:
-		return SV_TLS12;
-	case 0x0304:
-		return SV_TLS13;
-	default:
-		return 0;
+	case 0x0300: return SV_SSL3;
+	case 0x0301: return SV_TLS10;
+	case 0x0302: return SV_TLS11;
+	case 0x0303: return SV_TLS12;
+	case 0x0304: return SV_TLS13;
+	default: return 0;
 	}
 }
 
@@ -101,17 +95,11 @@ size_t suites_for_version(uint16_t wire_version, uint16_t *out, size_t cap)
 const char *tls_version_name(uint16_t wire_version)
 {
 	switch (wire_version) {
-	case 0x0300:
-		return "SSLv3";
-	case 0x0301:
-		return "TLSv1.0";
-	case 0x0302:
-		return "TLSv1.1";
-	case 0x0303:
-		return "TLSv1.2";
-	case 0x0304:
-		return "TLSv1.3";
-	default:
-		return "unknown";
+	case 0x0300: return "SSLv3";
+	case 0x0301: return "TLSv1.0";
+	case 0x0302: return "TLSv1.1";
+	case 0x0303: return "TLSv1.2";
+	case 0x0304: return "TLSv1.3";
+	default: return "unknown";
 	}
 }

@@ -25,7 +25,7 @@
 #include <strings.h>
 
 #define TS_CHUNK_SHIFT 12 /* 4096 targets per chunk */
-#define TS_CHUNK (1u << TS_CHUNK_SHIFT)
+#define TS_CHUNK       (1u << TS_CHUNK_SHIFT)
 
 struct ts_slot {
 	uint64_t hash;
@@ -40,8 +40,7 @@ struct target_set {
 	size_t nslots; /* power of two */
 };
 
-static void tg_seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void tg_seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void tg_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -118,8 +117,7 @@ static int tg_parse_port(const char *s, size_t n, uint16_t *port, char *err, siz
 			v = v * 10 + (unsigned long)(s[i] - '0');
 	}
 	if (n > 5 || v < 1 || v > 65535) {
-		tg_seterr(err, errlen, "port out of range (1..65535): '%s'",
-			  tg_show(s, n, show, sizeof show));
+		tg_seterr(err, errlen, "port out of range (1..65535): '%s'", tg_show(s, n, show, sizeof show));
 		return -1;
 	}
 	*port = (uint16_t)v;
@@ -215,8 +213,7 @@ static int tg_parse_name(const char *s, size_t n, char *out, char *err, size_t e
 				return -1;
 			}
 			if (s[lab_start] == '-' || s[i - 1] == '-') {
-				tg_seterr(err, errlen,
-					  "label starts or ends with '-' in host name '%s'",
+				tg_seterr(err, errlen, "label starts or ends with '-' in host name '%s'",
 					  tg_show(s, n, show, sizeof show));
 				return -1;
 			}
@@ -229,8 +226,7 @@ static int tg_parse_name(const char *s, size_t n, char *out, char *err, size_t e
 		}
 		if (!tg_isalnum(c) && c != '-') {
 			if ((unsigned char)c >= 0x80)
-				tg_seterr(err, errlen,
-					  "non-ASCII host name '%s' (give the A-label, xn--...)",
+				tg_seterr(err, errlen, "non-ASCII host name '%s' (give the A-label, xn--...)",
 					  tg_show(s, n, show, sizeof show));
 			else if (c == '_')
 				tg_seterr(err, errlen, "underscore in host name '%s'",
@@ -263,8 +259,7 @@ static int tg_parse_host(const char *s, size_t n, struct target *t, char *err, s
 }
 
 /* Every form except CSV. */
-static int tg_parse_hostport(const char *s, size_t n, struct target *t, char *err,
-			     size_t errlen)
+static int tg_parse_hostport(const char *s, size_t n, struct target *t, char *err, size_t errlen)
 {
 	char show[64];
 	const char *colon;
@@ -288,8 +283,7 @@ static int tg_parse_hostport(const char *s, size_t n, struct target *t, char *er
 		if (i == n)
 			return 0;
 		if (s[i] != ':') {
-			tg_seterr(err, errlen, "expected ':port' after ']' in '%s'",
-				  tg_show(s, n, show, sizeof show));
+			tg_seterr(err, errlen, "expected ':port' after ']' in '%s'", tg_show(s, n, show, sizeof show));
 			return -1;
 		}
 		return tg_parse_port(s + i + 1, n - i - 1, &t->port, err, errlen);
@@ -307,8 +301,7 @@ static int tg_parse_hostport(const char *s, size_t n, struct target *t, char *er
 	if (ncolons == 1) {
 		colon = memchr(s, ':', n);
 		if (colon == s) {
-			tg_seterr(err, errlen, "missing host before ':' in '%s'",
-				  tg_show(s, n, show, sizeof show));
+			tg_seterr(err, errlen, "missing host before ':' in '%s'", tg_show(s, n, show, sizeof show));
 			return -1;
 		}
 		if (tg_parse_host(s, (size_t)(colon - s), t, err, errlen) < 0)
@@ -328,8 +321,7 @@ static int tg_parse_csv(const char *s, size_t n, struct target *t, char *err, si
 	for (i = 0; i <= n; i++) {
 		if (i == n || s[i] == ',') {
 			if (nf == 4) {
-				tg_seterr(err, errlen,
-					  "too many CSV fields (expected ip,name[,tag[,port]])");
+				tg_seterr(err, errlen, "too many CSV fields (expected ip,name[,tag[,port]])");
 				return -1;
 			}
 			f[nf] = s + start;
@@ -436,7 +428,7 @@ int target_parse_line(const char *line, size_t len, struct target *t, char *err,
 /* ---------------------------------------------------------------- the set */
 
 #define TS_FNV_OFFSET 0xcbf29ce484222325ull
-#define TS_FNV_PRIME 0x100000001b3ull
+#define TS_FNV_PRIME  0x100000001b3ull
 
 static uint64_t ts_fnv(uint64_t h, const void *p, size_t n)
 {
@@ -454,8 +446,7 @@ static uint64_t ts_fnv(uint64_t h, const void *p, size_t n)
 static size_t ts_addr_bytes(const struct target *t, const unsigned char **p)
 {
 	if (t->addr.ss_family == AF_INET) {
-		*p = (const unsigned char *)&((const struct sockaddr_in *)(const void *)&t->addr)
-			     ->sin_addr;
+		*p = (const unsigned char *)&((const struct sockaddr_in *)(const void *)&t->addr)->sin_addr;
 		return 4;
 	}
 	*p = ((const struct sockaddr_in6 *)(const void *)&t->addr)->sin6_addr.s6_addr;
@@ -643,8 +634,7 @@ static long ts_getline(FILE *f, char *buf, size_t cap, int *toolong)
 	return (long)n;
 }
 
-int ts_read_file(struct target_set *set, FILE *f, const char *name, int strict,
-		 unsigned *bad_lines, FILE *errs)
+int ts_read_file(struct target_set *set, FILE *f, const char *name, int strict, unsigned *bad_lines, FILE *errs)
 {
 	/* Room for a maximal line plus "\r\n"; anything longer is flagged by ts_getline. */
 	char buf[TARGET_MAX_LINE + 2], err[256];

@@ -67,8 +67,7 @@ void bl_free(struct blocklist *bl);
  * written to err (always NUL-terminated when errlen > 0).
  * Returns the number of entry lines read (>= 0), or -1 on error.
  */
-int bl_load_file(struct blocklist *bl, const char *path, enum bl_kind kind, char *err,
-		 size_t errlen);
+int bl_load_file(struct blocklist *bl, const char *path, enum bl_kind kind, char *err, size_t errlen);
 
 /*
  * Add one entry. cidr is exactly a CIDR as accepted by bl_load_file (no blanks, no comment).
@@ -78,8 +77,7 @@ int bl_load_file(struct blocklist *bl, const char *path, enum bl_kind kind, char
  * ENOMEM. bl_add_err is the same with a message in err (NUL-terminated when errlen > 0).
  */
 int bl_add(struct blocklist *bl, const char *cidr, enum bl_kind kind, const char *label);
-int bl_add_err(struct blocklist *bl, const char *cidr, enum bl_kind kind, const char *label,
-	       char *err, size_t errlen);
+int bl_add_err(struct blocklist *bl, const char *cidr, enum bl_kind kind, const char *label, char *err, size_t errlen);
 
 /*
  * Decide whether mxscan may connect to sa (AF_INET or AF_INET6; the port is ignored), using

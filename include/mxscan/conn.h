@@ -44,8 +44,8 @@ void conn_config_defaults(struct conn_config *cfg);
 
 struct conn {
 	enum conn_state state;
-	unsigned timeout_ms;   /* deadline of the current state, relative to entering it */
-	int rearm;             /* set when a state was entered: the driver must (re)arm the timer */
+	unsigned timeout_ms; /* deadline of the current state, relative to entering it */
+	int rearm;           /* set when a state was entered: the driver must (re)arm the timer */
 	const struct conn_config *cfg;
 	struct host_result *res;
 	struct smtp_parser sp;

@@ -21,11 +21,11 @@ struct target_set;
 enum mode_choice { MODE_AUTO = -1 }; /* else an enum conn_mode */
 
 struct engine_config {
-	unsigned threads;          /* worker threads (>= 1) */
-	unsigned concurrency;      /* connections in flight, all threads together */
+	unsigned threads;     /* worker threads (>= 1) */
+	unsigned concurrency; /* connections in flight, all threads together */
 	struct conn_config conn;
-	uint16_t default_port;     /* for targets without a port */
-	int mode;                  /* MODE_AUTO (port 465 implicit, else STARTTLS) or an enum conn_mode */
+	uint16_t default_port; /* for targets without a port */
+	int mode;              /* MODE_AUTO (port 465 implicit, else STARTTLS) or an enum conn_mode */
 	const struct blocklist *bl;
 	struct recw *out;
 	const char *scan_id;

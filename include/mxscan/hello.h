@@ -13,55 +13,55 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TLS_SSL3 0x0300
+#define TLS_SSL3  0x0300
 #define TLS_TLS10 0x0301
 #define TLS_TLS11 0x0302
 #define TLS_TLS12 0x0303
 #define TLS_TLS13 0x0304
 
 /* Named groups (IANA TLS Supported Groups registry). */
-#define GROUP_SECP256R1 23
-#define GROUP_SECP384R1 24
-#define GROUP_SECP521R1 25
-#define GROUP_X25519 29
-#define GROUP_X448 30
-#define GROUP_FFDHE2048 256
-#define GROUP_FFDHE3072 257
-#define GROUP_FFDHE4096 258
-#define GROUP_FFDHE6144 259 /* added by hello.c: the rest of RFC 7919's groups */
-#define GROUP_FFDHE8192 260
+#define GROUP_SECP256R1      23
+#define GROUP_SECP384R1      24
+#define GROUP_SECP521R1      25
+#define GROUP_X25519         29
+#define GROUP_X448           30
+#define GROUP_FFDHE2048      256
+#define GROUP_FFDHE3072      257
+#define GROUP_FFDHE4096      258
+#define GROUP_FFDHE6144      259 /* added by hello.c: the rest of RFC 7919's groups */
+#define GROUP_FFDHE8192      260
 #define GROUP_X25519MLKEM768 0x11EC
 
-#define HELLO_MAX_CERTS 16          /* certificates kept from a Certificate message */
-#define HELLO_MAX_CERT_BYTES 65536  /* total DER bytes kept */
-#define HELLO_MAX_FLIGHT (128 * 1024) /* bytes of server flight accepted before giving up */
+#define HELLO_MAX_CERTS      16           /* certificates kept from a Certificate message */
+#define HELLO_MAX_CERT_BYTES 65536        /* total DER bytes kept */
+#define HELLO_MAX_FLIGHT     (128 * 1024) /* bytes of server flight accepted before giving up */
 
 struct hello_opts {
-	uint16_t record_version;       /* record layer version, e.g. 0x0301 */
-	uint16_t hello_version;        /* ClientHello.legacy_version, e.g. 0x0303 */
-	const uint16_t *suites;        /* cipher suites in preference order */
+	uint16_t record_version; /* record layer version, e.g. 0x0301 */
+	uint16_t hello_version;  /* ClientHello.legacy_version, e.g. 0x0303 */
+	const uint16_t *suites;  /* cipher suites in preference order */
 	size_t nsuites;
-	const uint8_t *compression;    /* NULL: just null compression {0} */
+	const uint8_t *compression; /* NULL: just null compression {0} */
 	size_t ncompression;
-	const char *sni;               /* server_name host name; NULL or "" = omit */
-	const uint16_t *groups;        /* supported_groups; NULL = omit extension */
+	const char *sni;        /* server_name host name; NULL or "" = omit */
+	const uint16_t *groups; /* supported_groups; NULL = omit extension */
 	size_t ngroups;
-	int ec_point_formats;          /* include ec_point_formats (uncompressed) */
-	const uint16_t *sigalgs;       /* signature_algorithms; NULL = omit */
+	int ec_point_formats;    /* include ec_point_formats (uncompressed) */
+	const uint16_t *sigalgs; /* signature_algorithms; NULL = omit */
 	size_t nsigalgs;
-	const uint16_t *versions;      /* supported_versions; NULL = omit */
+	const uint16_t *versions; /* supported_versions; NULL = omit */
 	size_t nversions;
-	int key_share;                 /* 0 omit; 1 include key_share with the groups below */
+	int key_share;                    /* 0 omit; 1 include key_share with the groups below */
 	const uint16_t *key_share_groups; /* may be empty (nkey_share == 0): empty key_share elicits HRR */
 	size_t nkey_share;
-	int renegotiation_info;        /* empty renegotiation_info extension */
-	int fallback_scsv;             /* append TLS_FALLBACK_SCSV (0x5600) to the suites */
-	int empty_reneg_scsv;          /* append TLS_EMPTY_RENEGOTIATION_INFO_SCSV (0x00ff) */
-	int extended_master_secret;    /* empty extended_master_secret extension */
-	size_t pad_to;                 /* RFC 7685: pad a ClientHello of 256..pad_to-1 bytes to pad_to (512
-	                                * avoids the F5 hang); 0 = never pad */
-	const uint8_t *random;         /* 32 bytes; NULL = random from /dev/urandom-like source */
-	const uint8_t *session_id;     /* NULL = empty session id (32 random bytes if TLS 1.3 offered) */
+	int renegotiation_info;     /* empty renegotiation_info extension */
+	int fallback_scsv;          /* append TLS_FALLBACK_SCSV (0x5600) to the suites */
+	int empty_reneg_scsv;       /* append TLS_EMPTY_RENEGOTIATION_INFO_SCSV (0x00ff) */
+	int extended_master_secret; /* empty extended_master_secret extension */
+	size_t pad_to;              /* RFC 7685: pad a ClientHello of 256..pad_to-1 bytes to pad_to (512
+				     * avoids the F5 hang); 0 = never pad */
+	const uint8_t *random;      /* 32 bytes; NULL = random from /dev/urandom-like source */
+	const uint8_t *session_id;  /* NULL = empty session id (32 random bytes if TLS 1.3 offered) */
 	size_t session_id_len;
 };
 
@@ -84,22 +84,22 @@ extern const uint16_t hello_default_sigalgs[];
 extern const size_t hello_default_nsigalgs;
 
 enum hello_status {
-	HELLO_NEED_MORE = 0,     /* feed more bytes */
-	HELLO_DONE = 1,          /* the flight is complete enough: see server_flight.end */
-	HELLO_ERR_NOT_TLS = -1,  /* first bytes are not a TLS record (e.g. an SMTP reply) */
-	HELLO_ERR_MALFORMED = -2, /* a length or field is inconsistent */
-	HELLO_ERR_TOO_BIG = -3,  /* flight exceeds HELLO_MAX_FLIGHT or a cap */
+	HELLO_NEED_MORE = 0,       /* feed more bytes */
+	HELLO_DONE = 1,            /* the flight is complete enough: see server_flight.end */
+	HELLO_ERR_NOT_TLS = -1,    /* first bytes are not a TLS record (e.g. an SMTP reply) */
+	HELLO_ERR_MALFORMED = -2,  /* a length or field is inconsistent */
+	HELLO_ERR_TOO_BIG = -3,    /* flight exceeds HELLO_MAX_FLIGHT or a cap */
 	HELLO_ERR_UNEXPECTED = -4, /* a message out of order (e.g. Certificate before ServerHello) */
 };
 
 /* Why the parser stopped with HELLO_DONE. */
 enum hello_end {
 	HELLO_END_NONE = 0,
-	HELLO_END_ALERT,          /* an Alert record arrived */
-	HELLO_END_HRR,            /* HelloRetryRequest */
-	HELLO_END_SERVER_HELLO_13, /* ServerHello selecting TLS 1.3 (the rest is encrypted) */
+	HELLO_END_ALERT,             /* an Alert record arrived */
+	HELLO_END_HRR,               /* HelloRetryRequest */
+	HELLO_END_SERVER_HELLO_13,   /* ServerHello selecting TLS 1.3 (the rest is encrypted) */
 	HELLO_END_SERVER_HELLO_DONE, /* TLS <= 1.2 flight complete */
-	HELLO_END_SERVER_HELLO,   /* stop_after_server_hello was set and a ServerHello arrived */
+	HELLO_END_SERVER_HELLO,      /* stop_after_server_hello was set and a ServerHello arrived */
 };
 
 struct server_flight {
@@ -107,27 +107,27 @@ struct server_flight {
 	/* ServerHello / HRR */
 	int got_server_hello;
 	int is_hrr;
-	uint16_t record_version;   /* version in the first record header */
-	uint16_t legacy_version;   /* ServerHello.legacy_version */
-	uint16_t version;          /* negotiated: supported_versions if present, else legacy_version */
+	uint16_t record_version; /* version in the first record header */
+	uint16_t legacy_version; /* ServerHello.legacy_version */
+	uint16_t version;        /* negotiated: supported_versions if present, else legacy_version */
 	uint16_t cipher;
 	uint8_t compression;
-	uint16_t key_share_group;  /* TLS 1.3 ServerHello key_share or HRR selected_group; 0 if none */
-	int has_reneg_info;        /* renegotiation_info present in ServerHello */
-	int has_ems;               /* extended_master_secret present */
+	uint16_t key_share_group; /* TLS 1.3 ServerHello key_share or HRR selected_group; 0 if none */
+	int has_reneg_info;       /* renegotiation_info present in ServerHello */
+	int has_ems;              /* extended_master_secret present */
 	uint8_t session_id_len;
 	/* Alert */
 	int got_alert;
 	uint8_t alert_level, alert_desc;
 	/* Certificate (TLS <= 1.2), DER copies */
-	int ncerts;                /* certificates kept (<= HELLO_MAX_CERTS) */
-	int certs_total;           /* certificates present in the message */
+	int ncerts;                           /* certificates kept (<= HELLO_MAX_CERTS) */
+	int certs_total;                      /* certificates present in the message */
 	const uint8_t *cert[HELLO_MAX_CERTS]; /* point into the parser's storage */
 	uint32_t cert_len[HELLO_MAX_CERTS];
 	/* ServerKeyExchange */
 	int got_ske;
-	uint16_t ske_group;        /* ECDHE named curve */
-	uint16_t dh_bits;          /* DHE prime size in bits */
+	uint16_t ske_group; /* ECDHE named curve */
+	uint16_t dh_bits;   /* DHE prime size in bits */
 	int got_server_hello_done;
 	/* First bytes when the reply was not TLS (for the record), NUL-terminated */
 	char not_tls[64];

@@ -96,8 +96,7 @@ int jb_str(struct jbuf *jb, const char *key, const char *s);
  */
 int jb_strn(struct jbuf *jb, const char *key, const char *s, size_t n);
 /* A string built by printf (the result is escaped as by jb_strn()). */
-int jb_printf_str(struct jbuf *jb, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+int jb_printf_str(struct jbuf *jb, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* n bytes as a lowercase hex string ("" when n is 0); NULL bytes writes null. */
 int jb_hex(struct jbuf *jb, const char *key, const void *bytes, size_t n);
 

@@ -54,7 +54,10 @@ void timer_init(struct timer *t, timer_cb cb, void *ud);
 void loop_timer_arm(struct loop *l, struct timer *t, uint64_t delay_ms);
 /* Cancel t; a no-op when it is not armed. O(1). */
 void loop_timer_cancel(struct loop *l, struct timer *t);
-static inline int timer_armed(const struct timer *t) { return t->prev != 0; }
+static inline int timer_armed(const struct timer *t)
+{
+	return t->prev != 0;
+}
 /* Number of armed timers. */
 uint64_t loop_timers_armed(const struct loop *l);
 

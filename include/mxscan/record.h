@@ -16,9 +16,9 @@ int record_host(struct jbuf *jb, const char *scan_id, const struct host_result *
 /* A "scan" metadata record (first and last line of a scan): start/end, options. */
 struct scan_meta {
 	const char *scan_id;
-	const char *event;    /* "start" or "end" */
-	const char *version;  /* mxscan version */
-	const char *argv;     /* command line, space-joined */
+	const char *event;   /* "start" or "end" */
+	const char *version; /* mxscan version */
+	const char *argv;    /* command line, space-joined */
 	uint64_t time_ms;
 	uint64_t targets, done, bad_lines, blocked, duplicates, unresolved;
 	unsigned threads;

@@ -59,8 +59,8 @@ struct recw_opts {
 };
 
 /* Return values of recw_write()/recw_tick()/recw_close(). */
-#define RECW_EINVAL (-1)  /* the line was rejected (empty or contains '\n'); writer usable */
-#define RECW_EIO (-2)     /* the writer failed in this call: log recw_error() once */
+#define RECW_EINVAL  (-1) /* the line was rejected (empty or contains '\n'); writer usable */
+#define RECW_EIO     (-2) /* the writer failed in this call: log recw_error() once */
 #define RECW_EFAILED (-3) /* the writer had already failed: the record was dropped */
 
 /*

@@ -20,19 +20,19 @@
 
 #include "mxscan/target.h"
 
-#define RESOLVE_MAX_INFLIGHT 100
+#define RESOLVE_MAX_INFLIGHT       100
 #define RESOLVE_DEFAULT_TIMEOUT_MS 2000
-#define RESOLVE_DEFAULT_TRIES 2
+#define RESOLVE_DEFAULT_TRIES      2
 
 /* Outcome of a name's lookup. The numeric order is not a priority order. */
 enum resolve_status {
-	RESOLVE_OK = 0,    /* at least one address */
-	RESOLVE_NXDOMAIN,  /* the name does not exist (RCODE 3) */
-	RESOLVE_NODATA,    /* the name exists but has no A/AAAA of the families asked */
-	RESOLVE_SERVFAIL,  /* RCODE 2 */
-	RESOLVE_REFUSED,   /* RCODE 5 */
-	RESOLVE_TIMEOUT,   /* no answer within timeout_ms x tries */
-	RESOLVE_ERROR,     /* anything else: connection refused, malformed answer, FORMERR... */
+	RESOLVE_OK = 0,   /* at least one address */
+	RESOLVE_NXDOMAIN, /* the name does not exist (RCODE 3) */
+	RESOLVE_NODATA,   /* the name exists but has no A/AAAA of the families asked */
+	RESOLVE_SERVFAIL, /* RCODE 2 */
+	RESOLVE_REFUSED,  /* RCODE 5 */
+	RESOLVE_TIMEOUT,  /* no answer within timeout_ms x tries */
+	RESOLVE_ERROR,    /* anything else: connection refused, malformed answer, FORMERR... */
 };
 #define RESOLVE_STATUS_COUNT 7
 
@@ -40,12 +40,12 @@ enum resolve_status {
 const char *resolve_status_name(enum resolve_status status);
 
 struct resolve_stats {
-	size_t names;       /* distinct host names looked up */
-	size_t resolved;    /* names that gave at least one address */
-	size_t addresses;   /* address targets added to out from lookups (after dedupe) */
-	size_t passthrough; /* IP-literal targets copied to out (after dedupe) */
-	size_t partial;     /* resolved names whose other family failed (not NODATA) */
-	size_t queries;     /* DNS queries issued (one per name and family) */
+	size_t names;                        /* distinct host names looked up */
+	size_t resolved;                     /* names that gave at least one address */
+	size_t addresses;                    /* address targets added to out from lookups (after dedupe) */
+	size_t passthrough;                  /* IP-literal targets copied to out (after dedupe) */
+	size_t partial;                      /* resolved names whose other family failed (not NODATA) */
+	size_t queries;                      /* DNS queries issued (one per name and family) */
 	size_t failed[RESOLVE_STATUS_COUNT]; /* names without any address, by status */
 };
 
@@ -56,8 +56,7 @@ struct resolve_stats {
  * When both families were asked and they failed differently, status is the most telling
  * one: NXDOMAIN, then TIMEOUT, SERVFAIL, REFUSED, ERROR, NODATA.
  */
-typedef void (*resolve_fail_cb)(const struct target *t, enum resolve_status status,
-				const char *reason, void *ud);
+typedef void (*resolve_fail_cb)(const struct target *t, enum resolve_status status, const char *reason, void *ud);
 
 /*
  * Resolve the host-name targets of in (those without has_addr) and add to out, in input
@@ -81,8 +80,7 @@ typedef void (*resolve_fail_cb)(const struct target *t, enum resolve_status stat
  * Failed lookups are results, not errors: returns 0 when every lookup has ended, -1 on a setup
  * error (invalid server string or families, c-ares initialisation) or ENOMEM, reported on errs.
  */
-int resolve_targets(const struct target_set *in, const char *const *servers, int timeout_ms,
-		    int tries, int families, struct target_set *out, FILE *errs,
-		    struct resolve_stats *st, resolve_fail_cb on_fail, void *ud);
+int resolve_targets(const struct target_set *in, const char *const *servers, int timeout_ms, int tries, int families,
+		    struct target_set *out, FILE *errs, struct resolve_stats *st, resolve_fail_cb on_fail, void *ud);
 
 #endif

@@ -28,19 +28,19 @@ const char *conn_mode_name(enum conn_mode m);
 enum starttls_state { STLS_UNKNOWN = 0, STLS_OFFERED, STLS_ABSENT, STLS_STRIPPED, STLS__COUNT };
 const char *starttls_state_name(enum starttls_state s);
 
-#define RES_TEXT 2048
+#define RES_TEXT  2048
 #define RES_SHORT 256
 
 struct tls_probe_result {
 	int attempted;
 	int got_server_hello;
-	uint16_t version;      /* negotiated wire version */
+	uint16_t version; /* negotiated wire version */
 	uint16_t cipher;
-	uint16_t group;        /* TLS 1.3 key share / ECDHE SKE group, 0 if unknown */
+	uint16_t group; /* TLS 1.3 key share / ECDHE SKE group, 0 if unknown */
 	int hrr;
 	int got_alert;
 	uint8_t alert_desc;
-	int ncerts;            /* certificates seen in a TLS <= 1.2 Certificate message */
+	int ncerts; /* certificates seen in a TLS <= 1.2 Certificate message */
 	uint16_t dh_bits;
 };
 
@@ -48,26 +48,26 @@ struct host_result {
 	char ip[64];
 	uint16_t port;
 	enum conn_mode mode;
-	char sni[RES_SHORT];          /* MX name used for SNI, "" if none */
-	char name[RES_SHORT];         /* name as given in the input */
+	char sni[RES_SHORT];  /* MX name used for SNI, "" if none */
+	char name[RES_SHORT]; /* name as given in the input */
 	char tag[64];
 
 	enum scan_status status;
-	char fail_stage[32];          /* connect, banner, ehlo, helo, starttls, tls-hello */
-	char fail_reason[64];         /* refused, timeout, closed, reset, smtp-421, starttls-not-offered, ... */
-	char fail_detail[RES_SHORT];  /* reply text, alert name, errno text */
+	char fail_stage[32];         /* connect, banner, ehlo, helo, starttls, tls-hello */
+	char fail_reason[64];        /* refused, timeout, closed, reset, smtp-421, starttls-not-offered, ... */
+	char fail_detail[RES_SHORT]; /* reply text, alert name, errno text */
 
-	char banner[RES_TEXT];        /* banner lines joined by '\n' */
+	char banner[RES_TEXT]; /* banner lines joined by '\n' */
 	int banner_code;
-	char ehlo[RES_TEXT];          /* EHLO (or HELO) reply lines joined by '\n' */
+	char ehlo[RES_TEXT]; /* EHLO (or HELO) reply lines joined by '\n' */
 	int ehlo_code;
-	int helo_fallback;            /* EHLO refused, HELO used */
-	unsigned caps;                /* SMTP_CAP_* */
+	int helo_fallback; /* EHLO refused, HELO used */
+	unsigned caps;     /* SMTP_CAP_* */
 	enum starttls_state starttls;
 	char starttls_reply[RES_SHORT];
 	int starttls_code;
 	/* tampering evidence from the dialogue alone */
-	char stripped_token[32];      /* e.g. XXXXXXXA */
+	char stripped_token[32]; /* e.g. XXXXXXXA */
 	int banner_masked;
 	int plaintext_after_starttls; /* bytes after the 220 to STARTTLS before the TLS hello */
 	char plaintext_sample[96];
@@ -75,7 +75,7 @@ struct host_result {
 	struct tls_probe_result tls;
 
 	unsigned connections;
-	uint64_t start_ms;            /* wall clock, ms since epoch */
+	uint64_t start_ms; /* wall clock, ms since epoch */
 	uint64_t duration_ms;
 };
 

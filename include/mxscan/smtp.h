@@ -11,9 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SMTP_MAX_LINE 2048    /* bytes per reply line incl. CRLF (RFC 5321 §4.5.3.1.5 says 512) */
-#define SMTP_MAX_LINES 128    /* lines per multi-line reply */
-#define SMTP_MAX_REPLY 16384  /* bytes of text kept per reply */
+#define SMTP_MAX_LINE  2048  /* bytes per reply line incl. CRLF (RFC 5321 §4.5.3.1.5 says 512) */
+#define SMTP_MAX_LINES 128   /* lines per multi-line reply */
+#define SMTP_MAX_REPLY 16384 /* bytes of text kept per reply */
 
 enum smtp_status {
 	SMTP_NEED_MORE = 0,
@@ -26,11 +26,11 @@ enum smtp_status {
 };
 
 struct smtp_reply {
-	int code;                      /* 3-digit reply code */
+	int code; /* 3-digit reply code */
 	int nlines;
-	uint16_t off[SMTP_MAX_LINES];  /* line i = text[off[i]] .. +len[i], without CRLF */
+	uint16_t off[SMTP_MAX_LINES]; /* line i = text[off[i]] .. +len[i], without CRLF */
 	uint16_t len[SMTP_MAX_LINES];
-	char text[SMTP_MAX_REPLY];     /* lines stored whole ("250-PIPELINING"), NUL-separated */
+	char text[SMTP_MAX_REPLY]; /* lines stored whole ("250-PIPELINING"), NUL-separated */
 	size_t used;
 };
 
@@ -38,8 +38,8 @@ struct smtp_parser {
 	struct smtp_reply reply;
 	char line[SMTP_MAX_LINE];
 	size_t linelen;
-	int err;                       /* sticky error */
-	char bad[48];                  /* printable copy of the first offending bytes */
+	int err;      /* sticky error */
+	char bad[48]; /* printable copy of the first offending bytes */
 };
 
 void smtp_parser_init(struct smtp_parser *p);
@@ -54,7 +54,10 @@ void smtp_parser_next(struct smtp_parser *p);
 const char *smtp_status_name(int status);
 
 /* Line i of reply r as a NUL-terminated string. */
-static inline const char *smtp_line(const struct smtp_reply *r, int i) { return r->text + r->off[i]; }
+static inline const char *smtp_line(const struct smtp_reply *r, int i)
+{
+	return r->text + r->off[i];
+}
 
 /* EHLO capabilities (RFC 5321 §4.1.1.1: the first line is the greeting,
  * each further line one keyword with optional parameters). */
@@ -72,9 +75,9 @@ enum smtp_cap {
 };
 
 struct smtp_caps {
-	unsigned flags;         /* SMTP_CAP_* */
-	unsigned long size;     /* SIZE parameter, 0 if absent */
-	int stripped;           /* a STARTTLS-shaped token masked by a middlebox (e.g. XXXXXXXA) */
+	unsigned flags;     /* SMTP_CAP_* */
+	unsigned long size; /* SIZE parameter, 0 if absent */
+	int stripped;       /* a STARTTLS-shaped token masked by a middlebox (e.g. XXXXXXXA) */
 	char stripped_token[32];
 };
 

@@ -20,13 +20,13 @@ enum suite_version_bit {
 
 /* Property flags (suite_info.flags). */
 enum suite_flag {
-	SF_EXPORT = 1u << 0,     /* export-grade (40/56-bit) */
-	SF_NULL_CIPHER = 1u << 1, /* no encryption */
-	SF_ANON = 1u << 2,       /* no authentication (anon DH/ECDH) */
-	SF_PSK = 1u << 3,        /* pre-shared key */
-	SF_AEAD = 1u << 4,       /* GCM, CCM, ChaCha20-Poly1305 */
-	SF_PFS = 1u << 5,        /* ephemeral key exchange (DHE/ECDHE/TLS 1.3) */
-	SF_SIGNALING = 1u << 6,  /* SCSV, not a real suite */
+	SF_EXPORT = 1u << 0,       /* export-grade (40/56-bit) */
+	SF_NULL_CIPHER = 1u << 1,  /* no encryption */
+	SF_ANON = 1u << 2,         /* no authentication (anon DH/ECDH) */
+	SF_PSK = 1u << 3,          /* pre-shared key */
+	SF_AEAD = 1u << 4,         /* GCM, CCM, ChaCha20-Poly1305 */
+	SF_PFS = 1u << 5,          /* ephemeral key exchange (DHE/ECDHE/TLS 1.3) */
+	SF_SIGNALING = 1u << 6,    /* SCSV, not a real suite */
 	SF_UNREGISTERED = 1u << 7, /* not in the IANA registry (e.g. pre-standard ChaCha20) */
 };
 

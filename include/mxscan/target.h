@@ -30,7 +30,7 @@
 
 #define TARGET_MAX_LINE 1024
 #define TARGET_HOST_MAX 256
-#define TARGET_TAG_MAX 64
+#define TARGET_TAG_MAX  64
 
 struct target {
 	/* Host name as given (trailing dot stripped, case kept), or the canonical text of the IP
@@ -38,12 +38,12 @@ struct target {
 	char host[TARGET_HOST_MAX];
 	/* MX name to present in SNI and to check the certificate against; "" if unknown. */
 	char sni[TARGET_HOST_MAX];
-	char tag[TARGET_TAG_MAX];      /* free-form tag from CSV input; "" if none */
-	uint16_t port;                 /* 0 = the scan mode's default port */
-	struct sockaddr_storage addr;  /* valid when has_addr; its port is always 0 */
+	char tag[TARGET_TAG_MAX];     /* free-form tag from CSV input; "" if none */
+	uint16_t port;                /* 0 = the scan mode's default port */
+	struct sockaddr_storage addr; /* valid when has_addr; its port is always 0 */
 	socklen_t addrlen;
-	int has_addr;                  /* host is an IP literal (or resolve_targets filled it) */
-	unsigned line;                 /* 1-based input line number; 0 if not from a file */
+	int has_addr;  /* host is an IP literal (or resolve_targets filled it) */
+	unsigned line; /* 1-based input line number; 0 if not from a file */
 };
 
 /*
@@ -92,7 +92,6 @@ size_t ts_dups(const struct target_set *set);
  * Returns 0 at end of input, -1 on a bad line in strict mode, a read error or ENOMEM (the last
  * two also reported on errs).
  */
-int ts_read_file(struct target_set *set, FILE *f, const char *name, int strict,
-		 unsigned *bad_lines, FILE *errs);
+int ts_read_file(struct target_set *set, FILE *f, const char *name, int strict, unsigned *bad_lines, FILE *errs);
 
 #endif

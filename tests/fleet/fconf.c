@@ -25,48 +25,50 @@
 #include "mxscan/hello.h"
 #include "mxscan/suites.h"
 
-#define FC_MAX_LINE 4096
+#define FC_MAX_LINE    4096
 #define FC_MAX_INCLUDE 8
-#define FC_RANGE_MAX 65536 /* addresses in one assign range */
+#define FC_RANGE_MAX   65536 /* addresses in one assign range */
 
-static const char *const starttls_names[] = {"offered", "absent", "refuse454", "strip", "error500"};
-_Static_assert(sizeof(starttls_names) / sizeof(starttls_names[0]) == FC_STARTTLS__COUNT,
-	       "starttls_names");
+static const char *const starttls_names[] = { "offered", "absent", "refuse454", "strip", "error500" };
+_Static_assert(sizeof(starttls_names) / sizeof(starttls_names[0]) == FC_STARTTLS__COUNT, "starttls_names");
 const char *fc_starttls_name(enum fc_starttls s)
 {
 	return (unsigned)s < FC_STARTTLS__COUNT ? starttls_names[s] : "unknown";
 }
 
-static const char *const banner_names[] = {"normal", "trickle", "endless", "huge_line",
-					   "garbage", "banner_421", "banner_554"};
+static const char *const banner_names[] = { "normal",  "trickle",    "endless",   "huge_line",
+					    "garbage", "banner_421", "banner_554" };
 _Static_assert(sizeof(banner_names) / sizeof(banner_names[0]) == FC_BANNER__COUNT, "banner_names");
 const char *fc_banner_name(enum fc_banner b)
 {
 	return (unsigned)b < FC_BANNER__COUNT ? banner_names[b] : "unknown";
 }
 
-static const char *const reject_names[] = {"alert40", "alert70", "close", "reset", "silence"};
+static const char *const reject_names[] = { "alert40", "alert70", "close", "reset", "silence" };
 _Static_assert(sizeof(reject_names) / sizeof(reject_names[0]) == TR_REJ_SILENCE + 1, "reject_names");
 const char *fconf_reject_name(enum tr_reject r)
 {
 	return (unsigned)r <= TR_REJ_SILENCE ? reject_names[r] : "unknown";
 }
 
-static const char *const version_names[TR_NVERS] = {"SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"};
+static const char *const version_names[TR_NVERS] = { "SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3" };
 const char *fconf_version_name(int vi)
 {
 	return vi >= 0 && vi < TR_NVERS ? version_names[vi] : "unknown";
 }
-uint16_t fconf_version_wire(int vi) { return (uint16_t)(TLS_SSL3 + vi); }
+uint16_t fconf_version_wire(int vi)
+{
+	return (uint16_t)(TLS_SSL3 + vi);
+}
 
 static const struct {
 	const char *name;
 	uint16_t code;
 } group_table[] = {
-	{"x25519", GROUP_X25519},       {"secp256r1", GROUP_SECP256R1}, {"secp384r1", GROUP_SECP384R1},
-	{"secp521r1", GROUP_SECP521R1}, {"x448", GROUP_X448},           {"ffdhe2048", GROUP_FFDHE2048},
-	{"ffdhe3072", GROUP_FFDHE3072}, {"ffdhe4096", GROUP_FFDHE4096}, {"prime256v1", GROUP_SECP256R1},
-	{"P-256", GROUP_SECP256R1},     {"P-384", GROUP_SECP384R1},     {"P-521", GROUP_SECP521R1},
+	{ "x25519", GROUP_X25519 },       { "secp256r1", GROUP_SECP256R1 }, { "secp384r1", GROUP_SECP384R1 },
+	{ "secp521r1", GROUP_SECP521R1 }, { "x448", GROUP_X448 },           { "ffdhe2048", GROUP_FFDHE2048 },
+	{ "ffdhe3072", GROUP_FFDHE3072 }, { "ffdhe4096", GROUP_FFDHE4096 }, { "prime256v1", GROUP_SECP256R1 },
+	{ "P-256", GROUP_SECP256R1 },     { "P-384", GROUP_SECP384R1 },     { "P-521", GROUP_SECP521R1 },
 };
 const char *fconf_group_name(uint16_t group)
 {
@@ -78,66 +80,56 @@ const char *fconf_group_name(uint16_t group)
 
 /* Suite presets, in server preference order. "{au}" is replaced by the
  * certificate's key type (RSA or ECDSA). */
-static const char *const preset_modern[] = {
-	"TLS_AES_128_GCM_SHA256",
-	"TLS_AES_256_GCM_SHA384",
-	"TLS_CHACHA20_POLY1305_SHA256",
-	"TLS_ECDHE_{au}_WITH_AES_128_GCM_SHA256",
-	"TLS_ECDHE_{au}_WITH_AES_256_GCM_SHA384",
-	"TLS_ECDHE_{au}_WITH_CHACHA20_POLY1305_SHA256",
-	NULL};
-static const char *const preset_intermediate[] = {
-	"TLS_AES_128_GCM_SHA256",
-	"TLS_AES_256_GCM_SHA384",
-	"TLS_CHACHA20_POLY1305_SHA256",
-	"TLS_ECDHE_{au}_WITH_AES_128_GCM_SHA256",
-	"TLS_ECDHE_{au}_WITH_AES_256_GCM_SHA384",
-	"TLS_ECDHE_{au}_WITH_CHACHA20_POLY1305_SHA256",
-	"TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
-	"TLS_DHE_RSA_WITH_AES_256_GCM_SHA384",
-	"TLS_ECDHE_{au}_WITH_AES_128_CBC_SHA256",
-	"TLS_ECDHE_{au}_WITH_AES_128_CBC_SHA",
-	"TLS_ECDHE_{au}_WITH_AES_256_CBC_SHA",
-	"TLS_DHE_RSA_WITH_AES_128_CBC_SHA",
-	"TLS_DHE_RSA_WITH_AES_256_CBC_SHA",
-	"TLS_RSA_WITH_AES_128_GCM_SHA256",
-	"TLS_RSA_WITH_AES_256_GCM_SHA384",
-	"TLS_RSA_WITH_AES_128_CBC_SHA",
-	"TLS_RSA_WITH_AES_256_CBC_SHA",
-	"TLS_RSA_WITH_3DES_EDE_CBC_SHA",
-	NULL};
-static const char *const preset_legacy[] = {
-	"TLS_RSA_WITH_AES_256_CBC_SHA",
-	"TLS_RSA_WITH_AES_128_CBC_SHA",
-	"TLS_RSA_WITH_3DES_EDE_CBC_SHA",
-	"TLS_RSA_WITH_RC4_128_SHA",
-	"TLS_RSA_WITH_RC4_128_MD5",
-	"TLS_DHE_RSA_WITH_3DES_EDE_CBC_SHA",
-	"TLS_RSA_WITH_DES_CBC_SHA",
-	NULL};
-static const char *const preset_export[] = {
-	"TLS_RSA_EXPORT_WITH_RC4_40_MD5",
-	"TLS_RSA_EXPORT_WITH_RC2_CBC_40_MD5",
-	"TLS_RSA_EXPORT_WITH_DES40_CBC_SHA",
-	"TLS_DHE_RSA_EXPORT_WITH_DES40_CBC_SHA",
-	NULL};
-static const char *const preset_weak[] = {
-	"TLS_RSA_WITH_RC4_128_SHA",
-	"TLS_RSA_WITH_NULL_SHA",
-	"TLS_RSA_WITH_NULL_MD5",
-	"TLS_DH_anon_WITH_AES_128_CBC_SHA",
-	"TLS_ECDH_anon_WITH_AES_128_CBC_SHA",
-	"TLS_DH_anon_WITH_RC4_128_MD5",
-	NULL};
-static const char *const preset_tls13[] = {
-	"TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256", NULL};
+static const char *const preset_modern[] = { "TLS_AES_128_GCM_SHA256",
+					     "TLS_AES_256_GCM_SHA384",
+					     "TLS_CHACHA20_POLY1305_SHA256",
+					     "TLS_ECDHE_{au}_WITH_AES_128_GCM_SHA256",
+					     "TLS_ECDHE_{au}_WITH_AES_256_GCM_SHA384",
+					     "TLS_ECDHE_{au}_WITH_CHACHA20_POLY1305_SHA256",
+					     NULL };
+static const char *const preset_intermediate[] = { "TLS_AES_128_GCM_SHA256",
+						   "TLS_AES_256_GCM_SHA384",
+						   "TLS_CHACHA20_POLY1305_SHA256",
+						   "TLS_ECDHE_{au}_WITH_AES_128_GCM_SHA256",
+						   "TLS_ECDHE_{au}_WITH_AES_256_GCM_SHA384",
+						   "TLS_ECDHE_{au}_WITH_CHACHA20_POLY1305_SHA256",
+						   "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
+						   "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384",
+						   "TLS_ECDHE_{au}_WITH_AES_128_CBC_SHA256",
+						   "TLS_ECDHE_{au}_WITH_AES_128_CBC_SHA",
+						   "TLS_ECDHE_{au}_WITH_AES_256_CBC_SHA",
+						   "TLS_DHE_RSA_WITH_AES_128_CBC_SHA",
+						   "TLS_DHE_RSA_WITH_AES_256_CBC_SHA",
+						   "TLS_RSA_WITH_AES_128_GCM_SHA256",
+						   "TLS_RSA_WITH_AES_256_GCM_SHA384",
+						   "TLS_RSA_WITH_AES_128_CBC_SHA",
+						   "TLS_RSA_WITH_AES_256_CBC_SHA",
+						   "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
+						   NULL };
+static const char *const preset_legacy[] = { "TLS_RSA_WITH_AES_256_CBC_SHA",  "TLS_RSA_WITH_AES_128_CBC_SHA",
+					     "TLS_RSA_WITH_3DES_EDE_CBC_SHA", "TLS_RSA_WITH_RC4_128_SHA",
+					     "TLS_RSA_WITH_RC4_128_MD5",      "TLS_DHE_RSA_WITH_3DES_EDE_CBC_SHA",
+					     "TLS_RSA_WITH_DES_CBC_SHA",      NULL };
+static const char *const preset_export[] = { "TLS_RSA_EXPORT_WITH_RC4_40_MD5", "TLS_RSA_EXPORT_WITH_RC2_CBC_40_MD5",
+					     "TLS_RSA_EXPORT_WITH_DES40_CBC_SHA",
+					     "TLS_DHE_RSA_EXPORT_WITH_DES40_CBC_SHA", NULL };
+static const char *const preset_weak[] = { "TLS_RSA_WITH_RC4_128_SHA",
+					   "TLS_RSA_WITH_NULL_SHA",
+					   "TLS_RSA_WITH_NULL_MD5",
+					   "TLS_DH_anon_WITH_AES_128_CBC_SHA",
+					   "TLS_ECDH_anon_WITH_AES_128_CBC_SHA",
+					   "TLS_DH_anon_WITH_RC4_128_MD5",
+					   NULL };
+static const char *const preset_tls13[] = { "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256",
+					    "TLS_AES_128_GCM_SHA256", NULL };
 
 static const struct {
 	const char *name;
 	const char *const *list;
 } presets[] = {
-	{"modern", preset_modern}, {"intermediate", preset_intermediate}, {"legacy", preset_legacy},
-	{"export", preset_export}, {"weak", preset_weak},                 {"all-tls13", preset_tls13},
+	{ "modern", preset_modern }, { "intermediate", preset_intermediate },
+	{ "legacy", preset_legacy }, { "export", preset_export },
+	{ "weak", preset_weak },     { "all-tls13", preset_tls13 },
 };
 
 static const char *cur_file;
@@ -236,9 +228,11 @@ static int parse_ports(char *v, uint16_t *ports, size_t *n)
 
 static int version_index(const char *s)
 {
-	static const char *const alias[TR_NVERS][3] = {
-		{"SSLv3", "SSL3", "SSLv3.0"}, {"TLSv1.0", "TLSv1", "TLS1.0"}, {"TLSv1.1", "TLS1.1", "TLSv1_1"},
-		{"TLSv1.2", "TLS1.2", "TLSv1_2"}, {"TLSv1.3", "TLS1.3", "TLSv1_3"}};
+	static const char *const alias[TR_NVERS][3] = { { "SSLv3", "SSL3", "SSLv3.0" },
+							{ "TLSv1.0", "TLSv1", "TLS1.0" },
+							{ "TLSv1.1", "TLS1.1", "TLSv1_1" },
+							{ "TLSv1.2", "TLS1.2", "TLSv1_2" },
+							{ "TLSv1.3", "TLS1.3", "TLSv1_3" } };
 	for (int i = 0; i < TR_NVERS; i++)
 		for (int j = 0; j < 3; j++)
 			if (!strcasecmp(s, alias[i][j]))
@@ -252,8 +246,8 @@ static void pers_defaults(struct fc_personality *p)
 	snprintf(p->banner, sizeof(p->banner), "{name} ESMTP mxfleet");
 	p->banner_lines = 1;
 	p->trickle_ms = 1000;
-	static const char *const caps[] = {"PIPELINING", "SIZE 10240000", "8BITMIME",
-					   "ENHANCEDSTATUSCODES", "SMTPUTF8"};
+	static const char *const caps[] = { "PIPELINING", "SIZE 10240000", "8BITMIME", "ENHANCEDSTATUSCODES",
+					    "SMTPUTF8" };
 	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
 		snprintf(p->ehlo[p->nehlo++], FC_NAME_MAX, "%s", caps[i]);
 	p->starttls = FC_STARTTLS_OFFERED;
@@ -533,7 +527,7 @@ static int parse_ip(const char *s, int *family, uint8_t ip[16])
 		return 0;
 	}
 	if (inet_pton(AF_INET6, s, ip) == 1) {
-		static const uint8_t lo6[16] = {[15] = 1};
+		static const uint8_t lo6[16] = { [15] = 1 };
 		*family = AF_INET6;
 		if (memcmp(ip, lo6, 16)) {
 			perr("%s is not ::1: the fleet only binds loopback", s);
@@ -900,7 +894,10 @@ out:
 	return rc;
 }
 
-int fconf_load(struct fconf *c, const char *path) { return load_file(c, path); }
+int fconf_load(struct fconf *c, const char *path)
+{
+	return load_file(c, path);
+}
 
 /* ---- finishing: suites, certificates, validation ---- */
 
@@ -929,8 +926,8 @@ static int au_matches(const struct suite_info *si, int ecdsa)
 }
 
 /* Resolve one suite spec for version vi. strict: explicit names must be valid in vi. */
-static int resolve_spec(const struct fc_personality *p, struct tls_personality *t, int vi,
-			const char *spec, int strict, int ecdsa)
+static int resolve_spec(const struct fc_personality *p, struct tls_personality *t, int vi, const char *spec, int strict,
+			int ecdsa)
 {
 	char *dup = xstrdup(spec);
 	int rc = -1;
@@ -951,7 +948,8 @@ static int resolve_spec(const struct fc_personality *p, struct tls_personality *
 					snprintf(full, sizeof(full), "%s", *s);
 				const struct suite_info *si = suite_by_name(full);
 				if (!si) {
-					fprintf(stderr, "mxfleet: %s:%d: preset %s: suite %s missing from the suite table\n",
+					fprintf(stderr,
+						"mxfleet: %s:%d: preset %s: suite %s missing from the suite table\n",
 						p->file, p->line, name, full);
 					goto out;
 				}
@@ -968,15 +966,16 @@ static int resolve_spec(const struct fc_personality *p, struct tls_personality *
 				si = suite_by_code((uint16_t)code);
 		}
 		if (!si) {
-			fprintf(stderr, "mxfleet: %s:%d: personality %s: unknown suite \"%s\" (IANA name, 0xNNNN or a preset: "
-					"modern, intermediate, legacy, export, weak, all-tls13)\n",
+			fprintf(stderr,
+				"mxfleet: %s:%d: personality %s: unknown suite \"%s\" (IANA name, 0xNNNN or a preset: "
+				"modern, intermediate, legacy, export, weak, all-tls13)\n",
 				p->file, p->line, p->name, name);
 			goto out;
 		}
 		if (!(si->versions & vbit)) {
 			if (strict) {
-				fprintf(stderr, "mxfleet: %s:%d: personality %s: %s cannot be negotiated in %s\n", p->file,
-					p->line, p->name, name, fconf_version_name(vi));
+				fprintf(stderr, "mxfleet: %s:%d: personality %s: %s cannot be negotiated in %s\n",
+					p->file, p->line, p->name, name, fconf_version_name(vi));
 				goto out;
 			}
 			continue;
@@ -1100,7 +1099,8 @@ static void load_verify(struct fconf *c, const char *certs_dir)
 		for (size_t i = 0; i < c->npers; i++)
 			if (!strcmp(c->pers[i].cert, name)) {
 				c->pers[i].verify_code = atoi(code);
-				snprintf(c->pers[i].cert_desc, sizeof(c->pers[i].cert_desc), "%s", desc ? trim(desc) : "");
+				snprintf(c->pers[i].cert_desc, sizeof(c->pers[i].cert_desc), "%s",
+					 desc ? trim(desc) : "");
 			}
 	}
 	fclose(f);
@@ -1134,8 +1134,8 @@ int fconf_finish(struct fconf *c, const char *certs_dir)
 				fprintf(stderr,
 					"mxfleet: %s:%d: personality %s: no suite of \"%s\" is valid in %s with a%s "
 					"certificate; set suites.%s\n",
-					p->file, p->line, p->name, spec, fconf_version_name(vi), ecdsa ? "n ECDSA" : " RSA",
-					fconf_version_name(vi));
+					p->file, p->line, p->name, spec, fconf_version_name(vi),
+					ecdsa ? "n ECDSA" : " RSA", fconf_version_name(vi));
 				return -1;
 			}
 		}

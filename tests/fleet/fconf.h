@@ -22,11 +22,11 @@
 
 #include "fleet/tlsresp.h"
 
-#define FC_NAME_MAX 64
-#define FC_TEXT_MAX 256
+#define FC_NAME_MAX  64
+#define FC_TEXT_MAX  256
 #define FC_MAX_PORTS 8
-#define FC_MAX_EHLO 16
-#define FC_MAX_MX 8
+#define FC_MAX_EHLO  16
+#define FC_MAX_MX    8
 
 /* What the server does with STARTTLS (the EHLO token and the reply to the command). */
 enum fc_starttls {
@@ -62,8 +62,8 @@ struct fc_personality {
 	size_t nehlo;
 	enum fc_starttls starttls;
 	int ehlo_refused, close_after_starttls, plaintext_after_220, never_close;
-	unsigned max_concurrent;            /* 0: unlimited */
-	unsigned rate_n, rate_window_s;     /* 0: unlimited */
+	unsigned max_concurrent;        /* 0: unlimited */
+	unsigned rate_n, rate_window_s; /* 0: unlimited */
 	unsigned idle_ms, linger_ms, never_close_ms, max_errors;
 	/* ports (defaults for assignments) */
 	uint16_t ports[FC_MAX_PORTS];
@@ -71,42 +71,42 @@ struct fc_personality {
 	uint16_t implicit_ports[FC_MAX_PORTS];
 	size_t nimplicit;
 	/* TLS */
-	unsigned versions;                  /* bit i = tlsresp version index i */
-	char *suite_spec[TR_NVERS + 1];     /* per version; [TR_NVERS] = "suites" for all */
+	unsigned versions;              /* bit i = tlsresp version index i */
+	char *suite_spec[TR_NVERS + 1]; /* per version; [TR_NVERS] = "suites" for all */
 	int server_pref;
 	uint16_t groups[TR_MAX_GROUPS];
 	size_t ngroups;
 	enum tr_reject on_reject;
 	int fallback_scsv, lying_lengths, real_handshake;
-	unsigned dh_bits;                   /* DHE prime in hand-built answers: 0/2048 or 1024 */
-	char cert[FC_NAME_MAX];             /* certificate variant, "" for none */
-	int cert_ecdsa;                     /* -1: derive from the variant name */
+	unsigned dh_bits;       /* DHE prime in hand-built answers: 0/2048 or 1024 */
+	char cert[FC_NAME_MAX]; /* certificate variant, "" for none */
+	int cert_ecdsa;         /* -1: derive from the variant name */
 	/* resolved by fconf_finish() */
 	struct tls_personality *tls;
-	uint8_t *chain_der;                 /* owns the DER bytes tls->cert_der point into */
-	int verify_code;                    /* expected OpenSSL verify code, -1 unknown */
-	char cert_desc[FC_TEXT_MAX];        /* variants.txt description */
-	int chain_ok;                       /* key + chain files exist for real handshakes */
-	const char *file;                   /* where it was defined (for messages) */
+	uint8_t *chain_der;          /* owns the DER bytes tls->cert_der point into */
+	int verify_code;             /* expected OpenSSL verify code, -1 unknown */
+	char cert_desc[FC_TEXT_MAX]; /* variants.txt description */
+	int chain_ok;                /* key + chain files exist for real handshakes */
+	const char *file;            /* where it was defined (for messages) */
 	int line;
 };
 
 struct fc_addr {
-	int family;                         /* AF_INET or AF_INET6 */
+	int family; /* AF_INET or AF_INET6 */
 	uint8_t ip[16];
 	char ip_str[48];
-	size_t pers;                        /* index into fconf.pers */
+	size_t pers; /* index into fconf.pers */
 	uint16_t ports[FC_MAX_PORTS];
 	size_t nports;
 	uint16_t implicit_ports[FC_MAX_PORTS];
 	size_t nimplicit;
-	char **names;                       /* MX host names of this address */
+	char **names; /* MX host names of this address */
 	size_t nnames;
 };
 
 struct fc_mx {
 	uint16_t pref;
-	char *host;                         /* "." for a null MX (RFC 7505) */
+	char *host; /* "." for a null MX (RFC 7505) */
 };
 
 struct fc_domain {
@@ -115,7 +115,7 @@ struct fc_domain {
 	size_t nmx;
 };
 
-struct fc_record {                      /* cname and raw "record" lines */
+struct fc_record { /* cname and raw "record" lines */
 	char *name, *type, *data;
 };
 
@@ -128,9 +128,9 @@ struct fconf {
 	size_t ndomains, cdomains;
 	struct fc_record *records;
 	size_t nrecords, crecords;
-	char **files;                       /* names of the files read */
+	char **files; /* names of the files read */
 	size_t nfiles, cfiles;
-	int depth;                          /* include nesting */
+	int depth; /* include nesting */
 };
 
 /* Parse a configuration file into c (zero-initialise c before the first call).
@@ -150,8 +150,8 @@ int fconf_is_implicit(const struct fc_addr *a, uint16_t port);
 const char *fconf_host_name(const struct fc_addr *a);
 
 /* Map names used in configs and manifests. */
-const char *fconf_version_name(int vi);  /* "SSLv3".."TLSv1.3" */
-uint16_t fconf_version_wire(int vi);     /* 0x0300..0x0304 */
+const char *fconf_version_name(int vi); /* "SSLv3".."TLSv1.3" */
+uint16_t fconf_version_wire(int vi);    /* 0x0300..0x0304 */
 const char *fconf_group_name(uint16_t group);
 const char *fconf_reject_name(enum tr_reject r);
 

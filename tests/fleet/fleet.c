@@ -59,19 +59,19 @@
 #include "mxscan/loop.h"
 #include "mxscan/suites.h"
 
-#define FLEET_LINE_MAX 1000         /* RFC 5321 §4.5.3.1.6: text line incl. CRLF */
-#define FLEET_LINE_BUF 1024
-#define FLEET_CH_CAP (TR_CH_MAX + 4096)
-#define FLEET_OUT_CAP (256 * 1024)  /* pending output per connection */
-#define FLEET_HUGE_LEN (1u << 20)   /* huge_line: 1 MiB without CRLF */
-#define FLEET_GEN_CHUNK 16384
-#define FLEET_ENDLESS_MS 10
-#define FLEET_CLOSING_MS 5000
+#define FLEET_LINE_MAX    1000 /* RFC 5321 §4.5.3.1.6: text line incl. CRLF */
+#define FLEET_LINE_BUF    1024
+#define FLEET_CH_CAP      (TR_CH_MAX + 4096)
+#define FLEET_OUT_CAP     (256 * 1024) /* pending output per connection */
+#define FLEET_HUGE_LEN    (1u << 20)   /* huge_line: 1 MiB without CRLF */
+#define FLEET_GEN_CHUNK   16384
+#define FLEET_ENDLESS_MS  10
+#define FLEET_CLOSING_MS  5000
 #define FLEET_GARBAGE_LEN 512
-#define FLEET_RATE_SLOTS 16
-#define FLEET_BUILD_CAP 65536
-#define FLEET_FD_RESERVE 32         /* fds kept for the loop, signalfd, files */
-#define FLEET_BACKLOG 128
+#define FLEET_RATE_SLOTS  16
+#define FLEET_BUILD_CAP   65536
+#define FLEET_FD_RESERVE  32 /* fds kept for the loop, signalfd, files */
+#define FLEET_BACKLOG     128
 
 enum fleet_state {
 	FLEET_BANNER_DELAY = 0,
@@ -85,9 +85,9 @@ enum fleet_state {
 	FLEET_CLOSING,
 	FLEET__COUNT
 };
-static const char *const state_names[] = {"BANNER_DELAY",        "BANNER_SEND",   "EXPECT_CMD",
-					  "EXPECT_CLIENT_HELLO", "TLS_HANDSHAKE", "TLS_EXPECT_CMD",
-					  "LINGER",              "DRAIN",         "CLOSING"};
+static const char *const state_names[] = { "BANNER_DELAY",  "BANNER_SEND",    "EXPECT_CMD", "EXPECT_CLIENT_HELLO",
+					   "TLS_HANDSHAKE", "TLS_EXPECT_CMD", "LINGER",     "DRAIN",
+					   "CLOSING" };
 _Static_assert(sizeof(state_names) / sizeof(state_names[0]) == FLEET__COUNT, "state_names");
 static const char *fleet_state_name(enum fleet_state s)
 {
@@ -95,7 +95,7 @@ static const char *fleet_state_name(enum fleet_state s)
 }
 
 enum fleet_close { FLEET_CLOSE_NONE = 0, FLEET_CLOSE_FIN, FLEET_CLOSE_RST, FLEET_CLOSE__COUNT };
-static const char *const close_names[] = {"none", "fin", "reset"};
+static const char *const close_names[] = { "none", "fin", "reset" };
 _Static_assert(sizeof(close_names) / sizeof(close_names[0]) == FLEET_CLOSE__COUNT, "close_names");
 static const char *fleet_close_name(enum fleet_close h)
 {
@@ -197,16 +197,11 @@ static unsigned state_deadline_ms(const struct conn *c)
 {
 	const struct fc_personality *p = c->p;
 	switch (c->state) {
-	case FLEET_BANNER_DELAY:
-		return p->banner_delay_ms + p->idle_ms;
-	case FLEET_LINGER:
-		return p->linger_ms;
-	case FLEET_DRAIN:
-		return p->never_close_ms;
-	case FLEET_CLOSING:
-		return FLEET_CLOSING_MS;
-	default:
-		return p->idle_ms;
+	case FLEET_BANNER_DELAY: return p->banner_delay_ms + p->idle_ms;
+	case FLEET_LINGER: return p->linger_ms;
+	case FLEET_DRAIN: return p->never_close_ms;
+	case FLEET_CLOSING: return FLEET_CLOSING_MS;
+	default: return p->idle_ms;
 	}
 }
 
@@ -219,7 +214,10 @@ static void set_state(struct conn *c, enum fleet_state st)
 }
 
 /* I/O progress: the state's idle deadline starts again. */
-static void touch(struct conn *c) { loop_timer_arm(F.loop, &c->deadline, state_deadline_ms(c)); }
+static void touch(struct conn *c)
+{
+	loop_timer_arm(F.loop, &c->deadline, state_deadline_ms(c));
+}
 
 static void conn_close(struct conn *c, enum fleet_close how)
 {
@@ -228,7 +226,7 @@ static void conn_close(struct conn *c, enum fleet_close how)
 	loop_timer_cancel(F.loop, &c->tick);
 	loop_del_fd(F.loop, c->fd);
 	if (how == FLEET_CLOSE_RST) {
-		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
 		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	}
 	fssl_end(c->tls);
@@ -373,7 +371,10 @@ static int reply_and_close(struct conn *c, enum fleet_close how, const char *fmt
 
 /* ---- SMTP ---- */
 
-static const char *host_name(const struct conn *c) { return fconf_host_name(c->addr); }
+static const char *host_name(const struct conn *c)
+{
+	return fconf_host_name(c->addr);
+}
 
 static size_t banner_text(const struct conn *c, char *out, size_t cap)
 {
@@ -457,8 +458,7 @@ static int banner_begin(struct conn *c)
 		set_state(c, FLEET_BANNER_SEND);
 		loop_timer_arm(F.loop, &c->tick, 0);
 		return 0;
-	case FC_BANNER__COUNT:
-		break;
+	case FC_BANNER__COUNT: break;
 	}
 	return 0;
 }
@@ -503,14 +503,11 @@ static void ehlo_reply(struct conn *c, const char *arg)
 		switch (p->starttls) {
 		case FC_STARTTLS_OFFERED:
 		case FC_STARTTLS_REFUSE454:
-		case FC_STARTTLS_ERROR500:
-			token = "STARTTLS";
-			break;
+		case FC_STARTTLS_ERROR500: token = "STARTTLS"; break;
 		case FC_STARTTLS_STRIP:
 			token = "XXXXXXXA"; /* what a Cisco-style SMTP fixup leaves */
 			break;
-		default:
-			break;
+		default: break;
 		}
 	}
 	size_t nlines = p->nehlo + (token != NULL);
@@ -582,20 +579,15 @@ static int handle_cmd(struct conn *c, char *line)
 			return 0;
 		}
 		switch (p->starttls) {
-		case FC_STARTTLS_ABSENT:
-			out_printf(c, "502 5.5.2 Error: command not recognized\r\n");
-			return 0;
+		case FC_STARTTLS_ABSENT: out_printf(c, "502 5.5.2 Error: command not recognized\r\n"); return 0;
 		case FC_STARTTLS_STRIP: /* the server saw "XXXXXXXA" */
 			out_printf(c, "500 5.5.1 Command unrecognized: \"XXXXXXXA\"\r\n");
 			return 0;
 		case FC_STARTTLS_REFUSE454:
 			out_printf(c, "454 4.7.0 TLS not available due to local problem\r\n");
 			return 0;
-		case FC_STARTTLS_ERROR500:
-			out_printf(c, "500 5.5.1 Command unrecognized\r\n");
-			return 0;
-		default:
-			break;
+		case FC_STARTTLS_ERROR500: out_printf(c, "500 5.5.1 Command unrecognized\r\n"); return 0;
+		default: break;
 		}
 		if (!c->greeted) {
 			out_printf(c, "503 5.5.1 Error: send HELO/EHLO first\r\n");
@@ -660,8 +652,8 @@ static int process_lines(struct conn *c)
 				c->discarding = 1;
 				c->errors++;
 				if (c->errors >= c->p->max_errors)
-					return reply_and_close(c, FLEET_CLOSE_FIN, "421 4.7.0 %s Error: too many errors\r\n",
-							       host_name(c));
+					return reply_and_close(c, FLEET_CLOSE_FIN,
+							       "421 4.7.0 %s Error: too many errors\r\n", host_name(c));
 				out_printf(c, "500 5.5.2 Error: line too long\r\n");
 			}
 			break;
@@ -754,9 +746,7 @@ static int tls_handshake_step(struct conn *c)
 		 * where epoll cannot see them */
 		return tls_read(c);
 	}
-	case FSSL_WANT_READ:
-		conn_interest(c);
-		return 0;
+	case FSSL_WANT_READ: conn_interest(c); return 0;
 	case FSSL_WANT_WRITE:
 		c->tls_want_write = 1;
 		conn_interest(c);
@@ -801,7 +791,8 @@ static int answer_hello(struct conn *c, size_t consumed)
 	struct tls_decision d;
 	tlsresp_decide(p->tls, &scratch_ch, &d);
 	vlog(c, "ClientHello: %s version 0x%04x suite 0x%04x group %u%s%s", tlsresp_kind_name(d.kind), d.version,
-	     d.suite, d.group, d.kind == TR_REJECT ? " " : "", d.kind == TR_REJECT ? tlsresp_reject_name(d.reject) : "");
+	     d.suite, d.group, d.kind == TR_REJECT ? " " : "",
+	     d.kind == TR_REJECT ? tlsresp_reject_name(d.reject) : "");
 	uint16_t v = d.kind == TR_HRR ? TLS_TLS13 : d.version;
 	const struct suite_info *si = suite_by_code(d.suite);
 	/* wolfSSL is given ffdhe2048; a weak-DH (1024-bit) personality answers DHE by hand */
@@ -931,8 +922,7 @@ static int on_readable(struct conn *c)
 			if (c->state == FLEET_EXPECT_CMD && process_lines(c) < 0)
 				return -1;
 			break;
-		default: /* LINGER, DRAIN, CLOSING: read and discard */
-			break;
+		default: /* LINGER, DRAIN, CLOSING: read and discard */ break;
 		}
 		if ((size_t)n < cap)
 			return 0;
@@ -978,7 +968,7 @@ static void on_deadline(struct loop *l, struct timer *t, void *ud)
 /* Per-client-IP rate limit: 1 when this connection is over the limit. */
 static int rate_exceeded(struct addr_rt *rt, const struct fc_personality *p, const struct sockaddr_storage *ss)
 {
-	uint8_t ip[16] = {0};
+	uint8_t ip[16] = { 0 };
 	if (ss->ss_family == AF_INET)
 		memcpy(ip, &((const struct sockaddr_in *)ss)->sin_addr, 4);
 	else
@@ -1168,7 +1158,7 @@ static int open_listeners(void)
 		const struct fc_addr *a = &F.conf.addrs[i];
 		for (size_t j = 0; j < a->nports; j++) {
 			struct listener *ls = &F.ls[F.nls];
-			struct sockaddr_storage ss = {0};
+			struct sockaddr_storage ss = { 0 };
 			socklen_t sl;
 			if (a->family == AF_INET) {
 				struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
@@ -1197,7 +1187,7 @@ static int open_listeners(void)
 				int e = errno;
 				fprintf(stderr, "mxfleet: cannot bind %s port %u: %s%s\n", a->ip_str, a->ports[j],
 					strerror(e),
-					e == EACCES ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+					e == EACCES       ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
 					: e == EADDRINUSE ? " (another fleet or server is running there?)"
 							  : "");
 				close(fd);
@@ -1249,32 +1239,35 @@ static void print_cert_names(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: mxfleet -c CONF [-c CONF...] [--certs DIR] [--ready-fd N]\n"
-		"               [--manifest OUT.jsonl] [--zone OUT.zone [--zone-origin fleet.test]]\n"
-		"               [--check] [--cert-names] [-v]\n"
-		"Simulated fleet of mail servers on loopback addresses (datasets/fleet/README.md).\n"
-		"  -c, --config FILE   personality file (repeatable; later files see earlier personalities)\n"
-		"  --certs DIR         certificate variants from scripts/certs.sh DIR\n"
-		"  --ready-fd N        write \"ready\\n\" to fd N once every address listens\n"
-		"  --manifest FILE     ground truth, one JSON line per address:port\n"
-		"  --zone FILE         DNS zone of the configured names and domains\n"
-		"  --zone-origin NAME  zone origin (default fleet.test)\n"
-		"  --check             parse, write manifest/zone, exit without listening\n"
-		"  --cert-names        print the wildcard SANs the configured MX names need, exit\n"
-		"  -v, --verbose       log every connection's states to stderr\n");
+	fprintf(f, "usage: mxfleet -c CONF [-c CONF...] [--certs DIR] [--ready-fd N]\n"
+		   "               [--manifest OUT.jsonl] [--zone OUT.zone [--zone-origin fleet.test]]\n"
+		   "               [--check] [--cert-names] [-v]\n"
+		   "Simulated fleet of mail servers on loopback addresses (datasets/fleet/README.md).\n"
+		   "  -c, --config FILE   personality file (repeatable; later files see earlier personalities)\n"
+		   "  --certs DIR         certificate variants from scripts/certs.sh DIR\n"
+		   "  --ready-fd N        write \"ready\\n\" to fd N once every address listens\n"
+		   "  --manifest FILE     ground truth, one JSON line per address:port\n"
+		   "  --zone FILE         DNS zone of the configured names and domains\n"
+		   "  --zone-origin NAME  zone origin (default fleet.test)\n"
+		   "  --check             parse, write manifest/zone, exit without listening\n"
+		   "  --cert-names        print the wildcard SANs the configured MX names need, exit\n"
+		   "  -v, --verbose       log every connection's states to stderr\n");
 }
 
 int main(int argc, char **argv)
 {
 	enum { O_CERTS = 256, O_READY, O_MANIFEST, O_ZONE, O_ORIGIN, O_CHECK, O_CERT_NAMES };
-	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},    {"certs", required_argument, NULL, O_CERTS},
-		{"ready-fd", required_argument, NULL, O_READY}, {"manifest", required_argument, NULL, O_MANIFEST},
-		{"zone", required_argument, NULL, O_ZONE},      {"zone-origin", required_argument, NULL, O_ORIGIN},
-		{"check", no_argument, NULL, O_CHECK},          {"verbose", no_argument, NULL, 'v'},
-		{"cert-names", no_argument, NULL, O_CERT_NAMES},
-		{"help", no_argument, NULL, 'h'},               {NULL, 0, NULL, 0}};
+	static const struct option opts[] = { { "config", required_argument, NULL, 'c' },
+					      { "certs", required_argument, NULL, O_CERTS },
+					      { "ready-fd", required_argument, NULL, O_READY },
+					      { "manifest", required_argument, NULL, O_MANIFEST },
+					      { "zone", required_argument, NULL, O_ZONE },
+					      { "zone-origin", required_argument, NULL, O_ORIGIN },
+					      { "check", no_argument, NULL, O_CHECK },
+					      { "verbose", no_argument, NULL, 'v' },
+					      { "cert-names", no_argument, NULL, O_CERT_NAMES },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
 	const char *certs = NULL, *manifest = NULL, *zone = NULL, *origin = "fleet.test";
 	int ready_fd = -1, check = 0, cert_names = 0, rc = 1, nconf = 0;
 	sigset_t mask;
@@ -1286,9 +1279,7 @@ int main(int argc, char **argv)
 				goto out;
 			nconf++;
 			break;
-		case O_CERTS:
-			certs = optarg;
-			break;
+		case O_CERTS: certs = optarg; break;
 		case O_READY: {
 			char *end;
 			long v = strtol(optarg, &end, 10);
@@ -1299,24 +1290,12 @@ int main(int argc, char **argv)
 			ready_fd = (int)v;
 			break;
 		}
-		case O_MANIFEST:
-			manifest = optarg;
-			break;
-		case O_ZONE:
-			zone = optarg;
-			break;
-		case O_ORIGIN:
-			origin = optarg;
-			break;
-		case O_CHECK:
-			check = 1;
-			break;
-		case O_CERT_NAMES:
-			cert_names = 1;
-			break;
-		case 'v':
-			F.verbose = 1;
-			break;
+		case O_MANIFEST: manifest = optarg; break;
+		case O_ZONE: zone = optarg; break;
+		case O_ORIGIN: origin = optarg; break;
+		case O_CHECK: check = 1; break;
+		case O_CERT_NAMES: cert_names = 1; break;
+		case 'v': F.verbose = 1; break;
 		case 'h':
 			usage(stdout);
 			rc = 0;

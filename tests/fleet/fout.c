@@ -34,7 +34,10 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static const char *json_bool(int b) { return b ? "true" : "false"; }
+static const char *json_bool(int b)
+{
+	return b ? "true" : "false";
+}
 
 /* The host name as it appears in the banner and the EHLO reply. */
 static void expand_banner(const struct fc_personality *p, const struct fc_addr *a, char *out, size_t cap)
@@ -64,33 +67,28 @@ static void reject_expect(const struct fc_personality *p, struct expect *e)
 	e->stage = "tls-hello";
 	/* tlsresp answers "no common version" with alert 70 even when on_reject is alert40 */
 	switch (p->on_reject == TR_REJ_ALERT40 ? TR_REJ_ALERT70 : p->on_reject) {
-	case TR_REJ_ALERT40:
-		e->status = "application-error", e->reason = "tls-alert";
-		break;
-	case TR_REJ_ALERT70:
-		e->status = "application-error", e->reason = "tls-alert";
-		break;
-	case TR_REJ_CLOSE:
-		e->status = "connection-closed", e->reason = "closed";
-		break;
-	case TR_REJ_RESET:
-		e->status = "connection-closed", e->reason = "reset";
-		break;
-	case TR_REJ_SILENCE:
-		e->status = "io-timeout", e->reason = "timeout";
-		break;
+	case TR_REJ_ALERT40: e->status = "application-error", e->reason = "tls-alert"; break;
+	case TR_REJ_ALERT70: e->status = "application-error", e->reason = "tls-alert"; break;
+	case TR_REJ_CLOSE: e->status = "connection-closed", e->reason = "closed"; break;
+	case TR_REJ_RESET: e->status = "connection-closed", e->reason = "reset"; break;
+	case TR_REJ_SILENCE: e->status = "io-timeout", e->reason = "timeout"; break;
 	}
 }
 
 static void expectation(const struct fc_personality *p, int implicit, struct expect *e)
 {
-	*e = (struct expect){.status = "success", .tls_reachable = 1};
+	*e = (struct expect){ .status = "success", .tls_reachable = 1 };
 	if (!implicit) {
 		static const char *const banner_reason[FC_BANNER__COUNT] = {
-			NULL, "timeout", "too-many-lines", "line-too-long", "syntax", "smtp-421", "smtp-554"};
-		static const char *const banner_status[FC_BANNER__COUNT] = {
-			NULL, "io-timeout", "protocol-error", "protocol-error", "protocol-error",
-			"application-error", "application-error"};
+			NULL, "timeout", "too-many-lines", "line-too-long", "syntax", "smtp-421", "smtp-554"
+		};
+		static const char *const banner_status[FC_BANNER__COUNT] = { NULL,
+									     "io-timeout",
+									     "protocol-error",
+									     "protocol-error",
+									     "protocol-error",
+									     "application-error",
+									     "application-error" };
 		if (p->banner_mode != FC_BANNER_NORMAL) {
 			e->status = banner_status[p->banner_mode];
 			e->stage = "banner";
@@ -99,8 +97,7 @@ static void expectation(const struct fc_personality *p, int implicit, struct exp
 			return;
 		}
 		switch (p->starttls) {
-		case FC_STARTTLS_OFFERED:
-			break;
+		case FC_STARTTLS_OFFERED: break;
 		case FC_STARTTLS_ABSENT:
 			e->status = "application-error", e->stage = "ehlo", e->reason = "starttls-not-offered";
 			e->tls_reachable = 0;
@@ -117,8 +114,7 @@ static void expectation(const struct fc_personality *p, int implicit, struct exp
 			e->status = "application-error", e->stage = "starttls", e->reason = "starttls-rejected";
 			e->tls_reachable = 0;
 			return;
-		case FC_STARTTLS__COUNT:
-			break;
+		case FC_STARTTLS__COUNT: break;
 		}
 		if (p->ehlo_refused) {
 			/* HELO carries no extensions, so a client following RFC 3207
@@ -150,30 +146,18 @@ static void expectation(const struct fc_personality *p, int implicit, struct exp
 static const char *verify_text(int code)
 {
 	switch (code) {
-	case 0:
-		return "ok";
-	case 2:
-		return "unable to get issuer certificate";
-	case 9:
-		return "certificate is not yet valid";
-	case 10:
-		return "certificate has expired";
-	case 18:
-		return "self-signed certificate";
-	case 19:
-		return "self-signed certificate in certificate chain";
-	case 20:
-		return "unable to get local issuer certificate";
-	case 21:
-		return "unable to verify the first certificate";
-	case 62:
-		return "hostname mismatch";
-	case 66:
-		return "EE certificate key too weak";
-	case 68:
-		return "CA signature digest algorithm too weak";
-	default:
-		return NULL;
+	case 0: return "ok";
+	case 2: return "unable to get issuer certificate";
+	case 9: return "certificate is not yet valid";
+	case 10: return "certificate has expired";
+	case 18: return "self-signed certificate";
+	case 19: return "self-signed certificate in certificate chain";
+	case 20: return "unable to get local issuer certificate";
+	case 21: return "unable to verify the first certificate";
+	case 62: return "hostname mismatch";
+	case 66: return "EE certificate key too weak";
+	case 68: return "CA signature digest algorithm too weak";
+	default: return NULL;
 	}
 }
 
@@ -315,20 +299,11 @@ int fout_manifest(const struct fconf *c, const char *path)
 			}
 			const char *stls = "offered", *token = "STARTTLS", *reply = "220";
 			switch (p->starttls) {
-			case FC_STARTTLS_ABSENT:
-				stls = "absent", token = NULL, reply = "502";
-				break;
-			case FC_STARTTLS_STRIP:
-				stls = "stripped", token = "XXXXXXXA", reply = "500";
-				break;
-			case FC_STARTTLS_REFUSE454:
-				reply = "454";
-				break;
-			case FC_STARTTLS_ERROR500:
-				reply = "500";
-				break;
-			default:
-				break;
+			case FC_STARTTLS_ABSENT: stls = "absent", token = NULL, reply = "502"; break;
+			case FC_STARTTLS_STRIP: stls = "stripped", token = "XXXXXXXA", reply = "500"; break;
+			case FC_STARTTLS_REFUSE454: reply = "454"; break;
+			case FC_STARTTLS_ERROR500: reply = "500"; break;
+			default: break;
 			}
 			if (token && !implicit) {
 				if (p->nehlo)
@@ -345,7 +320,8 @@ int fout_manifest(const struct fconf *c, const char *path)
 				else
 					fputs("null,\"starttls_reply\":null", f);
 				fprintf(f, ",\"starttls_mode\":\"%s\"", fc_starttls_name(p->starttls));
-				fprintf(f, ",\"ehlo_refused\":%s,\"close_after_starttls\":%s,\"plaintext_after_220\":%s",
+				fprintf(f,
+					",\"ehlo_refused\":%s,\"close_after_starttls\":%s,\"plaintext_after_220\":%s",
 					json_bool(p->ehlo_refused), json_bool(p->close_after_starttls),
 					json_bool(p->plaintext_after_220));
 			}

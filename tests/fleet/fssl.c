@@ -24,11 +24,11 @@
 
 #include "mxscan/hello.h"
 
-#define FSSL_MAX_CTX 64
-#define FSSL_MAX_BAD 64
+#define FSSL_MAX_CTX  64
+#define FSSL_MAX_BAD  64
 #define TR_GROUPS_MAX 16
 
-static const char *const status_names[] = {"ok", "want-read", "want-write", "closed", "error"};
+static const char *const status_names[] = { "ok", "want-read", "want-write", "closed", "error" };
 _Static_assert(sizeof(status_names) / sizeof(status_names[0]) == FSSL__COUNT, "status_names");
 const char *fssl_status_name(enum fssl_status s)
 {
@@ -133,14 +133,10 @@ void fssl_free(struct fssl *f)
 static WOLFSSL_METHOD *server_method(uint16_t version)
 {
 	switch (version) {
-	case TLS_TLS11:
-		return wolfTLSv1_1_server_method();
-	case TLS_TLS12:
-		return wolfTLSv1_2_server_method();
-	case TLS_TLS13:
-		return wolfTLSv1_3_server_method();
-	default:
-		return NULL;
+	case TLS_TLS11: return wolfTLSv1_1_server_method();
+	case TLS_TLS12: return wolfTLSv1_2_server_method();
+	case TLS_TLS13: return wolfTLSv1_3_server_method();
+	default: return NULL;
 	}
 }
 
@@ -200,15 +196,14 @@ static void mark_bad(struct fssl *f, uint16_t version, uint16_t suite, const cha
 {
 	if (is_bad(f, version, suite))
 		return;
-	fprintf(stderr, "mxfleet: no real handshake for version 0x%04x suite 0x%04x (%s); answering by hand\n",
-		version, suite, why);
+	fprintf(stderr, "mxfleet: no real handshake for version 0x%04x suite 0x%04x (%s); answering by hand\n", version,
+		suite, why);
 	if (f->nbad < FSSL_MAX_BAD)
 		f->bad[f->nbad++] = (uint32_t)version << 16 | suite;
 }
 
-struct fssl_sess *fssl_start(struct fssl *f, const char *cert, uint16_t version, uint16_t suite,
-			     const uint16_t *groups, size_t ngroups, int fd, const uint8_t *pre,
-			     size_t pre_len)
+struct fssl_sess *fssl_start(struct fssl *f, const char *cert, uint16_t version, uint16_t suite, const uint16_t *groups,
+			     size_t ngroups, int fd, const uint8_t *pre, size_t pre_len)
 {
 	struct fssl_sess *s = NULL;
 	if (is_bad(f, version, suite))
@@ -271,12 +266,9 @@ static enum fssl_status map_err(WOLFSSL *ssl, int r)
 {
 	int e = wolfSSL_get_error(ssl, r);
 	switch (e) {
-	case WOLFSSL_ERROR_WANT_READ:
-		return FSSL_WANT_READ;
-	case WOLFSSL_ERROR_WANT_WRITE:
-		return FSSL_WANT_WRITE;
-	case WOLFSSL_ERROR_ZERO_RETURN:
-		return FSSL_CLOSED;
+	case WOLFSSL_ERROR_WANT_READ: return FSSL_WANT_READ;
+	case WOLFSSL_ERROR_WANT_WRITE: return FSSL_WANT_WRITE;
+	case WOLFSSL_ERROR_ZERO_RETURN: return FSSL_CLOSED;
 	default:
 		if (e == SOCKET_PEER_CLOSED_E || e == SOCKET_ERROR_E)
 			return FSSL_CLOSED;
@@ -295,7 +287,10 @@ enum fssl_status fssl_handshake(struct fssl_sess *s)
 	return st;
 }
 
-int fssl_error(const struct fssl_sess *s) { return s->err; }
+int fssl_error(const struct fssl_sess *s)
+{
+	return s->err;
+}
 
 long fssl_read(struct fssl_sess *s, void *buf, size_t cap, enum fssl_status *st)
 {

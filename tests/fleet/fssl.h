@@ -39,9 +39,8 @@ void fssl_free(struct fssl *f);
  * bytes already read from fd (copied). NULL when wolfSSL cannot be pinned to
  * that combination (the caller then answers by hand); a reason is printed once
  * per combination. */
-struct fssl_sess *fssl_start(struct fssl *f, const char *cert, uint16_t version, uint16_t suite,
-			     const uint16_t *groups, size_t ngroups, int fd, const uint8_t *pre,
-			     size_t pre_len);
+struct fssl_sess *fssl_start(struct fssl *f, const char *cert, uint16_t version, uint16_t suite, const uint16_t *groups,
+			     size_t ngroups, int fd, const uint8_t *pre, size_t pre_len);
 
 /* Drive the handshake. FSSL_OK once complete. */
 enum fssl_status fssl_handshake(struct fssl_sess *s);

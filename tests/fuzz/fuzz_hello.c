@@ -22,10 +22,10 @@
 
 #include "mxscan/hello.h"
 
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			__builtin_trap();                                                          \
+#define CHECK(c)                          \
+	do {                              \
+		if (!(c))                 \
+			__builtin_trap(); \
 	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -117,12 +117,12 @@ static unsigned take16(struct src *s)
 
 static void fuzz_build(const uint8_t *d, size_t n)
 {
-	static const uint16_t pool[] = {29, 23, 30, 25, 24, 256, 257, 258, 259, 260, 0x11ec, 26, 0};
+	static const uint16_t pool[] = { 29, 23, 30, 25, 24, 256, 257, 258, 259, 260, 0x11ec, 26, 0 };
 	static uint16_t suites[9000], groups[40], shares[40], sigalgs[40], versions[130];
 	static uint8_t comp[256], out[20000], parsed[20000];
 	static char sni[300];
 	uint8_t random[32], sid[40];
-	struct src s = {d, n, 0};
+	struct src s = { d, n, 0 };
 	struct hello_opts o;
 	unsigned flags, cnt;
 	uint32_t x;

@@ -99,15 +99,15 @@ static long check_string(const unsigned char *s, size_t len, size_t *i, int *uni
 				continue;
 			}
 			switch (c) {
-			case '"': case '\\': case '/':
-				break;
+			case '"':
+			case '\\':
+			case '/': break;
 			case 'b': c = '\b'; break;
 			case 'f': c = '\f'; break;
 			case 'n': c = '\n'; break;
 			case 'r': c = '\r'; break;
 			case 't': c = '\t'; break;
-			default:
-				return -1;
+			default: return -1;
 			}
 			if (units)
 				units[nu] = c;
@@ -205,7 +205,7 @@ static int check_number(const unsigned char *s, size_t len, size_t *i)
 
 static int check_value(const unsigned char *s, size_t len, size_t *i, int depth)
 {
-	static const char *const lits[] = {"null", "true", "false"};
+	static const char *const lits[] = { "null", "true", "false" };
 	size_t k = *i, j;
 	unsigned char close;
 
@@ -269,41 +269,26 @@ static void fuzz_builder(const unsigned char *data, size_t size)
 			key = keybuf;
 		}
 		switch (op & 0x07) {
-		case 0:
-			jb_obj_open(&jb, key);
-			break;
-		case 1:
-			jb_arr_open(&jb, key);
-			break;
+		case 0: jb_obj_open(&jb, key); break;
+		case 1: jb_arr_open(&jb, key); break;
 		case 2:
 			if (jb.depth > 0 && jb.kind[jb.depth] == '{')
 				jb_obj_close(&jb);
 			else
 				jb_arr_close(&jb);
 			break;
-		case 3:
-			jb_strn(&jb, key, (const char *)data + i, n);
-			break;
-		case 4:
-			jb_int(&jb, key, (int64_t)op * -77777777777ll);
-			break;
-		case 5:
-			jb_double(&jb, key, n ? (double)op / (double)n * 1e-3 : INFINITY);
-			break;
-		case 6:
-			jb_hex(&jb, key, data + i, n);
-			break;
-		default:
-			jb_bool(&jb, key, op & 0x10);
-			break;
+		case 3: jb_strn(&jb, key, (const char *)data + i, n); break;
+		case 4: jb_int(&jb, key, (int64_t)op * -77777777777ll); break;
+		case 5: jb_double(&jb, key, n ? (double)op / (double)n * 1e-3 : INFINITY); break;
+		case 6: jb_hex(&jb, key, data + i, n); break;
+		default: jb_bool(&jb, key, op & 0x10); break;
 		}
 		i += n;
 		if (jb_ok(&jb) && jb.buf && strlen(jb.buf) != jb.len)
 			abort();
 		if (jb_done(&jb)) {
 			k = 0;
-			if (check_value((const unsigned char *)jb.buf, jb.len, &k, 0) < 0 ||
-			    k != jb.len)
+			if (check_value((const unsigned char *)jb.buf, jb.len, &k, 0) < 0 || k != jb.len)
 				abort();
 			jb_reset(&jb);
 		} else if (!jb_ok(&jb)) {

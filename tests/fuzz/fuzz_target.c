@@ -19,13 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(c)                                                                           \
-	do {                                                                               \
-		if (!(c)) {                                                                \
-			fprintf(stderr, "fuzz_target: check failed: %s (line %d)\n", #c,     \
-				__LINE__);                                                 \
-			abort();                                                           \
-		}                                                                          \
+#define CHECK(c)                                                                                    \
+	do {                                                                                        \
+		if (!(c)) {                                                                         \
+			fprintf(stderr, "fuzz_target: check failed: %s (line %d)\n", #c, __LINE__); \
+			abort();                                                                    \
+		}                                                                                   \
 	} while (0)
 
 static size_t bounded_len(const char *s, size_t cap)
@@ -68,8 +67,8 @@ static void check_fields(const struct target *t)
 		for (i = 0; i < hl; i++) {
 			char c = t->host[i];
 
-			CHECK((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			      (c >= '0' && c <= '9') || c == '-' || c == '.');
+			CHECK((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+			      c == '.');
 		}
 		CHECK(t->host[hl - 1] != '.');
 	}
@@ -84,8 +83,7 @@ static int canonical(const struct target *t, char *buf, size_t len)
 	if (t->sni[0] || t->tag[0]) {
 		if (t->port == 0)
 			return snprintf(buf, len, "%s,%s,%s", t->has_addr ? h : "", t->sni, t->tag);
-		return snprintf(buf, len, "%s,%s,%s,%u", t->has_addr ? h : "", t->sni, t->tag,
-				t->port);
+		return snprintf(buf, len, "%s,%s,%s,%u", t->has_addr ? h : "", t->sni, t->tag, t->port);
 	}
 	if (t->port == 0)
 		return snprintf(buf, len, "%s", h);
@@ -94,9 +92,8 @@ static int canonical(const struct target *t, char *buf, size_t len)
 
 static int same(const struct target *a, const struct target *b)
 {
-	return strcmp(a->host, b->host) == 0 && strcmp(a->sni, b->sni) == 0 &&
-	       strcmp(a->tag, b->tag) == 0 && a->port == b->port && a->has_addr == b->has_addr &&
-	       a->addrlen == b->addrlen &&
+	return strcmp(a->host, b->host) == 0 && strcmp(a->sni, b->sni) == 0 && strcmp(a->tag, b->tag) == 0 &&
+	       a->port == b->port && a->has_addr == b->has_addr && a->addrlen == b->addrlen &&
 	       (!a->has_addr || memcmp(&a->addr, &b->addr, a->addrlen) == 0);
 }
 
@@ -123,8 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(n > 0 && (size_t)n < sizeof line);
 	r = target_parse_line(line, (size_t)n, &u, err, sizeof err);
 	if (r != 1 || !same(&t, &u)) {
-		fprintf(stderr, "fuzz_target: round trip failed for '%s' (r=%d, err=%s)\n", line, r,
-			r < 0 ? err : "-");
+		fprintf(stderr, "fuzz_target: round trip failed for '%s' (r=%d, err=%s)\n", line, r, r < 0 ? err : "-");
 		abort();
 	}
 

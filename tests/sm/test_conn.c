@@ -29,23 +29,25 @@ struct expect {
 /* A TLS 1.2 ServerHello + ServerHelloDone (suite 0xc02f), a TLS 1.3 ServerHello
  * (0x1301, x25519), and a fatal handshake_failure alert. */
 static const uint8_t sh12[] = {
-	0x16, 0x03, 0x03, 0x00, 0x2e, /* record */
+	0x16, 0x03, 0x03, 0x00, 0x2e,       /* record */
 	0x02, 0x00, 0x00, 0x26, 0x03, 0x03, /* ServerHello, len 38, version */
-	1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30,
-	31, 32, 0x00, /* session id len */
-	0xc0, 0x2f, 0x00, /* suite, compression */
-	0x0e, 0x00, 0x00, 0x00, /* ServerHelloDone */
+	1,    2,    3,    4,    5,    6,    7,  8,  9,  10, 11, 12, 13, 14, 15, 16,   17,
+	18,   19,   20,   21,   22,   23,   24, 25, 26, 27, 28, 29, 30, 31, 32, 0x00, /* session id len */
+	0xc0, 0x2f, 0x00,                                                             /* suite, compression */
+	0x0e, 0x00, 0x00, 0x00,                                                       /* ServerHelloDone */
 };
 static const uint8_t sh13[] = {
-	0x16, 0x03, 0x03, 0x00, 0x7a, 0x02, 0x00, 0x00, 0x76, 0x03, 0x03, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
-	14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 0x20, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
-	11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 0x13, 0x01, 0x00,
-	0x00, 0x2e,                   /* extensions length 46 */
-	0x00, 0x2b, 0x00, 0x02, 0x03, 0x04, /* supported_versions */
-	0x00, 0x33, 0x00, 0x24, 0x00, 0x1d, 0x00, 0x20, /* key_share x25519, 32 bytes */
-	9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9,
+	0x16, 0x03, 0x03, 0x00, 0x7a, 0x02, 0x00, 0x00, 0x76, 0x03, 0x03, 1,    2,    3,  4,  5,  6,
+	7,    8,    9,    10,   11,   12,   13,   14,   15,   16,   17,   18,   19,   20, 21, 22, 23,
+	24,   25,   26,   27,   28,   29,   30,   31,   32,   0x20, 1,    2,    3,    4,  5,  6,  7,
+	8,    9,    10,   11,   12,   13,   14,   15,   16,   17,   18,   19,   20,   21, 22, 23, 24,
+	25,   26,   27,   28,   29,   30,   31,   32,   0x13, 0x01, 0x00, 0x00, 0x2e, /* extensions length 46 */
+	0x00, 0x2b, 0x00, 0x02, 0x03, 0x04,                                           /* supported_versions */
+	0x00, 0x33, 0x00, 0x24, 0x00, 0x1d, 0x00, 0x20,                               /* key_share x25519, 32 bytes */
+	9,    9,    9,    9,    9,    9,    9,    9,    9,    9,    9,    9,    9,    9,  9,  9,  9,
+	9,    9,    9,    9,    9,    9,    9,    9,    9,    9,    9,    9,    9,    9,  9,
 };
-static const uint8_t alert40[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28};
+static const uint8_t alert40[] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28 };
 
 static struct conn_config cfg;
 
@@ -120,10 +122,10 @@ static int run(const char *name, const struct step *steps, size_t n, const struc
 	return good;
 }
 
-#define RUN(name, exp, res, ...)                                                    \
-	do {                                                                            \
-		const struct step st_[] = {__VA_ARGS__};                                    \
-		run(name, st_, sizeof(st_) / sizeof(st_[0]), exp, res);                     \
+#define RUN(name, exp, res, ...)                                        \
+	do {                                                            \
+		const struct step st_[] = { __VA_ARGS__ };              \
+		run(name, st_, sizeof(st_) / sizeof(st_[0]), exp, res); \
 	} while (0)
 
 static const char EHLO_TLS[] = "250-mx1.example.test\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 8BITMIME\r\n";
@@ -135,129 +137,133 @@ int main(void)
 	cfg.ehlo_name = "scanner.example.test";
 
 	{
-		struct expect e = {ST_SUCCESS, "", "", STLS_OFFERED, 0x0303};
-		RUN("multi-line banner, STARTTLS, TLS 1.2", &e, &r, {S, "220-mx1.example.test ESMTP\r\n220 hi\r\n"},
-		    {C, "EHLO scanner.example.test\r\n"}, {S, EHLO_TLS}, {C, "STARTTLS\r\n"}, {S, "220 2.0.0 Ready\r\n"},
-		    {TLS_SH12, NULL});
+		struct expect e = { ST_SUCCESS, "", "", STLS_OFFERED, 0x0303 };
+		RUN("multi-line banner, STARTTLS, TLS 1.2", &e, &r, { S, "220-mx1.example.test ESMTP\r\n220 hi\r\n" },
+		    { C, "EHLO scanner.example.test\r\n" }, { S, EHLO_TLS }, { C, "STARTTLS\r\n" },
+		    { S, "220 2.0.0 Ready\r\n" }, { TLS_SH12, NULL });
 		is_int(r.tls.cipher, 0xc02f, "negotiated suite recorded");
 		is_str(r.banner, "220-mx1.example.test ESMTP\n220 hi", "banner lines kept");
 		is_str(r.starttls_reply, "220 2.0.0 Ready", "STARTTLS reply kept");
 		ok(!r.plaintext_after_starttls, "no plaintext after 220");
 	}
 	{
-		struct expect e = {ST_SUCCESS, "", "", STLS_OFFERED, 0x0304};
-		RUN("banner in 1-byte segments, TLS 1.3", &e, &r, {S1, "220 mx1.example.test ESMTP\r\n"},
-		    {C, "EHLO "}, {S1, EHLO_TLS}, {C, "STARTTLS\r\n"}, {S1, "220 go\r\n"}, {TLS_SH13, NULL});
+		struct expect e = { ST_SUCCESS, "", "", STLS_OFFERED, 0x0304 };
+		RUN("banner in 1-byte segments, TLS 1.3", &e, &r, { S1, "220 mx1.example.test ESMTP\r\n" },
+		    { C, "EHLO " }, { S1, EHLO_TLS }, { C, "STARTTLS\r\n" }, { S1, "220 go\r\n" }, { TLS_SH13, NULL });
 		is_int(r.tls.cipher, 0x1301, "TLS 1.3 suite");
 		is_int(r.tls.group, 29, "TLS 1.3 group x25519");
 	}
 	{
-		struct expect e = {ST_IO_TIMEOUT, "banner", "timeout", STLS_UNKNOWN, 0};
-		RUN("banner delay beyond deadline", &e, &r, {S, "220-slow"}, {TIMEOUT, NULL});
+		struct expect e = { ST_IO_TIMEOUT, "banner", "timeout", STLS_UNKNOWN, 0 };
+		RUN("banner delay beyond deadline", &e, &r, { S, "220-slow" }, { TIMEOUT, NULL });
 	}
 	{
-		struct expect e = {ST_APPLICATION_ERROR, "banner", "smtp-421", STLS_UNKNOWN, 0};
-		RUN("421 at banner", &e, &r, {S, "421 4.7.0 Too many connections\r\n"}, {EOF_, NULL});
+		struct expect e = { ST_APPLICATION_ERROR, "banner", "smtp-421", STLS_UNKNOWN, 0 };
+		RUN("421 at banner", &e, &r, { S, "421 4.7.0 Too many connections\r\n" }, { EOF_, NULL });
 		is_int(r.banner_code, 421, "banner code 421 recorded");
 	}
 	{
-		struct expect e = {ST_APPLICATION_ERROR, "banner", "smtp-554", STLS_UNKNOWN, 0};
-		RUN("554 banner then QUIT", &e, &r, {S, "554 No SMTP service here\r\n"}, {C, "QUIT\r\n"},
-		    {S, "221 bye\r\n"});
+		struct expect e = { ST_APPLICATION_ERROR, "banner", "smtp-554", STLS_UNKNOWN, 0 };
+		RUN("554 banner then QUIT", &e, &r, { S, "554 No SMTP service here\r\n" }, { C, "QUIT\r\n" },
+		    { S, "221 bye\r\n" });
 	}
 	{
-		struct expect e = {ST_APPLICATION_ERROR, "helo", "starttls-not-offered", STLS_ABSENT, 0};
-		RUN("EHLO refused, HELO fallback", &e, &r, {S, "220 old ESMTP\r\n"}, {C, "EHLO"},
-		    {S, "502 5.5.2 Error: command not recognized\r\n"}, {C, "HELO scanner.example.test\r\n"},
-		    {S, "250 old\r\n"}, {C, "QUIT\r\n"}, {S, "221 bye\r\n"});
+		struct expect e = { ST_APPLICATION_ERROR, "helo", "starttls-not-offered", STLS_ABSENT, 0 };
+		RUN("EHLO refused, HELO fallback", &e, &r, { S, "220 old ESMTP\r\n" }, { C, "EHLO" },
+		    { S, "502 5.5.2 Error: command not recognized\r\n" }, { C, "HELO scanner.example.test\r\n" },
+		    { S, "250 old\r\n" }, { C, "QUIT\r\n" }, { S, "221 bye\r\n" });
 		ok(r.helo_fallback, "helo_fallback flagged");
 	}
 	{
-		struct expect e = {ST_APPLICATION_ERROR, "ehlo", "starttls-not-offered", STLS_ABSENT, 0};
-		RUN("no STARTTLS", &e, &r, {S, "220 plain\r\n"}, {C, "EHLO"}, {S, "250-plain\r\n250 PIPELINING\r\n"},
-		    {C, "QUIT\r\n"}, {EOF_, NULL});
+		struct expect e = { ST_APPLICATION_ERROR, "ehlo", "starttls-not-offered", STLS_ABSENT, 0 };
+		RUN("no STARTTLS", &e, &r, { S, "220 plain\r\n" }, { C, "EHLO" },
+		    { S, "250-plain\r\n250 PIPELINING\r\n" }, { C, "QUIT\r\n" }, { EOF_, NULL });
 	}
 	{
-		struct expect e = {ST_APPLICATION_ERROR, "starttls", "starttls-refused", STLS_OFFERED, 0};
-		RUN("454 to STARTTLS", &e, &r, {S, "220 x\r\n"}, {C, "EHLO"}, {S, EHLO_TLS}, {C, "STARTTLS"},
-		    {S, "454 4.7.0 TLS not available due to local problem\r\n"}, {C, "QUIT\r\n"}, {S, "221 bye\r\n"});
+		struct expect e = { ST_APPLICATION_ERROR, "starttls", "starttls-refused", STLS_OFFERED, 0 };
+		RUN("454 to STARTTLS", &e, &r, { S, "220 x\r\n" }, { C, "EHLO" }, { S, EHLO_TLS }, { C, "STARTTLS" },
+		    { S, "454 4.7.0 TLS not available due to local problem\r\n" }, { C, "QUIT\r\n" },
+		    { S, "221 bye\r\n" });
 		is_int(r.starttls_code, 454, "454 recorded");
 	}
 	{
-		struct expect e = {ST_APPLICATION_ERROR, "ehlo", "starttls-stripped", STLS_STRIPPED, 0};
-		RUN("stripped STARTTLS token", &e, &r, {S, "220 x\r\n"}, {C, "EHLO"},
-		    {S, "250-x\r\n250-PIPELINING\r\n250-XXXXXXXA\r\n250 8BITMIME\r\n"}, {C, "QUIT\r\n"},
-		    {S, "221 bye\r\n"});
+		struct expect e = { ST_APPLICATION_ERROR, "ehlo", "starttls-stripped", STLS_STRIPPED, 0 };
+		RUN("stripped STARTTLS token", &e, &r, { S, "220 x\r\n" }, { C, "EHLO" },
+		    { S, "250-x\r\n250-PIPELINING\r\n250-XXXXXXXA\r\n250 8BITMIME\r\n" }, { C, "QUIT\r\n" },
+		    { S, "221 bye\r\n" });
 		is_str(r.stripped_token, "XXXXXXXA", "masked token as evidence");
 	}
 	{
-		struct expect e = {ST_APPLICATION_ERROR, "starttls", "starttls-rejected", STLS_OFFERED, 0};
-		RUN("500 after advertised STARTTLS", &e, &r, {S, "220 x\r\n"}, {C, "EHLO"}, {S, EHLO_TLS},
-		    {C, "STARTTLS"}, {S, "500 5.5.1 Command unrecognized: \"XXXXXXXX\"\r\n"}, {C, "QUIT"}, {EOF_, NULL});
+		struct expect e = { ST_APPLICATION_ERROR, "starttls", "starttls-rejected", STLS_OFFERED, 0 };
+		RUN("500 after advertised STARTTLS", &e, &r, { S, "220 x\r\n" }, { C, "EHLO" }, { S, EHLO_TLS },
+		    { C, "STARTTLS" }, { S, "500 5.5.1 Command unrecognized: \"XXXXXXXX\"\r\n" }, { C, "QUIT" },
+		    { EOF_, NULL });
 	}
 	{
-		struct expect e = {ST_SUCCESS, "", "", STLS_OFFERED, 0x0303};
-		RUN("plaintext after 220 in the same segment", &e, &r, {S, "220 x\r\n"}, {C, "EHLO"}, {S, EHLO_TLS},
-		    {C, "STARTTLS"}, {S, "220 go ahead\r\n250 injected\r\n"}, {TLS_SH12, NULL});
+		struct expect e = { ST_SUCCESS, "", "", STLS_OFFERED, 0x0303 };
+		RUN("plaintext after 220 in the same segment", &e, &r, { S, "220 x\r\n" }, { C, "EHLO" },
+		    { S, EHLO_TLS }, { C, "STARTTLS" }, { S, "220 go ahead\r\n250 injected\r\n" }, { TLS_SH12, NULL });
 		ok(r.plaintext_after_starttls, "plaintext after 220 flagged");
 		is_str(r.plaintext_sample, "250 injected..", "plaintext sample kept");
 	}
 	{
-		struct expect e = {ST_PROTOCOL_ERROR, "tls-hello", "plaintext-after-starttls", STLS_OFFERED, 0};
-		RUN("plaintext instead of TLS", &e, &r, {S, "220 x\r\n"}, {C, "EHLO"}, {S, EHLO_TLS}, {C, "STARTTLS"},
-		    {S, "220 go ahead\r\n"}, {C, "\x16\x03"}, {S, "250 2.1.0 injected reply\r\n"});
+		struct expect e = { ST_PROTOCOL_ERROR, "tls-hello", "plaintext-after-starttls", STLS_OFFERED, 0 };
+		RUN("plaintext instead of TLS", &e, &r, { S, "220 x\r\n" }, { C, "EHLO" }, { S, EHLO_TLS },
+		    { C, "STARTTLS" }, { S, "220 go ahead\r\n" }, { C, "\x16\x03" },
+		    { S, "250 2.1.0 injected reply\r\n" });
 		ok(r.plaintext_after_starttls, "flagged");
 	}
 	{
-		struct expect e = {ST_PROTOCOL_ERROR, "tls-hello", "plaintext-after-starttls", STLS_OFFERED, 0};
-		RUN("plaintext instead of TLS, one byte at a time", &e, &r, {S, "220 x\r\n"}, {C, "EHLO"}, {S, EHLO_TLS},
-		    {C, "STARTTLS"}, {S, "220 go ahead\r\n"}, {C, "\x16\x03"}, {S1, "454 4.7.0 TLS not available\r\n"});
+		struct expect e = { ST_PROTOCOL_ERROR, "tls-hello", "plaintext-after-starttls", STLS_OFFERED, 0 };
+		RUN("plaintext instead of TLS, one byte at a time", &e, &r, { S, "220 x\r\n" }, { C, "EHLO" },
+		    { S, EHLO_TLS }, { C, "STARTTLS" }, { S, "220 go ahead\r\n" }, { C, "\x16\x03" },
+		    { S1, "454 4.7.0 TLS not available\r\n" });
 	}
 	{
-		struct expect e = {ST_CONNECTION_CLOSED, "tls-hello", "closed", STLS_OFFERED, 0};
-		RUN("close after STARTTLS", &e, &r, {S, "220 x\r\n"}, {C, "EHLO"}, {S, EHLO_TLS}, {C, "STARTTLS"},
-		    {S, "220 go\r\n"}, {EOF_, NULL});
+		struct expect e = { ST_CONNECTION_CLOSED, "tls-hello", "closed", STLS_OFFERED, 0 };
+		RUN("close after STARTTLS", &e, &r, { S, "220 x\r\n" }, { C, "EHLO" }, { S, EHLO_TLS },
+		    { C, "STARTTLS" }, { S, "220 go\r\n" }, { EOF_, NULL });
 	}
 	{
-		struct expect e = {ST_CONNECTION_CLOSED, "tls-hello", "reset", STLS_OFFERED, 0};
-		RUN("reset on ClientHello", &e, &r, {S, "220 x\r\n"}, {C, "EHLO"}, {S, EHLO_TLS}, {C, "STARTTLS"},
-		    {S, "220 go\r\n"}, {RESET, NULL});
+		struct expect e = { ST_CONNECTION_CLOSED, "tls-hello", "reset", STLS_OFFERED, 0 };
+		RUN("reset on ClientHello", &e, &r, { S, "220 x\r\n" }, { C, "EHLO" }, { S, EHLO_TLS },
+		    { C, "STARTTLS" }, { S, "220 go\r\n" }, { RESET, NULL });
 	}
 	{
-		struct expect e = {ST_CONNECTION_CLOSED, "starttls", "reset", STLS_OFFERED, 0};
-		RUN("reset on STARTTLS (middlebox symptom)", &e, &r, {S, "220 x\r\n"}, {C, "EHLO"}, {S, EHLO_TLS},
-		    {C, "STARTTLS"}, {RESET, NULL});
+		struct expect e = { ST_CONNECTION_CLOSED, "starttls", "reset", STLS_OFFERED, 0 };
+		RUN("reset on STARTTLS (middlebox symptom)", &e, &r, { S, "220 x\r\n" }, { C, "EHLO" }, { S, EHLO_TLS },
+		    { C, "STARTTLS" }, { RESET, NULL });
 	}
 	{
-		struct expect e = {ST_APPLICATION_ERROR, "tls-hello", "tls-alert", STLS_OFFERED, 0};
-		RUN("alert 40 to ClientHello", &e, &r, {S, "220 x\r\n"}, {C, "EHLO"}, {S, EHLO_TLS}, {C, "STARTTLS"},
-		    {S, "220 go\r\n"}, {TLS_ALERT40, NULL});
+		struct expect e = { ST_APPLICATION_ERROR, "tls-hello", "tls-alert", STLS_OFFERED, 0 };
+		RUN("alert 40 to ClientHello", &e, &r, { S, "220 x\r\n" }, { C, "EHLO" }, { S, EHLO_TLS },
+		    { C, "STARTTLS" }, { S, "220 go\r\n" }, { TLS_ALERT40, NULL });
 		is_int(r.tls.alert_desc, 40, "alert description 40");
 	}
 	{
-		struct expect e = {ST_PROTOCOL_ERROR, "banner", "syntax", STLS_UNKNOWN, 0};
-		RUN("garbage banner", &e, &r, {S, "\x8f\x01garbage\xff\r\n"});
+		struct expect e = { ST_PROTOCOL_ERROR, "banner", "syntax", STLS_UNKNOWN, 0 };
+		RUN("garbage banner", &e, &r, { S, "\x8f\x01garbage\xff\r\n" });
 	}
 	{
-		struct expect e = {ST_APPLICATION_ERROR, "ehlo", "smtp-421", STLS_UNKNOWN, 0};
-		RUN("421 after EHLO", &e, &r, {S, "220 x\r\n"}, {C, "EHLO"}, {S, "421 4.3.2 shutting down\r\n"});
+		struct expect e = { ST_APPLICATION_ERROR, "ehlo", "smtp-421", STLS_UNKNOWN, 0 };
+		RUN("421 after EHLO", &e, &r, { S, "220 x\r\n" }, { C, "EHLO" }, { S, "421 4.3.2 shutting down\r\n" });
 	}
 	{
-		struct expect e = {ST_IO_TIMEOUT, "tls-hello", "timeout", STLS_OFFERED, 0};
-		RUN("silence after ClientHello", &e, &r, {S, "220 x\r\n"}, {C, "EHLO"}, {S, EHLO_TLS}, {C, "STARTTLS"},
-		    {S, "220 go\r\n"}, {TIMEOUT, NULL});
+		struct expect e = { ST_IO_TIMEOUT, "tls-hello", "timeout", STLS_OFFERED, 0 };
+		RUN("silence after ClientHello", &e, &r, { S, "220 x\r\n" }, { C, "EHLO" }, { S, EHLO_TLS },
+		    { C, "STARTTLS" }, { S, "220 go\r\n" }, { TIMEOUT, NULL });
 	}
 	{
-		struct expect e = {ST_CONNECTION_CLOSED, "banner", "closed", STLS_UNKNOWN, 0};
-		RUN("close before banner", &e, &r, {EOF_, NULL});
+		struct expect e = { ST_CONNECTION_CLOSED, "banner", "closed", STLS_UNKNOWN, 0 };
+		RUN("close before banner", &e, &r, { EOF_, NULL });
 	}
 	{
-		struct expect e = {ST_PROTOCOL_ERROR, "banner", "too-many-lines", STLS_UNKNOWN, 0};
+		struct expect e = { ST_PROTOCOL_ERROR, "banner", "too-many-lines", STLS_UNKNOWN, 0 };
 		char *endless = malloc(200 * 8 + 1);
 		size_t n = 0;
 		for (int i = 0; i < 200; i++)
 			n += (size_t)sprintf(endless + n, "220-xx\r\n");
-		RUN("endless continuation lines", &e, &r, {S, endless});
+		RUN("endless continuation lines", &e, &r, { S, endless });
 		free(endless);
 	}
 	/* implicit TLS: ClientHello right after connect */

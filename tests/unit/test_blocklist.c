@@ -82,31 +82,29 @@ static void test_default_file(void)
 	const char *why;
 	/* The ranges the project promises to block, whatever else the file holds. */
 	static const char *const required[] = {
-		"0.0.0.0/8",       "10.0.0.0/8",      "100.64.0.0/10",     "127.0.0.0/8",
-		"169.254.0.0/16",  "172.16.0.0/12",   "192.0.0.0/24",      "192.0.2.0/24",
-		"192.168.0.0/16",  "198.18.0.0/15",   "198.51.100.0/24",   "203.0.113.0/24",
-		"224.0.0.0/4",     "240.0.0.0/4",     "255.255.255.255/32", "::/128",
-		"::1/128",         "64:ff9b::/96",    "64:ff9b:1::/48",    "100::/64",
-		"2001::/23",       "2001:db8::/32",   "2002::/16",         "3fff::/20",
-		"5f00::/16",       "fc00::/7",        "fe80::/10",         "ff00::/8",
-		"192.88.99.0/24",  "192.31.196.0/24", "192.52.193.0/24",   "192.175.48.0/24",
-		"2620:4f:8000::/48", "2001:2::/48",   "2001:20::/28",      "2001:30::/28",
+		"0.0.0.0/8",       "10.0.0.0/8",      "100.64.0.0/10",     "127.0.0.0/8",    "169.254.0.0/16",
+		"172.16.0.0/12",   "192.0.0.0/24",    "192.0.2.0/24",      "192.168.0.0/16", "198.18.0.0/15",
+		"198.51.100.0/24", "203.0.113.0/24",  "224.0.0.0/4",       "240.0.0.0/4",    "255.255.255.255/32",
+		"::/128",          "::1/128",         "64:ff9b::/96",      "64:ff9b:1::/48", "100::/64",
+		"2001::/23",       "2001:db8::/32",   "2002::/16",         "3fff::/20",      "5f00::/16",
+		"fc00::/7",        "fe80::/10",       "ff00::/8",          "192.88.99.0/24", "192.31.196.0/24",
+		"192.52.193.0/24", "192.175.48.0/24", "2620:4f:8000::/48", "2001:2::/48",    "2001:20::/28",
+		"2001:30::/28",
 	};
 	/* Public addresses that must stay scannable by default (checked, never contacted). */
 	static const char *const public_ok[] = {
-		"8.8.8.8",       "1.1.1.1",        "2a00:1450::1",     "2001:4860:4860::8888",
-		"9.255.255.255", "11.0.0.0",       "100.63.255.255",   "100.128.0.0",
-		"172.15.255.255", "172.32.0.0",    "192.167.255.255",  "192.169.0.0",
-		"198.17.255.255", "198.20.0.0",    "223.255.255.255",  "126.255.255.255",
-		"128.0.0.0",     "2001:200::1",    "2003::1",          "3fff:1000::1",
-		"3ffe::1",       "2620:4f:8001::1", "::ffff:8.8.8.8",  "fbff:ffff::1",
+		"8.8.8.8",        "1.1.1.1",         "2a00:1450::1",    "2001:4860:4860::8888",
+		"9.255.255.255",  "11.0.0.0",        "100.63.255.255",  "100.128.0.0",
+		"172.15.255.255", "172.32.0.0",      "192.167.255.255", "192.169.0.0",
+		"198.17.255.255", "198.20.0.0",      "223.255.255.255", "126.255.255.255",
+		"128.0.0.0",      "2001:200::1",     "2003::1",         "3fff:1000::1",
+		"3ffe::1",        "2620:4f:8001::1", "::ffff:8.8.8.8",  "fbff:ffff::1",
 	};
 	size_t i;
 
 	ok(bl != NULL, "bl_new");
 	n = bl_load_file(bl, DEFAULT_FILE, BL_BLOCK, err, sizeof err);
-	ok(n > 50, "default blocklist loads (%d entries)%s%s", n, n < 0 ? ": " : "",
-	   n < 0 ? err : "");
+	ok(n > 50, "default blocklist loads (%d entries)%s%s", n, n < 0 ? ": " : "", n < 0 ? err : "");
 	is_int(bl_count(bl, BL_BLOCK), n, "every line is a distinct entry");
 	is_int(bl_count(bl, BL_ALLOW), 0, "no allow entries");
 
@@ -121,8 +119,8 @@ static void test_default_file(void)
 		ranges++;
 		if (!strchr(cidr, '/'))
 			strcat(cidr, strchr(cidr, ':') ? "/128" : "/32");
-		if (range_ends(cidr, lo, hi, sizeof lo) < 0 || check(bl, lo, &why) ||
-		    check(bl, hi, &why) || !why || !*why) {
+		if (range_ends(cidr, lo, hi, sizeof lo) < 0 || check(bl, lo, &why) || check(bl, hi, &why) || !why ||
+		    !*why) {
 			diag("range %s not blocked at %s or %s", cidr, lo, hi);
 			bad++;
 		}
@@ -252,19 +250,19 @@ static void test_errors(void)
 	static const struct {
 		const char *content, *want;
 	} cases[] = {
-		{"10.0.0.0/8\n10.0.0.1/8  # bad\n", ":2: host bits set in '10.0.0.1/8' (network is 10.0.0.0/8)"},
-		{"# c\n\n10.0.0.0/33\n", ":3: prefix length 33 out of range (0..32)"},
-		{"2001:db8::/129\n", ":1: prefix length 129 out of range (0..128)"},
-		{"fe80::1/10\n", ":1: host bits set in 'fe80::1/10' (network is fe80::/10)"},
-		{"mail.example.net\n", ":1: invalid IPv4 address"},
-		{"10.0.0.0 /8\n", ":1: invalid"},
-		{"10.0.0.0/\n", ":1: invalid prefix length"},
-		{"10.0.0.0/+8\n", ":1: invalid prefix length"},
-		{"010.0.0.0/8\n", ":1: invalid IPv4 address"},
-		{"1.2.3.4.5/32\n", ":1: invalid IPv4 address"},
-		{"::ffff:0:0/96 # mapped\n", ":1: '::ffff:0:0/96' is inside ::ffff:0:0/96"},
-		{"::ffff:10.0.0.0/104\n", ":1: '::ffff:10.0.0.0/104' is inside ::ffff:0:0/96"},
-		{"10.0.0.0/8\r\n11.0.0.0/8 x\r\n", ":2: invalid"},
+		{ "10.0.0.0/8\n10.0.0.1/8  # bad\n", ":2: host bits set in '10.0.0.1/8' (network is 10.0.0.0/8)" },
+		{ "# c\n\n10.0.0.0/33\n", ":3: prefix length 33 out of range (0..32)" },
+		{ "2001:db8::/129\n", ":1: prefix length 129 out of range (0..128)" },
+		{ "fe80::1/10\n", ":1: host bits set in 'fe80::1/10' (network is fe80::/10)" },
+		{ "mail.example.net\n", ":1: invalid IPv4 address" },
+		{ "10.0.0.0 /8\n", ":1: invalid" },
+		{ "10.0.0.0/\n", ":1: invalid prefix length" },
+		{ "10.0.0.0/+8\n", ":1: invalid prefix length" },
+		{ "010.0.0.0/8\n", ":1: invalid IPv4 address" },
+		{ "1.2.3.4.5/32\n", ":1: invalid IPv4 address" },
+		{ "::ffff:0:0/96 # mapped\n", ":1: '::ffff:0:0/96' is inside ::ffff:0:0/96" },
+		{ "::ffff:10.0.0.0/104\n", ":1: '::ffff:10.0.0.0/104' is inside ::ffff:0:0/96" },
+		{ "10.0.0.0/8\r\n11.0.0.0/8 x\r\n", ":2: invalid" },
 	};
 
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -319,8 +317,7 @@ static void test_errors(void)
 		is_str(why, "ten", "comment trimmed into the label");
 		check(b2, "11.9.9.9", &why);
 		is_str(why, "11.0.0.0/8", "no comment: label is the CIDR");
-		ok(check(b2, "12.0.0.1", &why) == 0 && check(b2, "12.0.0.2", &why) == 1,
-		   "a bare address is a /32");
+		ok(check(b2, "12.0.0.1", &why) == 0 && check(b2, "12.0.0.2", &why) == 1, "a bare address is a /32");
 		r = bl_load_file(b2, path, BL_BLOCK, err, sizeof err);
 		is_int(bl_count(b2, BL_BLOCK), 3, "loading the same file twice adds no entries");
 		bl_free(b2);
@@ -328,11 +325,9 @@ static void test_errors(void)
 	}
 
 	r = bl_load_file(bl, "/nonexistent/blocklist.conf", BL_BLOCK, err, sizeof err);
-	ok(r == -1 && strstr(err, "/nonexistent/blocklist.conf: No such file"),
-	   "missing file: %s", err);
+	ok(r == -1 && strstr(err, "/nonexistent/blocklist.conf: No such file"), "missing file: %s", err);
 	errno = 0;
-	ok(bl_add(bl, "10.0.0.1/8", BL_BLOCK, NULL) == -1 && errno == EINVAL,
-	   "bl_add: host bits -> EINVAL");
+	ok(bl_add(bl, "10.0.0.1/8", BL_BLOCK, NULL) == -1 && errno == EINVAL, "bl_add: host bits -> EINVAL");
 	ok(bl_add(bl, "", BL_BLOCK, NULL) == -1 && errno == EINVAL, "bl_add: empty -> EINVAL");
 	ok(bl_add(bl, "1.2.3.4/8 ", BL_BLOCK, NULL) == -1, "bl_add: trailing blank rejected");
 	ok(bl_add_err(bl, "192.168.1.1/16", BL_ALLOW, NULL, err, sizeof err) == -1 &&
@@ -428,8 +423,7 @@ static void test_differential(void)
 				diag("%s: got %d want %d (why %s)", text, got, want, why ? why : "-");
 		}
 	}
-	is_int(bad, 0, "%d random checks against %d random entries agree with a naive LPM", NQ,
-	       NENT);
+	is_int(bad, 0, "%d random checks against %d random entries agree with a naive LPM", NQ, NENT);
 	bl_free(bl);
 }
 

@@ -147,8 +147,7 @@ static int ext_list_is(const struct ch_ext *e, int lenbytes, const uint16_t *v, 
 }
 
 /* Key shares of a key_share extension: fills groups/values; -1 when lengths lie. */
-static int walk_key_share(const struct ch_ext *e, uint16_t *groups, const uint8_t **vals,
-			  size_t *lens, size_t cap)
+static int walk_key_share(const struct ch_ext *e, uint16_t *groups, const uint8_t **vals, size_t *lens, size_t cap)
 {
 	size_t off = 2, n = 0;
 
@@ -181,7 +180,7 @@ static uint8_t chbuf[20000];
 
 static void test_build_tls12(void)
 {
-	static const uint16_t suites[] = {0xc02f, 0xc030, 0x009e, 0x002f};
+	static const uint16_t suites[] = { 0xc02f, 0xc030, 0x009e, 0x002f };
 	uint8_t random[32];
 	struct ch c;
 	const struct ch_ext *e;
@@ -235,14 +234,14 @@ static void test_build_tls12(void)
 
 static void test_build_tls13(void)
 {
-	static const uint16_t suites[] = {0x1301, 0x1302, 0x1303, 0xc02f};
-	static const uint16_t versions[] = {TLS_TLS13, TLS_TLS12};
-	static const uint8_t p256_prefix[] = {0x04, 0x6b, 0x17, 0xd1, 0xf2, 0xe1, 0x2c, 0x42, 0x47};
-	static const uint8_t p256_y_tail[] = {0x68, 0x37, 0xbf, 0x51, 0xf5};
-	static const uint8_t p384_prefix[] = {0x04, 0xaa, 0x87, 0xca, 0x22, 0xbe, 0x8b};
-	static const uint8_t p384_tail[] = {0x90, 0xea, 0x0e, 0x5f};
-	static const uint8_t p521_prefix[] = {0x04, 0x00, 0xc6, 0x85, 0x8e, 0x06, 0xb7};
-	static const uint8_t p521_tail[] = {0x9f, 0xd1, 0x66, 0x50};
+	static const uint16_t suites[] = { 0x1301, 0x1302, 0x1303, 0xc02f };
+	static const uint16_t versions[] = { TLS_TLS13, TLS_TLS12 };
+	static const uint8_t p256_prefix[] = { 0x04, 0x6b, 0x17, 0xd1, 0xf2, 0xe1, 0x2c, 0x42, 0x47 };
+	static const uint8_t p256_y_tail[] = { 0x68, 0x37, 0xbf, 0x51, 0xf5 };
+	static const uint8_t p384_prefix[] = { 0x04, 0xaa, 0x87, 0xca, 0x22, 0xbe, 0x8b };
+	static const uint8_t p384_tail[] = { 0x90, 0xea, 0x0e, 0x5f };
+	static const uint8_t p521_prefix[] = { 0x04, 0x00, 0xc6, 0x85, 0x8e, 0x06, 0xb7 };
+	static const uint8_t p521_tail[] = { 0x9f, 0xd1, 0x66, 0x50 };
 	uint16_t groups[16];
 	const uint8_t *vals[16];
 	size_t lens[16];
@@ -291,21 +290,21 @@ static void test_build_tls13(void)
 		   memcmp(vals[4] + 93, p384_tail, 4) == 0,
 	   "secp384r1 share = uncompressed generator, 97 bytes");
 	{
-		static const size_t ff[] = {256, 384, 512, 768, 1024};
+		static const size_t ff[] = { 256, 384, 512, 768, 1024 };
 		int good = 1;
 		for (int i = 0; i < 5; i++)
-			good &= groups[5 + i] == 256 + i && lens[5 + i] == ff[i] &&
-				all_zero(vals[5 + i], ff[i] - 1) && vals[5 + i][ff[i] - 1] == 2;
+			good &= groups[5 + i] == 256 + i && lens[5 + i] == ff[i] && all_zero(vals[5 + i], ff[i] - 1) &&
+				vals[5 + i][ff[i] - 1] == 2;
 		ok(good, "ffdhe2048..8192 shares = g=2 left-padded to 256/384/512/768/1024 bytes");
 	}
 }
 
 static void test_build_key_share_edge(void)
 {
-	static const uint16_t suites[] = {0x1301};
-	static const uint16_t versions[] = {TLS_TLS13};
-	static const uint16_t bad_group[] = {GROUP_X25519MLKEM768};
-	static const uint8_t given_sid[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+	static const uint16_t suites[] = { 0x1301 };
+	static const uint16_t versions[] = { TLS_TLS13 };
+	static const uint16_t bad_group[] = { GROUP_X25519MLKEM768 };
+	static const uint8_t given_sid[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
 	struct ch c;
 	const struct ch_ext *e;
 	struct hello_opts o = {
@@ -342,9 +341,9 @@ static void test_build_key_share_edge(void)
 
 static void test_build_scsv_and_legacy(void)
 {
-	static const uint16_t suites[] = {0xc02f, 0x000a};
-	static const uint16_t ssl3_suites[] = {0x000a, 0x0005, 0x0004};
-	static const uint8_t comp[] = {1, 0};
+	static const uint16_t suites[] = { 0xc02f, 0x000a };
+	static const uint16_t ssl3_suites[] = { 0x000a, 0x0005, 0x0004 };
+	static const uint8_t comp[] = { 1, 0 };
 	struct ch c;
 	long n;
 	struct hello_opts o = {
@@ -626,14 +625,32 @@ static void m_hrr(struct bb *b)
 
 static const char *flight_diff(const struct server_flight *a, const struct server_flight *b)
 {
-#define SAME(f)                                                                                    \
-	if (a->f != b->f)                                                                          \
-		return #f;
-	SAME(end) SAME(got_server_hello) SAME(is_hrr) SAME(record_version) SAME(legacy_version)
-	SAME(version) SAME(cipher) SAME(compression) SAME(key_share_group) SAME(has_reneg_info)
-	SAME(has_ems) SAME(session_id_len) SAME(got_alert) SAME(alert_level) SAME(alert_desc)
-	SAME(ncerts) SAME(certs_total) SAME(got_ske) SAME(ske_group) SAME(dh_bits)
-	SAME(got_server_hello_done)
+#define SAME(f)                    \
+	do {                       \
+		if (a->f != b->f)  \
+			return #f; \
+	} while (0)
+	SAME(end);
+	SAME(got_server_hello);
+	SAME(is_hrr);
+	SAME(record_version);
+	SAME(legacy_version);
+	SAME(version);
+	SAME(cipher);
+	SAME(compression);
+	SAME(key_share_group);
+	SAME(has_reneg_info);
+	SAME(has_ems);
+	SAME(session_id_len);
+	SAME(got_alert);
+	SAME(alert_level);
+	SAME(alert_desc);
+	SAME(ncerts);
+	SAME(certs_total);
+	SAME(got_ske);
+	SAME(ske_group);
+	SAME(dh_bits);
+	SAME(got_server_hello_done);
 #undef SAME
 	for (int i = 0; i < a->ncerts && i < HELLO_MAX_CERTS; i++)
 		if (a->cert_len[i] != b->cert_len[i] || memcmp(a->cert[i], b->cert[i], a->cert_len[i]))
@@ -657,9 +674,9 @@ static void write_seed(const char *name, const uint8_t *b, size_t n, int stop)
 		return;
 	for (i = 0; name[i] && i < sizeof base - 1; i++)
 		base[i] = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
-				  (name[i] >= '0' && name[i] <= '9')
-			  ? name[i]
-			  : '-';
+					  (name[i] >= '0' && name[i] <= '9')
+				  ? name[i]
+				  : '-';
 	base[i] = '\0';
 	snprintf(path, sizeof path, "%s/%02d-%s.bin", corpus_dir, corpus_n++, base);
 	fp = fopen(path, "wb");
@@ -674,8 +691,8 @@ static void write_seed(const char *name, const uint8_t *b, size_t n, int stop)
  * whose certificates point into it), then byte at a time and split at every
  * offset (every `stride`-th for the very large error cases), asserting all
  * results identical. */
-static struct hello_parser *check(const char *name, const uint8_t *b, size_t n, int stop, int want,
-				  size_t stride, struct server_flight *f)
+static struct hello_parser *check(const char *name, const uint8_t *b, size_t n, int stop, int want, size_t stride,
+				  struct server_flight *f)
 {
 	struct hello_parser *p = hello_parser_new(stop), *q = hello_parser_new(stop);
 	struct server_flight g;
@@ -708,7 +725,7 @@ static struct hello_parser *check(const char *name, const uint8_t *b, size_t n, 
 
 static struct bb fl, msgs;
 
-static const size_t two_certs[] = {1200, 900};
+static const size_t two_certs[] = { 1200, 900 };
 
 static void build_tls12_messages(unsigned cipher)
 {
@@ -826,7 +843,7 @@ static void test_tls13_flights(void)
 	m_server_hello13(&msgs);
 	fl.n = 0;
 	wrap(&fl, 22, 0x0303, msgs.b, msgs.n, 16384);
-	b_bytes(&fl, "\x14\x03\x03\x00\x01\x01", 6);           /* middlebox-compat CCS */
+	b_bytes(&fl, "\x14\x03\x03\x00\x01\x01", 6);                  /* middlebox-compat CCS */
 	b_bytes(&fl, "\x17\x03\x03\x00\x05\x01\x02\x03\x04\x05", 10); /* encrypted, ignored */
 	p = check("tls13 server hello", fl.b, fl.n, 0, HELLO_DONE, 1, &f);
 	ok(f.end == HELLO_END_SERVER_HELLO_13 && f.version == 0x0304 && f.legacy_version == 0x0303 &&
@@ -840,8 +857,7 @@ static void test_tls13_flights(void)
 	wrap(&fl, 22, 0x0303, msgs.b, msgs.n, 16384);
 	b_bytes(&fl, "\x14\x03\x03\x00\x01\x01", 6);
 	p = check("hello retry request", fl.b, fl.n, 0, HELLO_DONE, 1, &f);
-	ok(f.end == HELLO_END_HRR && f.is_hrr && f.version == 0x0304 && f.cipher == 0x1302 &&
-		   f.key_share_group == 23,
+	ok(f.end == HELLO_END_HRR && f.is_hrr && f.version == 0x0304 && f.cipher == 0x1302 && f.key_share_group == 23,
 	   "HRR detected by its random; selected_group secp256r1");
 	hello_parser_free(p);
 
@@ -856,14 +872,14 @@ static void test_tls13_flights(void)
 
 static void test_alerts(void)
 {
-	static const uint8_t a40[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28};
-	static const uint8_t a70[] = {0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46};
+	static const uint8_t a40[] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28 };
+	static const uint8_t a70[] = { 0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46 };
 	struct server_flight f;
 	struct hello_parser *p;
 
 	p = check("fatal alert 40", a40, sizeof a40, 0, HELLO_DONE, 1, &f);
-	ok(f.end == HELLO_END_ALERT && f.got_alert && f.alert_level == 2 && f.alert_desc == 40 &&
-		   !f.got_server_hello && f.record_version == 0x0303,
+	ok(f.end == HELLO_END_ALERT && f.got_alert && f.alert_level == 2 && f.alert_desc == 40 && !f.got_server_hello &&
+		   f.record_version == 0x0303,
 	   "alert before any ServerHello: fatal handshake_failure");
 	is_str(tls_alert_name(f.alert_desc), "handshake_failure", "alert 40 name");
 	hello_parser_free(p);
@@ -890,7 +906,7 @@ static void test_kx_flights(void)
 {
 	struct server_flight f;
 	struct hello_parser *p;
-	static const size_t one_cert[] = {700};
+	static const size_t one_cert[] = { 700 };
 
 	/* DHE_RSA_WITH_AES_128_GCM_SHA256 with a 1024-bit prime */
 	msgs.n = 0;
@@ -1071,7 +1087,7 @@ static void test_full_flight_variants(void)
 	m_hrr(&msgs);
 	msgs.b[msgs.n - 3] = 3; /* key_share extension length 2 -> 3 */
 	b_u8(&msgs, 0);
-	msgs.b[3]++;                      /* handshake length */
+	msgs.b[3]++;                           /* handshake length */
 	msgs.b[4 + 2 + 32 + 1 + 32 + 3 + 1]++; /* extensions length */
 	fl.n = 0;
 	wrap(&fl, 22, 0x0303, msgs.b, msgs.n, 16384);
@@ -1091,7 +1107,7 @@ static void test_cert_caps(void)
 	static size_t sizes[20];
 	struct server_flight f;
 	struct hello_parser *p;
-	size_t big[4] = {17000, 17000, 17000, 17000};
+	size_t big[4] = { 17000, 17000, 17000, 17000 };
 
 	for (int i = 0; i < 20; i++)
 		sizes[i] = 100 + (size_t)i;
@@ -1122,8 +1138,8 @@ static void test_cert_caps(void)
 static void test_not_tls(void)
 {
 	static const char smtp[] = "454 4.7.0 TLS not available due to local problem\r\n";
-	static const uint8_t sslv2[] = {0x80, 0x2e, 0x04, 0x00, 0x01, 0x00, 0x02, 0x00, 0x00};
-	static const uint8_t highbit[] = {0x85, 0x00, 0x09, 'x'};
+	static const uint8_t sslv2[] = { 0x80, 0x2e, 0x04, 0x00, 0x01, 0x00, 0x02, 0x00, 0x00 };
+	static const uint8_t highbit[] = { 0x85, 0x00, 0x09, 'x' };
 	struct server_flight f;
 	struct hello_parser *p;
 
@@ -1184,7 +1200,8 @@ static void test_errors(void)
 	b_bytes(&fl, "\x16\x03\x03\x00\x32\x02\x00\x03\xe8", 9);
 	b_fill(&fl, 46, 0x03);
 	b_bytes(&fl, "\x14\x03\x03\x00\x01\x01", 6);
-	hello_parser_free(check("handshake longer than its records, then ccs", fl.b, fl.n, 0, HELLO_ERR_MALFORMED, 1, &f));
+	hello_parser_free(
+		check("handshake longer than its records, then ccs", fl.b, fl.n, 0, HELLO_ERR_MALFORMED, 1, &f));
 
 	/* same, but the stream just stops: wait */
 	fl.n -= 6;
@@ -1338,7 +1355,7 @@ static void test_names(void)
 	is_str(tls_group_name(0x1a1a), "GREASE", "GREASE group");
 	ok(tls_group_name(999) == NULL && tls_group_name(0) == NULL, "unknown groups -> NULL");
 	{
-		static const uint16_t want[] = {29, 23, 30, 25, 24, 256, 257, 258, 259, 260};
+		static const uint16_t want[] = { 29, 23, 30, 25, 24, 256, 257, 258, 259, 260 };
 		ok(hello_default_ngroups == 10 && memcmp(hello_default_groups, want, sizeof want) == 0,
 		   "default groups in the documented order");
 	}
@@ -1378,8 +1395,9 @@ int main(void)
 		uint8_t pb[4096];
 		for (int k = 0; k < 120; k++)
 			many[k] = (uint16_t)(0xc000 + k);
-		struct hello_opts po = {.record_version = 0x0301, .hello_version = 0x0303, .suites = many,
-					.nsuites = 120, .pad_to = 512};
+		struct hello_opts po = {
+			.record_version = 0x0301, .hello_version = 0x0303, .suites = many, .nsuites = 120, .pad_to = 512
+		};
 		long pn = hello_build(&po, pb, sizeof pb);
 		is_int(pn, 5 + 512, "hello of 256..511 bytes padded to 512");
 		po.nsuites = 10;

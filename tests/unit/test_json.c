@@ -42,11 +42,9 @@ static void test_escapes(void)
 	is_str(esc(&jb, "\xc0\xaf", 2), "\"\\ufffd\\ufffd\"", "overlong 2-byte rejected");
 	is_str(esc(&jb, "\xe0\x80\xaf", 3), "\"\\ufffd\\ufffd\\ufffd\"", "overlong 3-byte rejected");
 	is_str(esc(&jb, "\xed\xa0\x80", 3), "\"\\ufffd\\ufffd\\ufffd\"", "surrogate rejected");
-	is_str(esc(&jb, "\xf4\x90\x80\x80", 4), "\"\\ufffd\\ufffd\\ufffd\\ufffd\"",
-	       "above U+10FFFF rejected");
+	is_str(esc(&jb, "\xf4\x90\x80\x80", 4), "\"\\ufffd\\ufffd\\ufffd\\ufffd\"", "above U+10FFFF rejected");
 	is_str(esc(&jb, "\xe2\x82", 2), "\"\\ufffd\\ufffd\"", "truncated 3-byte sequence");
-	is_str(esc(&jb, "\xe2\x82\xe2\x82\xac", 5), "\"\\ufffd\\ufffd\xe2\x82\xac\"",
-	       "torn sequence then a valid one");
+	is_str(esc(&jb, "\xe2\x82\xe2\x82\xac", 5), "\"\\ufffd\\ufffd\xe2\x82\xac\"", "torn sequence then a valid one");
 	is_str(esc(&jb, "\xef\xbf\xbd", 3), "\"\xef\xbf\xbd\"", "literal U+FFFD kept");
 	jb_free(&jb);
 }
@@ -54,7 +52,7 @@ static void test_escapes(void)
 static void test_nesting(void)
 {
 	struct jbuf jb;
-	static const unsigned char sha[4] = {0xde, 0xad, 0x00, 0x0f};
+	static const unsigned char sha[4] = { 0xde, 0xad, 0x00, 0x0f };
 
 	jb_init(&jb);
 	jb_obj_open(&jb, NULL);
@@ -172,8 +170,7 @@ static void test_errors(void)
 	jb_init(&jb);
 	jb_obj_open(&jb, NULL);
 	ok(jb_int(&jb, NULL, 1) < 0, "value without key inside object fails");
-	ok(!jb_ok(&jb) && jb_error(&jb) == JB_EUSAGE, "error is sticky: %s",
-	   jb_err_name(jb_error(&jb)));
+	ok(!jb_ok(&jb) && jb_error(&jb) == JB_EUSAGE, "error is sticky: %s", jb_err_name(jb_error(&jb)));
 	ok(jb_str(&jb, "k", "v") < 0, "later calls are no-ops");
 	is_str(jb.buf, "{", "nothing written after the error");
 
@@ -238,8 +235,7 @@ static void test_growth(void)
 	want[o] = '\0';
 	jb_strn(&jb, NULL, in, n);
 	ok(jb_done(&jb), "long string written");
-	ok(jb.len == o && memcmp(jb.buf, want, o + 1) == 0, "long string content exact (%zu bytes)",
-	   o);
+	ok(jb.len == o && memcmp(jb.buf, want, o + 1) == 0, "long string content exact (%zu bytes)", o);
 	free(in);
 	free(want);
 	jb_free(&jb);

@@ -56,8 +56,8 @@ int main(void)
 	while (loop_timers_armed(l) && loop_now_ms(l) - start < 2000)
 		loop_run_once(l, 100);
 	is_int(norder, 3, "three timers fired");
-	ok(order[0] == 1 && order[1] == 2 && order[2] == 0, "fired in deadline order (%d %d %d)", order[0],
-	   order[1], order[2]);
+	ok(order[0] == 1 && order[1] == 2 && order[2] == 0, "fired in deadline order (%d %d %d)", order[0], order[1],
+	   order[2]);
 	is_int(fired[3], 0, "cancelled timer never fires");
 	ok(loop_now_ms(l) - start >= 30, "no timer fires early");
 

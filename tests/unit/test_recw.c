@@ -167,7 +167,7 @@ static int file_size(const char *path)
 static void test_roundtrip(void)
 {
 	const char *path = tpath("round.ndjson.gz");
-	struct recw_opts o = {.flush_records = 10};
+	struct recw_opts o = { .flush_records = 10 };
 	char err[256], line[256], want[256];
 	struct recw *w = recw_open(path, &o, err, sizeof(err));
 	int n = 0, good = 1, members;
@@ -219,7 +219,7 @@ static void test_crash(void)
 	pid_t pid = fork();
 
 	if (pid == 0) {
-		struct recw_opts o = {.flush_records = 10};
+		struct recw_opts o = { .flush_records = 10 };
 		struct recw *w = recw_open(path, &o, NULL, 0);
 
 		if (!w || write_records(w, 0, 25) < 0)
@@ -260,7 +260,7 @@ static void test_plain(void)
 	free(text);
 
 	{
-		struct recw_opts o = {.format = RECW_GZIP};
+		struct recw_opts o = { .format = RECW_GZIP };
 		size_t l;
 		int m;
 
@@ -326,7 +326,7 @@ static void test_stdout(void)
 static void test_append(void)
 {
 	const char *path = tpath("resume.ndjson.gz");
-	struct recw_opts o = {.flush_records = 100, .append = 1};
+	struct recw_opts o = { .flush_records = 100, .append = 1 };
 	struct recw *w;
 	char *text, err[256];
 	int members, fd, before;
@@ -362,12 +362,10 @@ static void test_append(void)
 	free(text);
 
 	/* Appending gzip to a plain file (or the reverse) is refused, not "repaired". */
-	w = recw_open(tpath("plain.ndjson"), &(struct recw_opts){.format = RECW_GZIP, .append = 1},
-		      err, sizeof(err));
+	w = recw_open(tpath("plain.ndjson"), &(struct recw_opts){ .format = RECW_GZIP, .append = 1 }, err, sizeof(err));
 	ok(w == NULL && strstr(err, "non-gzip"), "gzip append to a plain file refused: %s", err);
 	recw_close(w);
-	w = recw_open(path, &(struct recw_opts){.format = RECW_PLAIN, .append = 1}, err,
-		      sizeof(err));
+	w = recw_open(path, &(struct recw_opts){ .format = RECW_PLAIN, .append = 1 }, err, sizeof(err));
 	ok(w == NULL, "plain append to a gzip file refused: %s", err);
 	recw_close(w);
 
@@ -380,7 +378,7 @@ static void test_append(void)
 	if (write(fd, "{\"torn", 6) != 6)
 		diag("cannot tear the file");
 	close(fd);
-	w = recw_open(path, &(struct recw_opts){.append = 1}, NULL, 0);
+	w = recw_open(path, &(struct recw_opts){ .append = 1 }, NULL, 0);
 	is_int(w ? recw_repaired(w) : 0, 6, "plain: torn line cut");
 	write_records(w, 2, 1);
 	recw_close(w);
@@ -412,7 +410,7 @@ static void test_reject(void)
 static void test_tick(void)
 {
 	const char *path = tpath("tick.ndjson.gz");
-	struct recw_opts o = {.flush_ms = 200};
+	struct recw_opts o = { .flush_ms = 200 };
 	struct recw *w = recw_open(path, &o, NULL, 0);
 	uint64_t wall = 1763725337000ull; /* a wall clock works too: same clock each call */
 	char *text;
@@ -453,10 +451,9 @@ static void test_tick(void)
 static void test_member_cap(void)
 {
 	const char *path = tpath("big.ndjson.gz");
-	struct recw_opts o = {.flush_records = 1000000};
+	struct recw_opts o = { .flush_records = 1000000 };
 	struct recw *w = recw_open(path, &o, NULL, 0);
-	static const char sym[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char sym[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	uint64_t x = 88172645463325252ull;
 	char line[1024];
 	int i, j, first_write = -1, members;
@@ -478,14 +475,13 @@ static void test_member_cap(void)
 	ok(recw_bytes(w) >= RECW_MEMBER_MAX, "first member at least %u bytes", RECW_MEMBER_MAX);
 	recw_close(w);
 	text = gunzip_strict(path, &members, &len);
-	ok(text && len == 16000u * 1025u && members == 2, "big file: %d members, all records",
-	   members);
+	ok(text && len == 16000u * 1025u && members == 2, "big file: %d members, all records", members);
 	free(text);
 }
 
 static void test_errors(void)
 {
-	struct recw_opts o = {.format = RECW_PLAIN, .flush_records = 1};
+	struct recw_opts o = { .format = RECW_PLAIN, .flush_records = 1 };
 	char path[64], err[256];
 	struct recw *w;
 	int p[2];
@@ -520,7 +516,7 @@ static void test_errors(void)
 	close(p[1]);
 }
 
-#define NTHREADS 4
+#define NTHREADS   4
 #define PER_THREAD 2000
 
 static struct recw *shared_w;
@@ -542,9 +538,9 @@ static void *writer_thread(void *arg)
 static void test_threads(void)
 {
 	const char *path = tpath("threads.ndjson.gz");
-	struct recw_opts o = {.flush_records = 7, .flush_ms = 1};
+	struct recw_opts o = { .flush_records = 7, .flush_ms = 1 };
 	pthread_t th[NTHREADS];
-	int next[NTHREADS] = {0}, i, good = 1, lines = 0, members;
+	int next[NTHREADS] = { 0 }, i, good = 1, lines = 0, members;
 	char *text, *p;
 	size_t len;
 
@@ -561,20 +557,17 @@ static void test_threads(void)
 		char want[128];
 		int t, n, k;
 
-		if (sscanf(p, "{\"t\":%d,\"i\":%d,%n", &t, &n, &k) != 2 || t < 0 || t >= NTHREADS ||
-		    n != next[t]) {
+		if (sscanf(p, "{\"t\":%d,\"i\":%d,%n", &t, &n, &k) != 2 || t < 0 || t >= NTHREADS || n != next[t]) {
 			good = 0;
 			break;
 		}
-		snprintf(want, sizeof(want), "{\"t\":%d,\"i\":%d,\"pad\":\"%0*d\"}\n", t, n,
-			 1 + n % 50, 0);
+		snprintf(want, sizeof(want), "{\"t\":%d,\"i\":%d,\"pad\":\"%0*d\"}\n", t, n, 1 + n % 50, 0);
 		if (strncmp(p, want, strlen(want)) != 0)
 			good = 0;
 		p += strlen(want);
 		next[t]++;
 	}
-	ok(good && lines == NTHREADS * PER_THREAD, "every line whole, per-thread order kept (%d)",
-	   lines);
+	ok(good && lines == NTHREADS * PER_THREAD, "every line whole, per-thread order kept (%d)", lines);
 	free(text);
 }
 

@@ -53,8 +53,7 @@ static size_t put_rr(unsigned char *p, int type, const void *rdata, int rdlen)
 	return 12 + (size_t)rdlen;
 }
 
-static void fake_answer(struct fake *f, const unsigned char *q, size_t n,
-			const struct sockaddr_in *from)
+static void fake_answer(struct fake *f, const unsigned char *q, size_t n, const struct sockaddr_in *from)
 {
 	unsigned char r[512], a4[4], a6[16];
 	char name[256];
@@ -95,14 +94,14 @@ static void fake_answer(struct fake *f, const unsigned char *q, size_t n,
 		rcode = 2;
 	} else if (!strncmp(name, "refused", 7)) {
 		rcode = 5;
-	} else if (!strncmp(name, "v4only", 6) || !strncmp(name, "a6drop", 6) ||
-		   !strncmp(name, "count", 5)) {
+	} else if (!strncmp(name, "v4only", 6) || !strncmp(name, "a6drop", 6) || !strncmp(name, "count", 5)) {
 		if (!strncmp(name, "count", 5))
 			atomic_fetch_add(&f->count_queries, 1);
 		if (qtype == 1) {
 			inet_pton(AF_INET,
-				  name[0] == 'v' ? "127.0.0.77" : name[0] == 'a' ? "127.0.0.80"
-										 : "127.0.0.81",
+				  name[0] == 'v'   ? "127.0.0.77"
+				  : name[0] == 'a' ? "127.0.0.80"
+						   : "127.0.0.81",
 				  a4);
 			len += put_rr(r + len, 1, a4, 4);
 			an = 1;
@@ -137,7 +136,7 @@ static void *fake_main(void *arg)
 	struct fake *f = arg;
 
 	while (!atomic_load(&f->stop)) {
-		struct pollfd p = {.fd = f->fd, .events = POLLIN};
+		struct pollfd p = { .fd = f->fd, .events = POLLIN };
 		unsigned char q[1500];
 		struct sockaddr_in from;
 		socklen_t fl = sizeof from;
@@ -221,8 +220,7 @@ static const char *desc(const struct target *t)
 {
 	static char buf[600];
 
-	snprintf(buf, sizeof buf, "%s %u %s %s%s", t->host, t->port, t->sni, t->tag,
-		 t->has_addr ? "" : " (no addr)");
+	snprintf(buf, sizeof buf, "%s %u %s %s%s", t->host, t->port, t->sni, t->tag, t->has_addr ? "" : " (no addr)");
 	return buf;
 }
 
@@ -255,22 +253,17 @@ static void test_fake(void)
 	struct fails fl;
 	char server[64], *eb = NULL;
 	size_t el = 0, i;
-	const char *servers[2] = {server, NULL};
+	const char *servers[2] = { server, NULL };
 	FILE *errs = open_memstream(&eb, &el);
 	struct target t;
 	int r;
 	double t0;
 	static const char *const want[] = {
-		"192.0.2.7 2525 mx.ip.test tagX",
-		"127.0.0.78 25 both1.fake.test ",
-		"127.0.0.79 25 both1.fake.test ",
-		"::1 25 both1.fake.test ",
-		"127.0.0.77 0 v4only.fake.test ",
-		"127.0.0.80 0 a6drop1.fake.test ",
-		"127.0.0.81 25 count1.fake.test ",
-		"127.0.0.81 465 COUNT1.fake.test ",
-		"127.0.0.78 0 other.sni.test kept",
-		"127.0.0.79 0 other.sni.test kept",
+		"192.0.2.7 2525 mx.ip.test tagX",   "127.0.0.78 25 both1.fake.test ",
+		"127.0.0.79 25 both1.fake.test ",   "::1 25 both1.fake.test ",
+		"127.0.0.77 0 v4only.fake.test ",   "127.0.0.80 0 a6drop1.fake.test ",
+		"127.0.0.81 25 count1.fake.test ",  "127.0.0.81 465 COUNT1.fake.test ",
+		"127.0.0.78 0 other.sni.test kept", "127.0.0.79 0 other.sni.test kept",
 		"::1 0 other.sni.test kept",
 	};
 
@@ -305,8 +298,7 @@ static void test_fake(void)
 		is_str(desc(ts_get(out, i)), want[i], "out[%zu] in input order, sorted", i);
 	ok(ts_get(out, 0)->has_addr && ts_get(out, 1)->has_addr, "outputs have addresses");
 	is_int(ts_get(out, 10)->line, 42, "line number carried over");
-	ok(ts_get(out, 3)->addr.ss_family == AF_INET6 &&
-		   ts_get(out, 3)->addrlen == sizeof(struct sockaddr_in6),
+	ok(ts_get(out, 3)->addr.ss_family == AF_INET6 && ts_get(out, 3)->addrlen == sizeof(struct sockaddr_in6),
 	   "IPv6 result has an AF_INET6 sockaddr");
 	is_int(st.names, 9, "9 distinct names (count1 and COUNT1 are one)");
 	is_int(st.queries, 18, "18 queries: A and AAAA per name");
@@ -325,10 +317,8 @@ static void test_fake(void)
 		ok(!strcmp(fl.host[0], "nx1.fake.test") && fl.st[0] == RESOLVE_NXDOMAIN &&
 			   !strcmp(fl.reason[0], "NXDOMAIN"),
 		   "NXDOMAIN reported as such");
-		ok(!strcmp(fl.host[1], "servfail1.fake.test") && fl.st[1] == RESOLVE_SERVFAIL,
-		   "SERVFAIL reported");
-		ok(!strcmp(fl.host[2], "refused1.fake.test") && fl.st[2] == RESOLVE_REFUSED,
-		   "REFUSED reported");
+		ok(!strcmp(fl.host[1], "servfail1.fake.test") && fl.st[1] == RESOLVE_SERVFAIL, "SERVFAIL reported");
+		ok(!strcmp(fl.host[2], "refused1.fake.test") && fl.st[2] == RESOLVE_REFUSED, "REFUSED reported");
 		ok(!strcmp(fl.host[3], "drop1.fake.test") && fl.st[3] == RESOLVE_TIMEOUT &&
 			   !strcmp(fl.reason[3], "timeout"),
 		   "timeout reported");
@@ -373,10 +363,10 @@ static void test_errors(void)
 	char *eb = NULL;
 	size_t el = 0;
 	FILE *errs = open_memstream(&eb, &el);
-	static const char *const bad1[] = {"ns.example.net", NULL};
-	static const char *const bad2[] = {"127.0.0.1:0", NULL};
-	static const char *const bad3[] = {"127.0.0.1,x", NULL};
-	static const char *const none[] = {NULL};
+	static const char *const bad1[] = { "ns.example.net", NULL };
+	static const char *const bad2[] = { "127.0.0.1:0", NULL };
+	static const char *const bad3[] = { "127.0.0.1,x", NULL };
+	static const char *const none[] = { NULL };
 	const char *dead[2];
 	char deadbuf[64];
 	struct fails fl;
@@ -387,19 +377,15 @@ static void test_errors(void)
 	add(in, "mx.example.test");
 	is_int(resolve_targets(in, bad1, 100, 1, AF_UNSPEC, out, errs, &st, NULL, NULL), -1,
 	       "a host name as DNS server is rejected");
-	is_int(resolve_targets(in, bad2, 100, 1, AF_UNSPEC, out, errs, &st, NULL, NULL), -1,
-	       "port 0 rejected");
+	is_int(resolve_targets(in, bad2, 100, 1, AF_UNSPEC, out, errs, &st, NULL, NULL), -1, "port 0 rejected");
 	is_int(resolve_targets(in, bad3, 100, 1, AF_UNSPEC, out, errs, &st, NULL, NULL), -1,
 	       "CSV-looking server rejected");
 	is_int(resolve_targets(in, none, 100, 1, AF_UNSPEC, out, errs, &st, NULL, NULL), -1,
 	       "empty server list rejected");
-	is_int(resolve_targets(in, NULL, 100, 1, 12345, out, errs, &st, NULL, NULL), -1,
-	       "bad families rejected");
-	is_int(resolve_targets(in, NULL, 100, 1, AF_UNSPEC, in, errs, &st, NULL, NULL), -1,
-	       "in == out rejected");
+	is_int(resolve_targets(in, NULL, 100, 1, 12345, out, errs, &st, NULL, NULL), -1, "bad families rejected");
+	is_int(resolve_targets(in, NULL, 100, 1, AF_UNSPEC, in, errs, &st, NULL, NULL), -1, "in == out rejected");
 	fflush(errs);
-	ok(eb && strstr(eb, "invalid DNS server 'ns.example.net'") &&
-		   strstr(eb, "families must be"),
+	ok(eb && strstr(eb, "invalid DNS server 'ns.example.net'") && strstr(eb, "families must be"),
 	   "setup errors explained on errs");
 	is_int(ts_count(out), 0, "nothing added on setup errors");
 
@@ -408,9 +394,8 @@ static void test_errors(void)
 	in = ts_new();
 	add(in, "127.0.0.1:25");
 	add(in, "[::1]:25");
-	is_int(resolve_targets(in, NULL, 100, 1, AF_UNSPEC, out, NULL,
-			       &st, NULL, NULL),
-	       0, "IP-only input needs no lookup");
+	is_int(resolve_targets(in, NULL, 100, 1, AF_UNSPEC, out, NULL, &st, NULL, NULL), 0,
+	       "IP-only input needs no lookup");
 	is_int(ts_count(out), 2, "both literals passed through");
 	is_int(st.queries, 0, "no query sent");
 
@@ -474,7 +459,7 @@ static void test_real(const char *server)
 	struct target_set *in = ts_new(), *out = ts_new();
 	struct resolve_stats st;
 	struct fails fl;
-	const char *servers[2] = {server, NULL};
+	const char *servers[2] = { server, NULL };
 	char *eb = NULL, line[64], a[32];
 	size_t el = 0, i, nmatch = 0, nbad = 0;
 	FILE *errs = open_memstream(&eb, &el);
@@ -510,8 +495,7 @@ static void test_real(const char *server)
 	is_int(fl.n, 2, "two failed names");
 	ok(fl.n >= 1 && !strcmp(fl.host[0], "nope.resolve.test") && fl.st[0] == RESOLVE_NXDOMAIN,
 	   "nope.resolve.test is NXDOMAIN");
-	ok(fl.n >= 2 && !strcmp(fl.host[1], "txtonly.resolve.test") &&
-		   fl.st[1] == RESOLVE_NODATA,
+	ok(fl.n >= 2 && !strcmp(fl.host[1], "txtonly.resolve.test") && fl.st[1] == RESOLVE_NODATA,
 	   "txtonly.resolve.test has no address (NODATA)");
 	ok(eb && strstr(eb, "resolve: nope.resolve.test: NXDOMAIN\n") &&
 		   strstr(eb, "resolve: txtonly.resolve.test: no A/AAAA record\n"),
@@ -525,8 +509,7 @@ static void test_real(const char *server)
 			continue;
 		nmatch++;
 		n_addr(k, a, sizeof a);
-		if (strcmp(t->host, a) != 0 || t->port != 25 || !t->has_addr ||
-		    t->addr.ss_family != AF_INET) {
+		if (strcmp(t->host, a) != 0 || t->port != 25 || !t->has_addr || t->addr.ss_family != AF_INET) {
 			if (nbad++ < 5)
 				diag("wrong: %s (want %s)", desc(t), a);
 		}

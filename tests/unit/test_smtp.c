@@ -31,7 +31,8 @@ static void feed(const char *in, size_t n, const size_t *cuts, size_t ncuts, str
 					o->code = p.reply.code;
 					o->nlines = p.reply.nlines;
 					snprintf(o->first, sizeof o->first, "%s", smtp_line(&p.reply, 0));
-					snprintf(o->last, sizeof o->last, "%s", smtp_line(&p.reply, p.reply.nlines - 1));
+					snprintf(o->last, sizeof o->last, "%s",
+						 smtp_line(&p.reply, p.reply.nlines - 1));
 				}
 				return;
 			}
@@ -139,8 +140,9 @@ int main(void)
 		struct smtp_parser p;
 		struct smtp_caps caps;
 		size_t used;
-		const char *e = "250-mx\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-starttls\r\n250-AUTH PLAIN\r\n250 "
-				"SMTPUTF8\r\n";
+		const char *e =
+			"250-mx\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-starttls\r\n250-AUTH PLAIN\r\n250 "
+			"SMTPUTF8\r\n";
 		smtp_parser_init(&p);
 		smtp_parse(&p, (const uint8_t *)e, strlen(e), &used);
 		smtp_parse_caps(&p.reply, &caps);

@@ -7,8 +7,8 @@
 
 #include <stdint.h>
 
-#define ALL_VERSIONS (SV_SSL3 | SV_TLS10 | SV_TLS11 | SV_TLS12 | SV_TLS13)
-#define SSL3_TO_TLS12 (SV_SSL3 | SV_TLS10 | SV_TLS11 | SV_TLS12)
+#define ALL_VERSIONS   (SV_SSL3 | SV_TLS10 | SV_TLS11 | SV_TLS12 | SV_TLS13)
+#define SSL3_TO_TLS12  (SV_SSL3 | SV_TLS10 | SV_TLS11 | SV_TLS12)
 #define TLS10_TO_TLS12 (SV_TLS10 | SV_TLS11 | SV_TLS12)
 
 struct known {
@@ -20,39 +20,30 @@ struct known {
 };
 
 static const struct known known[] = {
-	{0x0000, "TLS_NULL_WITH_NULL_NULL", "NULL", "NULL", "NULL", 0, "NULL", SSL3_TO_TLS12,
-	 SF_NULL_CIPHER},
-	{0x0003, "TLS_RSA_EXPORT_WITH_RC4_40_MD5", "RSA", "RSA", "RC4_40", 40, "MD5",
-	 SV_SSL3 | SV_TLS10, SF_EXPORT},
-	{0x0009, "TLS_RSA_WITH_DES_CBC_SHA", "RSA", "RSA", "DES_CBC", 56, "SHA", SSL3_TO_TLS12, 0},
-	{0x000A, "TLS_RSA_WITH_3DES_EDE_CBC_SHA", "RSA", "RSA", "3DES_EDE_CBC", 112, "SHA",
-	 SSL3_TO_TLS12, 0},
-	{0x0018, "TLS_DH_anon_WITH_RC4_128_MD5", "DH", "anon", "RC4_128", 128, "MD5", SSL3_TO_TLS12,
-	 SF_ANON},
-	{0x002F, "TLS_RSA_WITH_AES_128_CBC_SHA", "RSA", "RSA", "AES_128_CBC", 128, "SHA",
-	 TLS10_TO_TLS12, 0},
-	{0x0060, "TLS_RSA_EXPORT1024_WITH_RC4_56_MD5", "RSA", "RSA", "RC4_56", 56, "MD5",
-	 SV_SSL3 | SV_TLS10, SF_EXPORT | SF_UNREGISTERED},
-	{0x008C, "TLS_PSK_WITH_AES_128_CBC_SHA", "PSK", "PSK", "AES_128_CBC", 128, "SHA",
-	 TLS10_TO_TLS12, SF_PSK},
-	{0x009E, "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256", "DHE", "RSA", "AES_128_GCM", 128, "AEAD",
-	 SV_TLS12, SF_AEAD | SF_PFS},
-	{0x00FF, "TLS_EMPTY_RENEGOTIATION_INFO_SCSV", "NULL", "NULL", "NULL", 0, "NULL",
-	 SSL3_TO_TLS12, SF_SIGNALING},
-	{0x1301, "TLS_AES_128_GCM_SHA256", "TLS13", "TLS13", "AES_128_GCM", 128, "AEAD", SV_TLS13,
-	 SF_AEAD | SF_PFS},
-	{0x1303, "TLS_CHACHA20_POLY1305_SHA256", "TLS13", "TLS13", "CHACHA20_POLY1305", 256, "AEAD",
-	 SV_TLS13, SF_AEAD | SF_PFS},
-	{0x5600, "TLS_FALLBACK_SCSV", "NULL", "NULL", "NULL", 0, "NULL", SSL3_TO_TLS12,
-	 SF_SIGNALING},
-	{0xC02F, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "ECDHE", "RSA", "AES_128_GCM", 128, "AEAD",
-	 SV_TLS12, SF_AEAD | SF_PFS},
-	{0xC0AC, "TLS_ECDHE_ECDSA_WITH_AES_128_CCM", "ECDHE", "ECDSA", "AES_128_CCM", 128, "AEAD",
-	 SV_TLS12, SF_AEAD | SF_PFS},
-	{0xCC13, "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256_OLD", "ECDHE", "RSA",
-	 "CHACHA20_POLY1305", 256, "AEAD", SV_TLS12, SF_AEAD | SF_PFS | SF_UNREGISTERED},
-	{0xCCA8, "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", "ECDHE", "RSA", "CHACHA20_POLY1305",
-	 256, "AEAD", SV_TLS12, SF_AEAD | SF_PFS},
+	{ 0x0000, "TLS_NULL_WITH_NULL_NULL", "NULL", "NULL", "NULL", 0, "NULL", SSL3_TO_TLS12, SF_NULL_CIPHER },
+	{ 0x0003, "TLS_RSA_EXPORT_WITH_RC4_40_MD5", "RSA", "RSA", "RC4_40", 40, "MD5", SV_SSL3 | SV_TLS10, SF_EXPORT },
+	{ 0x0009, "TLS_RSA_WITH_DES_CBC_SHA", "RSA", "RSA", "DES_CBC", 56, "SHA", SSL3_TO_TLS12, 0 },
+	{ 0x000A, "TLS_RSA_WITH_3DES_EDE_CBC_SHA", "RSA", "RSA", "3DES_EDE_CBC", 112, "SHA", SSL3_TO_TLS12, 0 },
+	{ 0x0018, "TLS_DH_anon_WITH_RC4_128_MD5", "DH", "anon", "RC4_128", 128, "MD5", SSL3_TO_TLS12, SF_ANON },
+	{ 0x002F, "TLS_RSA_WITH_AES_128_CBC_SHA", "RSA", "RSA", "AES_128_CBC", 128, "SHA", TLS10_TO_TLS12, 0 },
+	{ 0x0060, "TLS_RSA_EXPORT1024_WITH_RC4_56_MD5", "RSA", "RSA", "RC4_56", 56, "MD5", SV_SSL3 | SV_TLS10,
+	  SF_EXPORT | SF_UNREGISTERED },
+	{ 0x008C, "TLS_PSK_WITH_AES_128_CBC_SHA", "PSK", "PSK", "AES_128_CBC", 128, "SHA", TLS10_TO_TLS12, SF_PSK },
+	{ 0x009E, "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256", "DHE", "RSA", "AES_128_GCM", 128, "AEAD", SV_TLS12,
+	  SF_AEAD | SF_PFS },
+	{ 0x00FF, "TLS_EMPTY_RENEGOTIATION_INFO_SCSV", "NULL", "NULL", "NULL", 0, "NULL", SSL3_TO_TLS12, SF_SIGNALING },
+	{ 0x1301, "TLS_AES_128_GCM_SHA256", "TLS13", "TLS13", "AES_128_GCM", 128, "AEAD", SV_TLS13, SF_AEAD | SF_PFS },
+	{ 0x1303, "TLS_CHACHA20_POLY1305_SHA256", "TLS13", "TLS13", "CHACHA20_POLY1305", 256, "AEAD", SV_TLS13,
+	  SF_AEAD | SF_PFS },
+	{ 0x5600, "TLS_FALLBACK_SCSV", "NULL", "NULL", "NULL", 0, "NULL", SSL3_TO_TLS12, SF_SIGNALING },
+	{ 0xC02F, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "ECDHE", "RSA", "AES_128_GCM", 128, "AEAD", SV_TLS12,
+	  SF_AEAD | SF_PFS },
+	{ 0xC0AC, "TLS_ECDHE_ECDSA_WITH_AES_128_CCM", "ECDHE", "ECDSA", "AES_128_CCM", 128, "AEAD", SV_TLS12,
+	  SF_AEAD | SF_PFS },
+	{ 0xCC13, "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256_OLD", "ECDHE", "RSA", "CHACHA20_POLY1305", 256, "AEAD",
+	  SV_TLS12, SF_AEAD | SF_PFS | SF_UNREGISTERED },
+	{ 0xCCA8, "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", "ECDHE", "RSA", "CHACHA20_POLY1305", 256, "AEAD",
+	  SV_TLS12, SF_AEAD | SF_PFS },
 };
 
 static void test_table_shape(void)
@@ -172,7 +163,7 @@ static int in_list(const uint16_t *list, size_t n, uint16_t code)
 
 static void test_for_version(void)
 {
-	static const uint16_t wires[] = {0x0300, 0x0301, 0x0302, 0x0303, 0x0304};
+	static const uint16_t wires[] = { 0x0300, 0x0301, 0x0302, 0x0303, 0x0304 };
 	static uint16_t buf[65536];
 
 	for (size_t w = 0; w < sizeof wires / sizeof wires[0]; w++) {
@@ -189,8 +180,7 @@ static void test_for_version(void)
 		}
 		n = suites_for_version(v, buf, sizeof buf / sizeof buf[0]);
 		is_int(n, want, "%s: %zu suites, as counted in the table", tls_version_name(v), want);
-		is_int(suites_for_version(v, NULL, 0), want, "%s: count with cap 0",
-		       tls_version_name(v));
+		is_int(suites_for_version(v, NULL, 0), want, "%s: count with cap 0", tls_version_name(v));
 		/* Same codes, in table order. */
 		for (size_t i = 0; i < suites_count() && j <= n; i++) {
 			const struct suite_info *s = suite_at(i);
@@ -199,8 +189,7 @@ static void test_for_version(void)
 				if (j == n || buf[j++] != s->code)
 					same = 0;
 		}
-		ok(same && j == n, "%s: list is the table's suites in table order",
-		   tls_version_name(v));
+		ok(same && j == n, "%s: list is the table's suites in table order", tls_version_name(v));
 		ok(!in_list(buf, n, 0x00FF) && !in_list(buf, n, 0x5600), "%s: no SCSV in the list",
 		   tls_version_name(v));
 	}
@@ -226,7 +215,7 @@ static void test_for_version(void)
 	ok(!in_list(buf, n3, 0xC02F), "SSLv3 list lacks 0xC02F");
 
 	/* A short buffer gets the first cap codes and the full count back. */
-	uint16_t small[3] = {0, 0, 0xBEEF};
+	uint16_t small[3] = { 0, 0, 0xBEEF };
 	size_t full = suites_for_version(0x0301, buf, 65536);
 	size_t got = suites_for_version(0x0301, small, 2);
 	is_int(got, full, "cap 2: full count still returned");

@@ -66,39 +66,36 @@ struct good {
 static void test_accepted(void)
 {
 	static const struct good cases[] = {
-		{"192.0.2.7", "192.0.2.7", "", "", 0, AF_INET},
-		{"192.0.2.7:2525", "192.0.2.7", "", "", 2525, AF_INET},
-		{"2001:db8::1", "2001:db8::1", "", "", 0, AF_INET6},
-		{"2001:DB8:0:0::1", "2001:db8::1", "", "", 0, AF_INET6},
-		{"[2001:db8::1]:25", "2001:db8::1", "", "", 25, AF_INET6},
-		{"[2001:db8::1]", "2001:db8::1", "", "", 0, AF_INET6},
-		{"[::1]:65535", "::1", "", "", 65535, AF_INET6},
-		{"[192.0.2.7]:25", "192.0.2.7", "", "", 25, AF_INET},
-		{"::ffff:192.0.2.9", "192.0.2.9", "", "", 0, AF_INET},
-		{"mx1.example.net", "mx1.example.net", "", "", 0, 0},
-		{"MX1.Example.NET.", "MX1.Example.NET", "", "", 0, 0},
-		{"mx1.example.net:587", "mx1.example.net", "", "", 587, 0},
-		{"mx1.example.net.:1", "mx1.example.net", "", "", 1, 0},
-		{"localhost", "localhost", "", "", 0, 0},
-		{"xn--bcher-kva.example", "xn--bcher-kva.example", "", "", 0, 0},
-		{"1a.2b-c.example", "1a.2b-c.example", "", "", 0, 0},
-		{"a.b.123x", "a.b.123x", "", "", 0, 0},
-		{"  \t mx1.example.net \t ", "mx1.example.net", "", "", 0, 0},
-		{"mx1.example.net\r\n", "mx1.example.net", "", "", 0, 0},
-		{"mx1.example.net\n", "mx1.example.net", "", "", 0, 0},
-		{"mx1.example.net  # primary MX", "mx1.example.net", "", "", 0, 0},
-		{"192.0.2.7,mx1.example.net", "192.0.2.7", "mx1.example.net", "", 0, AF_INET},
-		{"192.0.2.7, mx1.example.net. , tagA", "192.0.2.7", "mx1.example.net", "tagA", 0,
-		 AF_INET},
-		{"192.0.2.7,mx1.example.net,tag b,465", "192.0.2.7", "mx1.example.net", "tag b", 465,
-		 AF_INET},
-		{"2001:db8::25,mx.example.org,,2525", "2001:db8::25", "mx.example.org", "", 2525,
-		 AF_INET6},
-		{"[2001:db8::25],mx.example.org", "2001:db8::25", "mx.example.org", "", 0, AF_INET6},
-		{"192.0.2.7,,scan-1", "192.0.2.7", "", "scan-1", 0, AF_INET},
-		{"192.0.2.7,,,", "192.0.2.7", "", "", 0, AF_INET},
-		{",mx2.example.net,t", "mx2.example.net", "mx2.example.net", "t", 0, 0},
-		{"192.0.2.7,mx1.example.net,a#b", "192.0.2.7", "mx1.example.net", "a#b", 0, AF_INET},
+		{ "192.0.2.7", "192.0.2.7", "", "", 0, AF_INET },
+		{ "192.0.2.7:2525", "192.0.2.7", "", "", 2525, AF_INET },
+		{ "2001:db8::1", "2001:db8::1", "", "", 0, AF_INET6 },
+		{ "2001:DB8:0:0::1", "2001:db8::1", "", "", 0, AF_INET6 },
+		{ "[2001:db8::1]:25", "2001:db8::1", "", "", 25, AF_INET6 },
+		{ "[2001:db8::1]", "2001:db8::1", "", "", 0, AF_INET6 },
+		{ "[::1]:65535", "::1", "", "", 65535, AF_INET6 },
+		{ "[192.0.2.7]:25", "192.0.2.7", "", "", 25, AF_INET },
+		{ "::ffff:192.0.2.9", "192.0.2.9", "", "", 0, AF_INET },
+		{ "mx1.example.net", "mx1.example.net", "", "", 0, 0 },
+		{ "MX1.Example.NET.", "MX1.Example.NET", "", "", 0, 0 },
+		{ "mx1.example.net:587", "mx1.example.net", "", "", 587, 0 },
+		{ "mx1.example.net.:1", "mx1.example.net", "", "", 1, 0 },
+		{ "localhost", "localhost", "", "", 0, 0 },
+		{ "xn--bcher-kva.example", "xn--bcher-kva.example", "", "", 0, 0 },
+		{ "1a.2b-c.example", "1a.2b-c.example", "", "", 0, 0 },
+		{ "a.b.123x", "a.b.123x", "", "", 0, 0 },
+		{ "  \t mx1.example.net \t ", "mx1.example.net", "", "", 0, 0 },
+		{ "mx1.example.net\r\n", "mx1.example.net", "", "", 0, 0 },
+		{ "mx1.example.net\n", "mx1.example.net", "", "", 0, 0 },
+		{ "mx1.example.net  # primary MX", "mx1.example.net", "", "", 0, 0 },
+		{ "192.0.2.7,mx1.example.net", "192.0.2.7", "mx1.example.net", "", 0, AF_INET },
+		{ "192.0.2.7, mx1.example.net. , tagA", "192.0.2.7", "mx1.example.net", "tagA", 0, AF_INET },
+		{ "192.0.2.7,mx1.example.net,tag b,465", "192.0.2.7", "mx1.example.net", "tag b", 465, AF_INET },
+		{ "2001:db8::25,mx.example.org,,2525", "2001:db8::25", "mx.example.org", "", 2525, AF_INET6 },
+		{ "[2001:db8::25],mx.example.org", "2001:db8::25", "mx.example.org", "", 0, AF_INET6 },
+		{ "192.0.2.7,,scan-1", "192.0.2.7", "", "scan-1", 0, AF_INET },
+		{ "192.0.2.7,,,", "192.0.2.7", "", "", 0, AF_INET },
+		{ ",mx2.example.net,t", "mx2.example.net", "mx2.example.net", "t", 0, 0 },
+		{ "192.0.2.7,mx1.example.net,a#b", "192.0.2.7", "mx1.example.net", "a#b", 0, AF_INET },
 	};
 	size_t i;
 
@@ -109,16 +106,15 @@ static void test_accepted(void)
 		int r = parse(c->line, &t, err, sizeof err);
 
 		if (!ok(r == 1 && strcmp(t.host, c->host) == 0 && strcmp(t.sni, c->sni) == 0 &&
-				strcmp(t.tag, c->tag) == 0 && t.port == c->port &&
-				family(&t) == c->fam && t.has_addr == (c->fam != 0) && t.line == 0,
+				strcmp(t.tag, c->tag) == 0 && t.port == c->port && family(&t) == c->fam &&
+				t.has_addr == (c->fam != 0) && t.line == 0,
 			"accepted: '%s'", esc(c->line))) {
-			diag("r=%d err='%s' host='%s' sni='%s' tag='%s' port=%u fam=%d", r, err,
-			     r == 1 ? t.host : "", r == 1 ? t.sni : "", r == 1 ? t.tag : "",
-			     r == 1 ? t.port : 0, r == 1 ? family(&t) : -1);
+			diag("r=%d err='%s' host='%s' sni='%s' tag='%s' port=%u fam=%d", r, err, r == 1 ? t.host : "",
+			     r == 1 ? t.sni : "", r == 1 ? t.tag : "", r == 1 ? t.port : 0, r == 1 ? family(&t) : -1);
 		}
 		if (r == 1 && t.has_addr) {
 			ok(t.addrlen == (c->fam == AF_INET ? sizeof(struct sockaddr_in)
-							    : sizeof(struct sockaddr_in6)) &&
+							   : sizeof(struct sockaddr_in6)) &&
 				   port_of_addr(&t) == 0,
 			   "  addrlen matches family, sockaddr port 0");
 		}
@@ -137,12 +133,10 @@ static void test_accepted(void)
 			 "ddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd");
 		is_int(strlen(name), 253, "test name is 253 bytes");
 		snprintf(line, sizeof line, "%s.:25", name);
-		ok(parse(line, &t, err, sizeof err) == 1 && strcmp(t.host, name) == 0 &&
-			   t.port == 25,
+		ok(parse(line, &t, err, sizeof err) == 1 && strcmp(t.host, name) == 0 && t.port == 25,
 		   "253-byte name with trailing dot and port accepted");
 		snprintf(line, sizeof line, "e%s", name);
-		ok(parse(line, &t, err, sizeof err) == -1 && strstr(err, "253"),
-		   "254-byte name rejected: %s", err);
+		ok(parse(line, &t, err, sizeof err) == -1 && strstr(err, "253"), "254-byte name rejected: %s", err);
 	}
 	/* Not NUL-terminated input: the parser must honour len. */
 	{
@@ -162,8 +156,7 @@ static void test_accepted(void)
 		memset(line, ' ', TARGET_MAX_LINE);
 		memcpy(line, "mx.example.net", 14);
 		memcpy(line + TARGET_MAX_LINE, "\r\n", 3);
-		ok(parse(line, &t, err, sizeof err) == 1, "line of %d bytes + CRLF accepted",
-		   TARGET_MAX_LINE);
+		ok(parse(line, &t, err, sizeof err) == 1, "line of %d bytes + CRLF accepted", TARGET_MAX_LINE);
 		line[TARGET_MAX_LINE] = ' ';
 		ok(parse(line, &t, err, sizeof err) == -1 && strstr(err, "longer than"),
 		   "line of %d bytes rejected: %s", TARGET_MAX_LINE + 1, err);
@@ -172,8 +165,9 @@ static void test_accepted(void)
 
 static void test_skipped(void)
 {
-	static const char *const lines[] = {"", "   ", "\t\r\n", "\n", "\r\n", "# comment",
-					     "   # indented comment", "#192.0.2.7"};
+	static const char *const lines[] = {
+		"", "   ", "\t\r\n", "\n", "\r\n", "# comment", "   # indented comment", "#192.0.2.7"
+	};
 	size_t i;
 
 	for (i = 0; i < sizeof lines / sizeof lines[0]; i++) {
@@ -191,54 +185,55 @@ struct bad {
 static void test_errors(void)
 {
 	static const struct bad cases[] = {
-		{"192.0.2.7:0", "port out of range"},
-		{"192.0.2.7:65536", "port out of range"},
-		{"192.0.2.7:999999", "port out of range"},
-		{"192.0.2.7:", "empty port"},
-		{"192.0.2.7:2x", "invalid port"},
-		{"192.0.2.7:-1", "invalid port"},
-		{"192.0.2.7: 25", "invalid port"},
-		{"[2001:db8::1]:0", "port out of range"},
-		{"[2001:db8::1]:", "empty port"},
-		{"[2001:db8::1]25", "expected ':port'"},
-		{"[2001:db8::1", "missing ']'"},
-		{"[]:25", "invalid IP address in brackets"},
-		{"[mx1.example.net]:25", "invalid IP address in brackets"},
-		{"2001:db8::1:25:", "invalid IPv6 address"},
-		{"2001:db8:::1", "invalid IPv6 address"},
-		{"fe80::1%eth0", "invalid IPv6 address"},
-		{"999.0.0.1", "invalid IPv4 address"},
-		{"10.1", "invalid IPv4 address"},
-		{"010.0.0.1", "invalid IPv4 address"},
-		{"1.2.3.4.5", "invalid IPv4 address"},
-		{"1.2.3.4.", "invalid IPv4 address"},
-		{"mx_1.example.net", "underscore"},
-		{"-mx.example.net", "starts or ends with '-'"},
-		{"mx-.example.net", "starts or ends with '-'"},
-		{"mx..example.net", "empty label"},
-		{".example.net", "empty label"},
-		{"mx.example.net..", "empty label"},
-		{".", "empty host name"},
-		{"mx.example.123", "all-numeric last label"},
-		{"b\xc3\xbc" "cher.example", "non-ASCII"},
-		{"mx1 example.net", "invalid character"},
-		{"mx1.example.net/25", "invalid character"},
-		{"mx1.example.net#x", "invalid character"},
-		{":25", "missing host"},
-		{"mx\x01.example.net", "control character"},
-		{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example",
-		 "label longer than 63"},
-		{"192.0.2.7,mx1.example.net,t,1,extra", "too many CSV fields"},
-		{",", "neither ip nor name"},
-		{" , ,tag", "neither ip nor name"},
-		{"mx1.example.net,mx1.example.net", "not an IP address"},
-		{"192.0.2.7:25,mx1.example.net", "not an IP address"},
-		{"192.0.2.7,mx_1.example.net", "underscore"},
-		{"192.0.2.7,mx1.example.net,tag,0", "port out of range"},
-		{"192.0.2.7,mx1.example.net,tag,http", "invalid port"},
-		{"192.0.2.7,mx1.example.net,0123456789012345678901234567890123456789012345678901234567890123",
-		 "tag longer than 63"},
-		{"192.0.2.7,mx1.example.net,t\xc3\xa9", "printable ASCII"},
+		{ "192.0.2.7:0", "port out of range" },
+		{ "192.0.2.7:65536", "port out of range" },
+		{ "192.0.2.7:999999", "port out of range" },
+		{ "192.0.2.7:", "empty port" },
+		{ "192.0.2.7:2x", "invalid port" },
+		{ "192.0.2.7:-1", "invalid port" },
+		{ "192.0.2.7: 25", "invalid port" },
+		{ "[2001:db8::1]:0", "port out of range" },
+		{ "[2001:db8::1]:", "empty port" },
+		{ "[2001:db8::1]25", "expected ':port'" },
+		{ "[2001:db8::1", "missing ']'" },
+		{ "[]:25", "invalid IP address in brackets" },
+		{ "[mx1.example.net]:25", "invalid IP address in brackets" },
+		{ "2001:db8::1:25:", "invalid IPv6 address" },
+		{ "2001:db8:::1", "invalid IPv6 address" },
+		{ "fe80::1%eth0", "invalid IPv6 address" },
+		{ "999.0.0.1", "invalid IPv4 address" },
+		{ "10.1", "invalid IPv4 address" },
+		{ "010.0.0.1", "invalid IPv4 address" },
+		{ "1.2.3.4.5", "invalid IPv4 address" },
+		{ "1.2.3.4.", "invalid IPv4 address" },
+		{ "mx_1.example.net", "underscore" },
+		{ "-mx.example.net", "starts or ends with '-'" },
+		{ "mx-.example.net", "starts or ends with '-'" },
+		{ "mx..example.net", "empty label" },
+		{ ".example.net", "empty label" },
+		{ "mx.example.net..", "empty label" },
+		{ ".", "empty host name" },
+		{ "mx.example.123", "all-numeric last label" },
+		{ "b\xc3\xbc"
+		  "cher.example",
+		  "non-ASCII" },
+		{ "mx1 example.net", "invalid character" },
+		{ "mx1.example.net/25", "invalid character" },
+		{ "mx1.example.net#x", "invalid character" },
+		{ ":25", "missing host" },
+		{ "mx\x01.example.net", "control character" },
+		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example", "label longer than 63" },
+		{ "192.0.2.7,mx1.example.net,t,1,extra", "too many CSV fields" },
+		{ ",", "neither ip nor name" },
+		{ " , ,tag", "neither ip nor name" },
+		{ "mx1.example.net,mx1.example.net", "not an IP address" },
+		{ "192.0.2.7:25,mx1.example.net", "not an IP address" },
+		{ "192.0.2.7,mx_1.example.net", "underscore" },
+		{ "192.0.2.7,mx1.example.net,tag,0", "port out of range" },
+		{ "192.0.2.7,mx1.example.net,tag,http", "invalid port" },
+		{ "192.0.2.7,mx1.example.net,0123456789012345678901234567890123456789012345678901234567890123",
+		  "tag longer than 63" },
+		{ "192.0.2.7,mx1.example.net,t\xc3\xa9", "printable ASCII" },
 	};
 	size_t i;
 
@@ -256,8 +251,7 @@ static void test_errors(void)
 		char err[256];
 		const char nul[] = "192.0.2.7\0:25";
 
-		ok(target_parse_line(nul, sizeof nul - 1, &t, err, sizeof err) == -1 &&
-			   strstr(err, "NUL"),
+		ok(target_parse_line(nul, sizeof nul - 1, &t, err, sizeof err) == -1 && strstr(err, "NUL"),
 		   "NUL byte rejected: %s", err);
 	}
 	{
@@ -266,8 +260,7 @@ static void test_errors(void)
 		char err[256];
 
 		memset(line, 'a', 5000);
-		ok(target_parse_line(line, 5000, &t, err, sizeof err) == -1 &&
-			   strstr(err, "longer than 1024"),
+		ok(target_parse_line(line, 5000, &t, err, sizeof err) == -1 && strstr(err, "longer than 1024"),
 		   "over-long line rejected: %s", err);
 		free(line);
 	}
@@ -343,8 +336,8 @@ static void test_set(void)
 			char line[64];
 
 			if (i % 2)
-				snprintf(line, sizeof line, "127.%zu.%zu.%zu:%zu", (i >> 16) & 255,
-					 (i >> 8) & 255, i & 255, 25 + i % 3);
+				snprintf(line, sizeof line, "127.%zu.%zu.%zu:%zu", (i >> 16) & 255, (i >> 8) & 255,
+					 i & 255, 25 + i % 3);
 			else
 				snprintf(line, sizeof line, "h%zu.example.net", i);
 			t = mk(line);
@@ -403,8 +396,7 @@ static void test_read_file(void)
 	is_int(ts_count(set), 4, "4 targets kept (one duplicate dropped)");
 	is_int(ts_dups(set), 1, "1 duplicate");
 	ok(errbuf && strstr(errbuf, "t.txt:4: underscore in host name") &&
-		   strstr(errbuf, "t.txt:7: port out of range") &&
-		   strstr(errbuf, "t.txt:10: missing ']'"),
+		   strstr(errbuf, "t.txt:7: port out of range") && strstr(errbuf, "t.txt:10: missing ']'"),
 	   "each bad line reported as name:LINE: message");
 	diag_lines(errbuf);
 	is_int(ts_get(set, 0)->line, 2, "line numbers recorded (BOM line is line 1)");
@@ -447,8 +439,7 @@ static void test_read_file(void)
 		is_int(r, 0, "read with an over-long line completes");
 		is_int(bad, 2, "over-long line and NUL line counted");
 		is_int(ts_count(set), 2, "the lines around them are read");
-		ok(eb && strstr(eb, "long:1: line longer than 1024 bytes") &&
-			   strstr(eb, "long:3: NUL byte in line"),
+		ok(eb && strstr(eb, "long:1: line longer than 1024 bytes") && strstr(eb, "long:3: NUL byte in line"),
 		   "over-long and NUL lines reported with name:LINE");
 		diag_lines(eb);
 		ts_free(set);

@@ -28,8 +28,8 @@ struct chspec {
 	const char *sni;
 	int sid_len;
 	int reneg_ext;
-	int no_ext; /* SSLv3 style: no extensions block at all */
-	size_t pad; /* extra padding extension bytes (to make big hellos) */
+	int no_ext;  /* SSLv3 style: no extensions block at all */
+	size_t pad;  /* extra padding extension bytes (to make big hellos) */
 	size_t frag; /* max record payload (0: 16384) */
 };
 
@@ -146,9 +146,9 @@ struct msg {
 };
 
 struct answer {
-	int ok;            /* every length consistent */
+	int ok; /* every length consistent */
 	int nrec;
-	uint8_t rtype[8];  /* content types of the first records */
+	uint8_t rtype[8]; /* content types of the first records */
 	uint16_t rver[8];
 	size_t rlen[8];
 	uint8_t hs[70000]; /* handshake bytes of all handshake records, concatenated */
@@ -221,9 +221,9 @@ struct sh {
 	size_t sid_len;
 	const uint8_t *sid;
 	int has_ext;
-	unsigned sv;          /* supported_versions value, 0 if absent */
-	unsigned ks_group;    /* key_share group, 0 if absent */
-	size_t ks_len;        /* key_share ext_data length */
+	unsigned sv;       /* supported_versions value, 0 if absent */
+	unsigned ks_group; /* key_share group, 0 if absent */
+	size_t ks_len;     /* key_share ext_data length */
 	size_t ks_key_len;
 	const uint8_t *ks_key;
 	int reneg;
@@ -286,10 +286,9 @@ static void parse_sh(const struct msg *m, struct sh *s)
 
 /* ---- fixtures --------------------------------------------------------- */
 
-static const uint16_t S_ECDHE_RSA_AES128_GCM = 0xC02F, S_ECDHE_RSA_AES256_GCM = 0xC030,
-		      S_DHE_RSA_AES128_SHA = 0x0033, S_RSA_AES128_SHA = 0x002F,
-		      S_ADH_AES128_SHA = 0x0034, S_RSA_RC4_MD5 = 0x0004, S_TLS13_AES128 = 0x1301,
-		      S_TLS13_AES256 = 0x1302, S_TLS13_CHACHA = 0x1303;
+static const uint16_t S_ECDHE_RSA_AES128_GCM = 0xC02F, S_ECDHE_RSA_AES256_GCM = 0xC030, S_DHE_RSA_AES128_SHA = 0x0033,
+		      S_RSA_AES128_SHA = 0x002F, S_ADH_AES128_SHA = 0x0034, S_RSA_RC4_MD5 = 0x0004,
+		      S_TLS13_AES128 = 0x1301, S_TLS13_AES256 = 0x1302, S_TLS13_CHACHA = 0x1303;
 
 static uint8_t cert_a[1200], cert_b[900];
 
@@ -301,7 +300,7 @@ static void set_version(struct tls_personality *p, int v, const uint16_t *s, siz
 
 static void base_personality(struct tls_personality *p)
 {
-	static const uint16_t groups[] = {29, 23, 24};
+	static const uint16_t groups[] = { 29, 23, 24 };
 	memset(p, 0, sizeof *p);
 	p->server_pref = 1;
 	memcpy(p->groups, groups, sizeof groups);
@@ -329,14 +328,22 @@ static int parse_whole(const struct chspec *s, struct client_hello *ch)
 
 static void test_parse(void)
 {
-	static const uint16_t suites[] = {0x1301, 0xC02F, 0x0033, 0x5600, 0x00FF};
-	static const uint16_t versions[] = {0x0a0a, 0x0304, 0x0303};
-	static const uint16_t groups[] = {0x1a1a, 29, 23};
-	static const uint16_t shares[] = {29};
-	struct chspec s = {.rec_ver = 0x0301, .legacy = 0x0303, .suites = suites,
-			   .nsuites = N(suites), .versions = versions, .nversions = N(versions),
-			   .groups = groups, .ngroups = N(groups), .shares = shares,
-			   .nshares = N(shares), .sni = "mx1.example.test", .sid_len = 32};
+	static const uint16_t suites[] = { 0x1301, 0xC02F, 0x0033, 0x5600, 0x00FF };
+	static const uint16_t versions[] = { 0x0a0a, 0x0304, 0x0303 };
+	static const uint16_t groups[] = { 0x1a1a, 29, 23 };
+	static const uint16_t shares[] = { 29 };
+	struct chspec s = { .rec_ver = 0x0301,
+			    .legacy = 0x0303,
+			    .suites = suites,
+			    .nsuites = N(suites),
+			    .versions = versions,
+			    .nversions = N(versions),
+			    .groups = groups,
+			    .ngroups = N(groups),
+			    .shares = shares,
+			    .nshares = N(shares),
+			    .sni = "mx1.example.test",
+			    .sid_len = 32 };
 	struct client_hello ch, ch2;
 	size_t n = mk_ch(&s, wire, sizeof wire), used = 0;
 	int r, bad;
@@ -376,8 +383,7 @@ static void test_parse(void)
 		if (tlsresp_parse_ch(tmp, k, &ch2, &used) != 0)
 			bad++;
 		memcpy(tmp + k, wire + k, n - k);
-		if (tlsresp_parse_ch(tmp, n, &ch2, &used) != 1 || used != n ||
-		    memcmp(&ch, &ch2, sizeof ch) != 0)
+		if (tlsresp_parse_ch(tmp, n, &ch2, &used) != 1 || used != n || memcmp(&ch, &ch2, sizeof ch) != 0)
 			bad++;
 	}
 	is_int(bad, 0, "parse: split at every offset gives the same hello");
@@ -385,8 +391,7 @@ static void test_parse(void)
 	/* trailing bytes (the client's next data) are not consumed */
 	memcpy(wire + n, "\x17\x03\x03\x00\x01\x00", 6);
 	r = tlsresp_parse_ch(wire, n + 6, &ch2, &used);
-	ok(r == 1 && used == n && memcmp(&ch, &ch2, sizeof ch) == 0,
-	   "parse: bytes after the hello are left alone");
+	ok(r == 1 && used == n && memcmp(&ch, &ch2, sizeof ch) == 0, "parse: bytes after the hello are left alone");
 
 	/* the same hello fragmented over many records */
 	for (size_t frag = 1; frag <= 97; frag += 12) {
@@ -407,16 +412,14 @@ static void test_parse(void)
 	n = mk_ch(&s, wire + 6, sizeof wire - 6);
 	memcpy(wire, "\x14\x03\x03\x00\x01\x01", 6);
 	r = tlsresp_parse_ch(wire, n + 6, &ch2, &used);
-	ok(r == 1 && used == n + 6 && memcmp(&ch, &ch2, sizeof ch) == 0,
-	   "parse: leading ChangeCipherSpec skipped");
+	ok(r == 1 && used == n + 6 && memcmp(&ch, &ch2, sizeof ch) == 0, "parse: leading ChangeCipherSpec skipped");
 
 	/* SSLv3 hello without extensions */
 	{
-		static const uint16_t v3s[] = {0x0004, 0x000A};
-		struct chspec v3 = {.rec_ver = 0x0300, .legacy = 0x0300, .suites = v3s,
-				    .nsuites = 2, .no_ext = 1};
-		ok(parse_whole(&v3, &ch2) && ch2.legacy_version == 0x0300 &&
-			   ch2.record_version == 0x0300 && ch2.nsuites == 2 && ch2.sni[0] == 0,
+		static const uint16_t v3s[] = { 0x0004, 0x000A };
+		struct chspec v3 = { .rec_ver = 0x0300, .legacy = 0x0300, .suites = v3s, .nsuites = 2, .no_ext = 1 };
+		ok(parse_whole(&v3, &ch2) && ch2.legacy_version == 0x0300 && ch2.record_version == 0x0300 &&
+			   ch2.nsuites == 2 && ch2.sni[0] == 0,
 		   "parse: SSLv3 hello without extensions");
 	}
 	/* empty key share list is legal */
@@ -442,13 +445,12 @@ static void test_parse(void)
 	}
 	/* malformed inputs */
 	{
-		static const uint8_t v2[] = {0x80, 0x2e, 0x01, 0x00, 0x02, 0x00, 0x15, 0x00,
-					     0x00, 0x00, 0x10};
+		static const uint8_t v2[] = { 0x80, 0x2e, 0x01, 0x00, 0x02, 0x00, 0x15, 0x00, 0x00, 0x00, 0x10 };
 		static const uint8_t notls[] = "EHLO x\r\n";
-		static const uint8_t alert[] = {0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x28};
-		static const uint8_t sh[] = {0x16, 0x03, 0x03, 0x00, 0x04, 0x02, 0x00, 0x00, 0x00};
-		static const uint8_t empty[] = {0x16, 0x03, 0x01, 0x00, 0x00};
-		static const uint8_t big[] = {0x16, 0x03, 0x01, 0x48, 0x01};
+		static const uint8_t alert[] = { 0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x28 };
+		static const uint8_t sh[] = { 0x16, 0x03, 0x03, 0x00, 0x04, 0x02, 0x00, 0x00, 0x00 };
+		static const uint8_t empty[] = { 0x16, 0x03, 0x01, 0x00, 0x00 };
+		static const uint8_t big[] = { 0x16, 0x03, 0x01, 0x48, 0x01 };
 		is_int(tlsresp_parse_ch(v2, sizeof v2, &ch2, &used), -1, "parse: SSLv2 hello is -1");
 		is_int(tlsresp_parse_ch(v2, 1, &ch2, &used), -1, "parse: SSLv2 seen on the first byte");
 		is_int(tlsresp_parse_ch(notls, 8, &ch2, &used), -1, "parse: plaintext is -1");
@@ -495,15 +497,19 @@ static void test_parse(void)
 
 static void test_versions(void)
 {
-	static const uint16_t s10[] = {0xC013, 0x002F};
-	static const uint16_t s12[] = {0xC02F, 0xC013, 0x002F};
-	static const uint16_t csuites[] = {0xC02F, 0xC013, 0x002F, 0x1301};
-	static const uint16_t groups[] = {29, 23};
+	static const uint16_t s10[] = { 0xC013, 0x002F };
+	static const uint16_t s12[] = { 0xC02F, 0xC013, 0x002F };
+	static const uint16_t csuites[] = { 0xC02F, 0xC013, 0x002F, 0x1301 };
+	static const uint16_t groups[] = { 29, 23 };
 	struct tls_personality p;
 	struct client_hello ch;
 	struct tls_decision d;
-	struct chspec s = {.rec_ver = 0x0301, .legacy = 0x0303, .suites = csuites,
-			   .nsuites = N(csuites), .groups = groups, .ngroups = N(groups)};
+	struct chspec s = { .rec_ver = 0x0301,
+			    .legacy = 0x0303,
+			    .suites = csuites,
+			    .nsuites = N(csuites),
+			    .groups = groups,
+			    .ngroups = N(groups) };
 
 	/* TLS 1.0-only server, TLS 1.2 client */
 	base_personality(&p);
@@ -533,7 +539,7 @@ static void test_versions(void)
 	   "decide: 1.2-only server rejects a 1.0 hello with alert 70");
 	{
 		long n = tlsresp_build(&p, &ch, &d, ans, sizeof ans);
-		static const uint8_t want[] = {0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 70};
+		static const uint8_t want[] = { 0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 70 };
 		ok(n == 7 && memcmp(ans, want, 7) == 0, "build: fatal protocol_version alert record");
 	}
 	p.on_reject = TR_REJ_RESET;
@@ -543,18 +549,17 @@ static void test_versions(void)
 
 	/* TLS 1.3 server: supported_versions wins over legacy_version */
 	{
-		static const uint16_t s13[] = {S_TLS13_AES256, S_TLS13_AES128};
-		static const uint16_t v13[] = {0x0304, 0x0303};
-		static const uint16_t v12[] = {0x0303};
-		static const uint16_t shares[] = {29};
+		static const uint16_t s13[] = { S_TLS13_AES256, S_TLS13_AES128 };
+		static const uint16_t v13[] = { 0x0304, 0x0303 };
+		static const uint16_t v12[] = { 0x0303 };
+		static const uint16_t shares[] = { 29 };
 		base_personality(&p);
 		set_version(&p, 3, s12, N(s12));
 		set_version(&p, 4, s13, N(s13));
 		s.legacy = 0x0303, s.versions = v13, s.nversions = 2, s.shares = shares, s.nshares = 1;
 		parse_whole(&s, &ch);
 		tlsresp_decide(&p, &ch, &d);
-		ok(d.kind == TR_ACCEPT && d.version == 0x0304 && d.suite == S_TLS13_AES128 &&
-			   d.group == 29,
+		ok(d.kind == TR_ACCEPT && d.version == 0x0304 && d.suite == S_TLS13_AES128 && d.group == 29,
 		   "decide: 1.2+1.3 server picks TLS 1.3 from supported_versions");
 		s.versions = v12, s.nversions = 1;
 		parse_whole(&s, &ch);
@@ -579,8 +584,7 @@ static void test_versions(void)
 		s.versions = v13, s.nversions = 2, s.legacy = 0x0303;
 		parse_whole(&s, &ch);
 		tlsresp_decide(&p, &ch, &d);
-		ok(d.kind == TR_ACCEPT && d.version == 0x0303,
-		   "decide: 1.2-only server ignores supported_versions");
+		ok(d.kind == TR_ACCEPT && d.version == 0x0303, "decide: 1.2-only server ignores supported_versions");
 		/* 1.3-only server, hello without supported_versions */
 		p.nsuites[3] = 0;
 		set_version(&p, 4, s13, N(s13));
@@ -593,16 +597,18 @@ static void test_versions(void)
 
 static void test_preference(void)
 {
-	static const uint16_t ours[] = {S_ECDHE_RSA_AES256_GCM, S_ECDHE_RSA_AES128_GCM,
-					S_DHE_RSA_AES128_SHA};
-	static const uint16_t theirs[] = {S_DHE_RSA_AES128_SHA, S_ECDHE_RSA_AES128_GCM,
-					  S_ECDHE_RSA_AES256_GCM};
-	static const uint16_t cgroups[] = {24, 23};
+	static const uint16_t ours[] = { S_ECDHE_RSA_AES256_GCM, S_ECDHE_RSA_AES128_GCM, S_DHE_RSA_AES128_SHA };
+	static const uint16_t theirs[] = { S_DHE_RSA_AES128_SHA, S_ECDHE_RSA_AES128_GCM, S_ECDHE_RSA_AES256_GCM };
+	static const uint16_t cgroups[] = { 24, 23 };
 	struct tls_personality p;
 	struct client_hello ch;
 	struct tls_decision d;
-	struct chspec s = {.rec_ver = 0x0301, .legacy = 0x0303, .suites = theirs,
-			   .nsuites = N(theirs), .groups = cgroups, .ngroups = N(cgroups)};
+	struct chspec s = { .rec_ver = 0x0301,
+			    .legacy = 0x0303,
+			    .suites = theirs,
+			    .nsuites = N(theirs),
+			    .groups = cgroups,
+			    .ngroups = N(cgroups) };
 
 	base_personality(&p);
 	set_version(&p, 3, ours, N(ours));
@@ -615,7 +621,7 @@ static void test_preference(void)
 	ok(d.kind == TR_ACCEPT && d.suite == S_DHE_RSA_AES128_SHA && d.group == 0,
 	   "decide: client preference: the client's first suite");
 	{
-		static const uint16_t ecfirst[] = {S_ECDHE_RSA_AES128_GCM, S_DHE_RSA_AES128_SHA};
+		static const uint16_t ecfirst[] = { S_ECDHE_RSA_AES128_GCM, S_DHE_RSA_AES128_SHA };
 		s.suites = ecfirst, s.nsuites = 2;
 		parse_whole(&s, &ch);
 		tlsresp_decide(&p, &ch, &d);
@@ -624,7 +630,7 @@ static void test_preference(void)
 	}
 	/* no common curve: the ECDHE suites are skipped */
 	{
-		static const uint16_t only448[] = {30};
+		static const uint16_t only448[] = { 30 };
 		p.server_pref = 1;
 		s.suites = theirs, s.nsuites = N(theirs), s.groups = only448, s.ngroups = 1;
 		parse_whole(&s, &ch);
@@ -640,7 +646,7 @@ static void test_preference(void)
 	}
 	/* no common suite */
 	{
-		static const uint16_t rc4[] = {S_RSA_RC4_MD5};
+		static const uint16_t rc4[] = { S_RSA_RC4_MD5 };
 		s.suites = rc4, s.nsuites = 1;
 		parse_whole(&s, &ch);
 		tlsresp_decide(&p, &ch, &d);
@@ -662,20 +668,26 @@ static void test_preference(void)
 
 static void test_tls13(void)
 {
-	static const uint16_t s13[] = {S_TLS13_AES256, S_TLS13_CHACHA, S_TLS13_AES128};
-	static const uint16_t csuites[] = {S_TLS13_AES128, S_TLS13_CHACHA, 0xC02F};
-	static const uint16_t v13[] = {0x0304};
-	static const uint16_t cgroups[] = {23, 29};
-	static const uint16_t share23[] = {23};
+	static const uint16_t s13[] = { S_TLS13_AES256, S_TLS13_CHACHA, S_TLS13_AES128 };
+	static const uint16_t csuites[] = { S_TLS13_AES128, S_TLS13_CHACHA, 0xC02F };
+	static const uint16_t v13[] = { 0x0304 };
+	static const uint16_t cgroups[] = { 23, 29 };
+	static const uint16_t share23[] = { 23 };
 	struct tls_personality p;
 	struct client_hello ch;
 	struct tls_decision d;
 	struct sh sh;
 	long n;
-	struct chspec s = {.rec_ver = 0x0301, .legacy = 0x0303, .suites = csuites,
-			   .nsuites = N(csuites), .versions = v13, .nversions = 1,
-			   .groups = cgroups, .ngroups = N(cgroups), .key_share_ext = 1,
-			   .sid_len = 32};
+	struct chspec s = { .rec_ver = 0x0301,
+			    .legacy = 0x0303,
+			    .suites = csuites,
+			    .nsuites = N(csuites),
+			    .versions = v13,
+			    .nversions = 1,
+			    .groups = cgroups,
+			    .ngroups = N(cgroups),
+			    .key_share_ext = 1,
+			    .sid_len = 32 };
 
 	base_personality(&p);
 	set_version(&p, 4, s13, N(s13));
@@ -686,14 +698,12 @@ static void test_tls13(void)
 	n = tlsresp_build(&p, &ch, &d, ans, sizeof ans);
 	parse_answer(ans, (size_t)n, &A);
 	parse_sh(&A.m[0], &sh);
-	ok(A.ok && A.nrec == 2 && A.rtype[0] == 22 && A.rver[0] == 0x0303 && A.rtype[1] == 20 &&
-		   A.nmsg == 1,
+	ok(A.ok && A.nrec == 2 && A.rtype[0] == 22 && A.rver[0] == 0x0303 && A.rtype[1] == 20 && A.nmsg == 1,
 	   "build: HRR record + compatibility CCS");
-	ok(sh.ok && sh.version == 0x0303 && sh.suite == S_TLS13_CHACHA && sh.sv == 0x0304 &&
-		   sh.ks_len == 2 && sh.ks_group == 29,
+	ok(sh.ok && sh.version == 0x0303 && sh.suite == S_TLS13_CHACHA && sh.sv == 0x0304 && sh.ks_len == 2 &&
+		   sh.ks_group == 29,
 	   "build: HRR has supported_versions 0x0304 and key_share with only the group");
-	ok(sh.ok && sh.random[0] == 0xCF && sh.random[31] == 0x9C && sh.sid_len == 32 &&
-		   sh.sid[0] == 0x50,
+	ok(sh.ok && sh.random[0] == 0xCF && sh.random[31] == 0x9C && sh.sid_len == 32 && sh.sid[0] == 0x50,
 	   "build: HRR special random, session id echoed");
 
 	/* a share for a group we like less is used rather than a round trip */
@@ -705,11 +715,11 @@ static void test_tls13(void)
 	n = tlsresp_build(&p, &ch, &d, ans, sizeof ans);
 	parse_answer(ans, (size_t)n, &A);
 	parse_sh(&A.m[0], &sh);
-	ok(A.ok && A.nrec == 3 && A.rtype[1] == 20 && A.rlen[1] == 1 && A.rtype[2] == 23 &&
-		   A.rlen[2] == 64 && A.nmsg == 1,
+	ok(A.ok && A.nrec == 3 && A.rtype[1] == 20 && A.rlen[1] == 1 && A.rtype[2] == 23 && A.rlen[2] == 64 &&
+		   A.nmsg == 1,
 	   "build: TLS 1.3 ServerHello, CCS, one 64-byte application_data record");
-	ok(sh.ok && sh.version == 0x0303 && sh.sv == 0x0304 && sh.ks_group == 23 &&
-		   sh.ks_key_len == 65 && sh.ks_key[0] == 0x04 && sh.ks_len == 69,
+	ok(sh.ok && sh.version == 0x0303 && sh.sv == 0x0304 && sh.ks_group == 23 && sh.ks_key_len == 65 &&
+		   sh.ks_key[0] == 0x04 && sh.ks_len == 69,
 	   "build: key_share with a 65-byte uncompressed P-256 point");
 
 	/* client preference picks the client's suite */
@@ -727,7 +737,7 @@ static void test_tls13(void)
 
 	/* no common group */
 	{
-		static const uint16_t g448[] = {30};
+		static const uint16_t g448[] = { 30 };
 		s.groups = g448, s.ngroups = 1, s.shares = g448, s.nshares = 1;
 		parse_whole(&s, &ch);
 		tlsresp_decide(&p, &ch, &d);
@@ -737,14 +747,15 @@ static void test_tls13(void)
 
 static void test_scsv(void)
 {
-	static const uint16_t s[] = {0xC02F, 0xC013};
-	static const uint16_t cs[] = {0xC013, 0x5600};
-	static const uint16_t g[] = {23};
+	static const uint16_t s[] = { 0xC02F, 0xC013 };
+	static const uint16_t cs[] = { 0xC013, 0x5600 };
+	static const uint16_t g[] = { 23 };
 	struct tls_personality p;
 	struct client_hello ch;
 	struct tls_decision d;
-	struct chspec c = {.rec_ver = 0x0301, .legacy = 0x0301, .suites = cs, .nsuites = 2,
-			   .groups = g, .ngroups = 1};
+	struct chspec c = {
+		.rec_ver = 0x0301, .legacy = 0x0301, .suites = cs, .nsuites = 2, .groups = g, .ngroups = 1
+	};
 
 	base_personality(&p);
 	set_version(&p, 1, s + 1, 1);
@@ -771,17 +782,23 @@ static void test_scsv(void)
 
 static void test_build12(void)
 {
-	static const uint16_t ours[] = {S_ECDHE_RSA_AES128_GCM, S_DHE_RSA_AES128_SHA,
-					S_ADH_AES128_SHA, S_RSA_AES128_SHA};
-	static const uint16_t g[] = {23};
+	static const uint16_t ours[] = { S_ECDHE_RSA_AES128_GCM, S_DHE_RSA_AES128_SHA, S_ADH_AES128_SHA,
+					 S_RSA_AES128_SHA };
+	static const uint16_t g[] = { 23 };
 	struct tls_personality p;
 	struct client_hello ch;
 	struct tls_decision d;
 	struct sh sh;
 	long n;
 	const struct msg *m;
-	struct chspec c = {.rec_ver = 0x0301, .legacy = 0x0303, .suites = ours, .nsuites = 1,
-			   .groups = g, .ngroups = 1, .reneg_ext = 1, .sid_len = 16};
+	struct chspec c = { .rec_ver = 0x0301,
+			    .legacy = 0x0303,
+			    .suites = ours,
+			    .nsuites = 1,
+			    .groups = g,
+			    .ngroups = 1,
+			    .reneg_ext = 1,
+			    .sid_len = 16 };
 
 	for (size_t i = 0; i < sizeof cert_a; i++)
 		cert_a[i] = (uint8_t)i;
@@ -796,12 +813,12 @@ static void test_build12(void)
 	parse_answer(ans, (size_t)n, &A);
 	ok(n > 0 && A.ok && A.nrec == 1 && A.rtype[0] == 22 && A.rver[0] == 0x0303,
 	   "build 1.2 ECDHE: one handshake record, lengths consistent");
-	ok(A.nmsg == 4 && A.m[0].type == 2 && A.m[1].type == 11 && A.m[2].type == 12 &&
-		   A.m[3].type == 14 && A.m[3].len == 0,
+	ok(A.nmsg == 4 && A.m[0].type == 2 && A.m[1].type == 11 && A.m[2].type == 12 && A.m[3].type == 14 &&
+		   A.m[3].len == 0,
 	   "build 1.2 ECDHE: ServerHello, Certificate, ServerKeyExchange, ServerHelloDone");
 	parse_sh(&A.m[0], &sh);
-	ok(sh.ok && sh.version == 0x0303 && sh.suite == 0xC02F && sh.comp == 0 && sh.reneg &&
-		   sh.nexts == 2 && sh.sid_len == 32 && sh.sv == 0,
+	ok(sh.ok && sh.version == 0x0303 && sh.suite == 0xC02F && sh.comp == 0 && sh.reneg && sh.nexts == 2 &&
+		   sh.sid_len == 32 && sh.sv == 0,
 	   "build 1.2 ECDHE: ServerHello fields, renegotiation_info + ec_point_formats, fresh session id");
 	m = &A.m[1];
 	ok(m->len == 3 + 3 + sizeof cert_a + 3 + sizeof cert_b &&
@@ -811,14 +828,13 @@ static void test_build12(void)
 		   m->body[6 + sizeof cert_a + 2] == (sizeof cert_b & 0xff),
 	   "build 1.2 ECDHE: Certificate carries both DER certs with 3-byte lengths");
 	m = &A.m[2];
-	ok(m->body[0] == 3 && g16(m->body + 1) == 23 && m->body[3] == 65 && m->body[4] == 0x04 &&
-		   m->body[5] == 0x6b && g16(m->body + 69) == 0x0401 && g16(m->body + 71) == 256 &&
-		   m->len == 73 + 256,
+	ok(m->body[0] == 3 && g16(m->body + 1) == 23 && m->body[3] == 65 && m->body[4] == 0x04 && m->body[5] == 0x6b &&
+		   g16(m->body + 69) == 0x0401 && g16(m->body + 71) == 256 && m->len == 73 + 256,
 	   "build 1.2 ECDHE: SKE named_curve P-256 generator, rsa_pkcs1_sha256, 256-byte sig");
 
 	/* DHE_RSA with the 1024-bit group */
 	{
-		static const uint16_t dhe[] = {S_DHE_RSA_AES128_SHA};
+		static const uint16_t dhe[] = { S_DHE_RSA_AES128_SHA };
 		c.suites = dhe;
 		p.dh_bits = 1024;
 		parse_whole(&c, &ch);
@@ -826,10 +842,9 @@ static void test_build12(void)
 		n = tlsresp_build(&p, &ch, &d, ans, sizeof ans);
 		parse_answer(ans, (size_t)n, &A);
 		m = &A.m[2];
-		ok(A.ok && A.nmsg == 4 && m->type == 12 && g16(m->body) == 128 &&
-			   m->body[2] == 0xFF && g16(m->body + 130) == 1 && m->body[132] == 2 &&
-			   g16(m->body + 133) == 128 && m->body[135 + 127] == 2 &&
-			   g16(m->body + 263) == 0x0401 && m->len == 263 + 4 + 256,
+		ok(A.ok && A.nmsg == 4 && m->type == 12 && g16(m->body) == 128 && m->body[2] == 0xFF &&
+			   g16(m->body + 130) == 1 && m->body[132] == 2 && g16(m->body + 133) == 128 &&
+			   m->body[135 + 127] == 2 && g16(m->body + 263) == 0x0401 && m->len == 263 + 4 + 256,
 		   "build 1.2 DHE: dh_p 1024-bit, g 2, Ys 2 padded, signature");
 		p.dh_bits = 0;
 		n = tlsresp_build(&p, &ch, &d, ans, sizeof ans);
@@ -838,20 +853,19 @@ static void test_build12(void)
 	}
 	/* anon: no Certificate */
 	{
-		static const uint16_t adh[] = {S_ADH_AES128_SHA};
+		static const uint16_t adh[] = { S_ADH_AES128_SHA };
 		c.suites = adh;
 		parse_whole(&c, &ch);
 		tlsresp_decide(&p, &ch, &d);
 		n = tlsresp_build(&p, &ch, &d, ans, sizeof ans);
 		parse_answer(ans, (size_t)n, &A);
-		ok(d.suite == S_ADH_AES128_SHA && A.ok && A.nmsg == 3 && A.m[0].type == 2 &&
-			   A.m[1].type == 12 && A.m[2].type == 14 &&
-			   A.m[1].len == 2 + 256 + 2 + 1 + 2 + 256,
+		ok(d.suite == S_ADH_AES128_SHA && A.ok && A.nmsg == 3 && A.m[0].type == 2 && A.m[1].type == 12 &&
+			   A.m[2].type == 14 && A.m[1].len == 2 + 256 + 2 + 1 + 2 + 256,
 		   "build anon DH: ServerHello, unsigned SKE, ServerHelloDone, no Certificate");
 	}
 	/* static RSA: Certificate, no SKE */
 	{
-		static const uint16_t rsa[] = {S_RSA_AES128_SHA};
+		static const uint16_t rsa[] = { S_RSA_AES128_SHA };
 		c.suites = rsa;
 		c.reneg_ext = 0;
 		parse_whole(&c, &ch);
@@ -859,14 +873,13 @@ static void test_build12(void)
 		n = tlsresp_build(&p, &ch, &d, ans, sizeof ans);
 		parse_answer(ans, (size_t)n, &A);
 		parse_sh(&A.m[0], &sh);
-		ok(A.ok && A.nmsg == 3 && A.m[1].type == 11 && A.m[2].type == 14 && sh.ok &&
-			   !sh.has_ext,
+		ok(A.ok && A.nmsg == 3 && A.m[1].type == 11 && A.m[2].type == 14 && sh.ok && !sh.has_ext,
 		   "build static RSA: Certificate, no SKE; no extensions the client did not offer");
 	}
 	/* a chain bigger than one record */
 	{
 		static uint8_t bigcert[15000];
-		static const uint16_t rsa[] = {S_RSA_AES128_SHA};
+		static const uint16_t rsa[] = { S_RSA_AES128_SHA };
 		struct tls_personality q = p;
 		memset(bigcert, 0x30, sizeof bigcert);
 		q.cert_der[0] = bigcert, q.cert_len[0] = sizeof bigcert;
@@ -886,15 +899,14 @@ static void test_build12(void)
 
 static void test_sslv3(void)
 {
-	static const uint16_t ours[] = {S_RSA_RC4_MD5, 0x000A};
-	static const uint16_t cs[] = {0x000A, S_RSA_RC4_MD5};
+	static const uint16_t ours[] = { S_RSA_RC4_MD5, 0x000A };
+	static const uint16_t cs[] = { 0x000A, S_RSA_RC4_MD5 };
 	struct tls_personality p;
 	struct client_hello ch;
 	struct tls_decision d;
 	struct sh sh;
 	long n;
-	struct chspec c = {.rec_ver = 0x0300, .legacy = 0x0300, .suites = cs, .nsuites = 2,
-			   .no_ext = 1};
+	struct chspec c = { .rec_ver = 0x0300, .legacy = 0x0300, .suites = cs, .nsuites = 2, .no_ext = 1 };
 
 	base_personality(&p);
 	set_version(&p, 0, ours, N(ours));
@@ -906,14 +918,14 @@ static void test_sslv3(void)
 	n = tlsresp_build(&p, &ch, &d, ans, sizeof ans);
 	parse_answer(ans, (size_t)n, &A);
 	parse_sh(&A.m[0], &sh);
-	ok(A.ok && A.rver[0] == 0x0300 && A.nmsg == 3 && sh.ok && sh.version == 0x0300 &&
-		   !sh.has_ext && A.m[0].len == 2 + 32 + 1 + 32 + 2 + 1,
+	ok(A.ok && A.rver[0] == 0x0300 && A.nmsg == 3 && sh.ok && sh.version == 0x0300 && !sh.has_ext &&
+		   A.m[0].len == 2 + 32 + 1 + 32 + 2 + 1,
 	   "build: SSLv3 ServerHello without extensions, Certificate, ServerHelloDone");
 	ok(memcmp(sh.random + 24, "DOWNGRD", 7) != 0, "build: no sentinel below TLS 1.2 servers");
 
 	/* SSLv3 with DHE: signature without SignatureAndHashAlgorithm */
 	{
-		static const uint16_t dhe[] = {0x0016};
+		static const uint16_t dhe[] = { 0x0016 };
 		struct tls_personality q;
 		base_personality(&q);
 		set_version(&q, 0, dhe, 1);
@@ -922,8 +934,7 @@ static void test_sslv3(void)
 		tlsresp_decide(&q, &ch, &d);
 		n = tlsresp_build(&q, &ch, &d, ans, sizeof ans);
 		parse_answer(ans, (size_t)n, &A);
-		ok(A.ok && A.nmsg == 4 && A.m[2].type == 12 &&
-			   g16(A.m[2].body + 2 + 256 + 3 + 2 + 256) == 256 &&
+		ok(A.ok && A.nmsg == 4 && A.m[2].type == 12 && g16(A.m[2].body + 2 + 256 + 3 + 2 + 256) == 256 &&
 			   A.m[2].len == 2 + 256 + 3 + 2 + 256 + 2 + 256,
 		   "build: SSLv3 DHE SKE signature has no algorithm field");
 	}
@@ -931,14 +942,15 @@ static void test_sslv3(void)
 
 static void test_lies(void)
 {
-	static const uint16_t ours[] = {S_ECDHE_RSA_AES128_GCM};
-	static const uint16_t g[] = {23};
+	static const uint16_t ours[] = { S_ECDHE_RSA_AES128_GCM };
+	static const uint16_t g[] = { 23 };
 	struct tls_personality p;
 	struct client_hello ch;
 	struct tls_decision d;
 	long n;
-	struct chspec c = {.rec_ver = 0x0301, .legacy = 0x0303, .suites = ours, .nsuites = 1,
-			   .groups = g, .ngroups = 1};
+	struct chspec c = {
+		.rec_ver = 0x0301, .legacy = 0x0303, .suites = ours, .nsuites = 1, .groups = g, .ngroups = 1
+	};
 
 	base_personality(&p);
 	set_version(&p, 3, ours, 1);
@@ -951,8 +963,7 @@ static void test_lies(void)
 	p.lying_lengths = 2;
 	n = tlsresp_build(&p, &ch, &d, ans, sizeof ans);
 	parse_answer(ans, (size_t)n, &A);
-	ok(A.ok && A.nmsg == 4 && A.m[0].body[34] == 200,
-	   "lies 2: lengths consistent, session_id length says 200");
+	ok(A.ok && A.nmsg == 4 && A.m[0].body[34] == 200, "lies 2: lengths consistent, session_id length says 200");
 	p.lying_lengths = 3;
 	n = tlsresp_build(&p, &ch, &d, ans, sizeof ans);
 	ok(n > 5 && (size_t)g16(ans + 3) == (size_t)n - 5 &&
