@@ -253,8 +253,14 @@ long conn_build_baseline_hello(const char *sni, uint8_t *out, size_t cap)
 
 static void send_client_hello(struct conn *c)
 {
-	long n = conn_build_baseline_hello(c->res->sni[0] ? c->res->sni : NULL, c->tx + c->txlen,
-					   sizeof(c->tx) - c->txlen);
+	long n = -1;
+	if (c->hello && c->hello_len <= sizeof(c->tx) - c->txlen) {
+		memcpy(c->tx + c->txlen, c->hello, c->hello_len);
+		n = (long)c->hello_len;
+	} else if (!c->hello) {
+		n = conn_build_baseline_hello(c->res->sni[0] ? c->res->sni : NULL, c->tx + c->txlen,
+					      sizeof(c->tx) - c->txlen);
+	}
 	if (n < 0) {
 		failure(c, ST_UNKNOWN_ERROR, "hello-build", "ClientHello does not fit");
 		enter(c, CONN_DONE);
@@ -453,6 +459,8 @@ static void on_tls_bytes(struct conn *c, const uint8_t *buf, size_t len)
 			t->group = f.key_share_group ? f.key_share_group : f.ske_group;
 			t->ncerts = f.ncerts;
 			t->dh_bits = f.dh_bits;
+			t->compression = f.compression;
+			t->reneg_info = f.has_reneg_info;
 			if (f.got_alert) {
 				t->got_alert = 1;
 				t->alert_desc = f.alert_desc;

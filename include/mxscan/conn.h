@@ -40,7 +40,7 @@ struct conn_config {
 };
 void conn_config_defaults(struct conn_config *cfg);
 
-#define CONN_TX_MAX 8192
+#define CONN_TX_MAX 17408 /* the largest ClientHello record (16 KiB payload) plus SMTP */
 
 struct conn {
 	enum conn_state state;
@@ -48,6 +48,8 @@ struct conn {
 	int rearm;           /* set when a state was entered: the driver must (re)arm the timer */
 	const struct conn_config *cfg;
 	struct host_result *res;
+	const uint8_t *hello; /* ClientHello to send (set by the driver before connect); NULL = baseline */
+	size_t hello_len;
 	struct smtp_parser sp;
 	struct hello_parser *hp;
 	uint8_t tx[CONN_TX_MAX];
@@ -55,7 +57,10 @@ struct conn {
 };
 
 /* Prepare c for a new connection. The result's mode, sni and ip must be set.
- * Enters CONN_EXPECT_CONNECT. Returns 0, or -1 if allocation failed. */
+ * Enters CONN_EXPECT_CONNECT with c->hello NULL (the baseline hello is built
+ * when TLS starts); a driver that wants another hello sets c->hello and
+ * c->hello_len after conn_init (the bytes must stay valid until DONE).
+ * Returns 0, or -1 if allocation failed. */
 int conn_init(struct conn *c, const struct conn_config *cfg, struct host_result *res);
 /* Release what conn_init allocated (safe to call twice). */
 void conn_release(struct conn *c);

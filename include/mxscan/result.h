@@ -42,7 +42,11 @@ struct tls_probe_result {
 	uint8_t alert_desc;
 	int ncerts; /* certificates seen in a TLS <= 1.2 Certificate message */
 	uint16_t dh_bits;
+	uint8_t compression; /* compression method in the ServerHello */
+	int reneg_info;      /* renegotiation_info in the ServerHello */
 };
+
+struct plan_summary;
 
 struct host_result {
 	char ip[64];
@@ -74,6 +78,7 @@ struct host_result {
 
 	struct tls_probe_result tls;
 
+	const struct plan_summary *plan; /* enumeration results (NULL in tests without a plan) */
 	unsigned connections;
 	uint64_t start_ms; /* wall clock, ms since epoch */
 	uint64_t duration_ms;
