@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mxscan/certkey.h"
 #include "mxscan/suites.h"
 
 static const char *const state_names[] = {
@@ -460,6 +461,8 @@ static void on_tls_bytes(struct conn *c, const uint8_t *buf, size_t len)
 			t->ncerts = f.ncerts;
 			t->dh_bits = f.dh_bits;
 			t->compression = f.compression;
+			if (f.ncerts > 0)
+				certkey_parse(f.cert[0], f.cert_len[0], &t->leaf);
 			t->reneg_info = f.has_reneg_info;
 			if (f.got_alert) {
 				t->got_alert = 1;

@@ -27,9 +27,12 @@
 #include "mxscan/blocklist.h"
 #include "mxscan/json.h"
 #include "mxscan/loop.h"
+#include "mxscan/plan.h"
 #include "mxscan/record.h"
 #include "mxscan/recw.h"
 #include "mxscan/target.h"
+
+#define ENGINE_RETRIES 3
 
 struct worker;
 
@@ -38,8 +41,17 @@ struct slot {
 	int in_use;
 	struct conn c;
 	struct timer timer;
-	struct host_result res;
-	uint64_t t0; /* loop ms at start */
+	struct host_result res;  /* the host record; its dialogue is the first (baseline) connection's */
+	struct host_result pres; /* scratch result of the later probe connections */
+	struct plan *plan;
+	struct plan_probe probe;
+	uint8_t hello[CONN_TX_MAX];
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	unsigned nconn;
+	unsigned retries; /* probe connections retried after the server turned us away */
+	int waiting;      /* the timer is a back-off wait, not a connection deadline */
+	uint64_t t0;      /* loop ms at start */
 	struct worker *w;
 };
 
@@ -83,27 +95,95 @@ static uint64_t wall_ms(void)
 static void on_fd(struct loop *l, int fd, uint32_t ev, void *ud);
 static void on_timer(struct loop *l, struct timer *t, void *ud);
 
-/* Close the socket, write the record, return the slot to the pool. */
-static void finish(struct slot *s)
+/* Write the host record and return the slot to the pool. */
+static void target_done(struct slot *s)
 {
 	struct worker *w = s->w;
 	struct engine *e = w->e;
-	loop_timer_cancel(w->l, &s->timer);
-	if (s->fd >= 0) {
-		loop_del_fd(w->l, s->fd);
-		close(s->fd);
-		s->fd = -1;
-	}
+	s->res.connections = s->nconn;
+	s->res.plan = s->plan ? plan_summary(s->plan) : NULL;
 	s->res.duration_ms = loop_now_ms(w->l) - s->t0;
 	jb_reset(&w->jb);
 	if (record_host(&w->jb, e->cfg.scan_id, &s->res) < 0 || recw_write(e->cfg.out, w->jb.buf, w->jb.len) < 0)
 		atomic_fetch_add(&e->st->write_errors, 1);
+	plan_free(s->plan);
+	s->plan = NULL;
+	s->res.plan = NULL;
 	atomic_fetch_add(&e->st->status[s->res.status], 1);
 	atomic_fetch_add(&e->st->done, 1);
 	atomic_fetch_sub(&e->st->active, 1);
 	s->in_use = 0;
 	w->active--;
 	w->free_stack[w->nfree++] = (int)(s - w->slots);
+}
+
+/* What one probe connection's result means to the plan. */
+static void probe_outcome(const struct host_result *r, struct probe_result *pr)
+{
+	const struct tls_probe_result *t = &r->tls;
+	memset(pr, 0, sizeof(*pr));
+	if (t->got_server_hello) {
+		pr->outcome = t->hrr ? PO_HRR : PO_SERVER_HELLO;
+		pr->version = t->version;
+		pr->cipher = t->cipher;
+		pr->group = t->group;
+		pr->compression = t->compression;
+		pr->reneg_info = t->reneg_info;
+		pr->dh_bits = t->dh_bits;
+	} else if (t->got_alert) {
+		pr->outcome = PO_ALERT;
+		pr->alert = t->alert_desc;
+	} else if (!t->attempted || strcmp(r->fail_stage, "tls-hello") != 0) {
+		pr->outcome = PO_NO_TLS;
+	} else if (!strcmp(r->fail_reason, "closed")) {
+		pr->outcome = PO_CLOSED;
+	} else if (!strcmp(r->fail_reason, "reset")) {
+		pr->outcome = PO_RESET;
+	} else if (!strcmp(r->fail_reason, "timeout")) {
+		pr->outcome = PO_TIMEOUT;
+	} else {
+		pr->outcome = PO_NOT_TLS;
+	}
+}
+
+static int start_conn(struct slot *s, int first);
+
+/* A connection reached CONN_DONE: close it, tell the plan, and either start
+ * the next probe in the same slot or finish the target. Iterative: probes
+ * that fail at once are fed back without recursion. */
+static void conn_done(struct slot *s)
+{
+	struct worker *w = s->w;
+	for (;;) {
+		loop_timer_cancel(w->l, &s->timer);
+		if (s->fd >= 0) {
+			loop_del_fd(w->l, s->fd);
+			close(s->fd);
+			s->fd = -1;
+		}
+		struct probe_result pr;
+		probe_outcome(s->nconn == 1 ? &s->res : &s->pres, &pr);
+		/* A probe turned away before TLS (421, a reset or close at the banner:
+		 * connection or rate limits) is repeated after a back-off instead of
+		 * ending the enumeration: 0.5, 1, 2 s, at most ENGINE_RETRIES times. */
+		if (pr.outcome == PO_NO_TLS && s->nconn > 1 && s->retries < ENGINE_RETRIES &&
+		    !atomic_load(&w->e->draining)) {
+			s->waiting = 1;
+			loop_timer_arm(w->l, &s->timer, 500u << s->retries);
+			s->retries++;
+			return;
+		}
+		/* the first leaf certificate any probe saw grades static-RSA suites */
+		if (s->nconn > 1 && s->res.tls.leaf.type == CK_NONE && s->pres.tls.leaf.type != CK_NONE)
+			s->res.tls.leaf = s->pres.tls.leaf;
+		plan_result(s->plan, &pr);
+		if (atomic_load(&w->e->draining) || !plan_next(s->plan, &s->probe)) {
+			target_done(s);
+			return;
+		}
+		if (start_conn(s, 0))
+			return;
+	}
 }
 
 /* Push pending bytes, re-arm the deadline, re-derive interest, or finish. */
@@ -130,13 +210,62 @@ static void sync_slot(struct slot *s)
 			loop_timer_arm(w->l, &s->timer, c->timeout_ms);
 	}
 	if (c->state == CONN_DONE) {
-		finish(s);
+		conn_done(s);
 		return;
 	}
 	uint32_t interest = c->state == CONN_EXPECT_CONNECT ? LOOP_WRITE : LOOP_READ;
 	if (c->txlen > 0)
 		interest |= LOOP_WRITE;
 	loop_mod_fd(w->l, s->fd, interest);
+}
+
+/* Open connection number s->nconn + 1 of the target for s->probe. Returns 1
+ * when it is in progress, 0 when it ended at once (its conn is DONE). */
+static int start_conn(struct slot *s, int first)
+{
+	struct worker *w = s->w;
+	struct engine *e = w->e;
+	struct host_result *r = &s->res;
+	if (!first) {
+		r = &s->pres;
+		memset(r, 0, sizeof(*r));
+		memcpy(r->ip, s->res.ip, sizeof(r->ip));
+		r->port = s->res.port;
+		r->mode = s->res.mode;
+		memcpy(r->sni, s->res.sni, sizeof(r->sni));
+	}
+	s->nconn++;
+	atomic_fetch_add(&e->st->connections, 1);
+	s->fd = -1;
+	if (conn_init(&s->c, &e->cfg.conn, r) < 0) {
+		r->status = ST_UNKNOWN_ERROR;
+		snprintf(r->fail_stage, sizeof(r->fail_stage), "connect");
+		snprintf(r->fail_reason, sizeof(r->fail_reason), "out-of-memory");
+		s->c.state = CONN_DONE;
+		return 0;
+	}
+	long n = hello_build(&s->probe.opts, s->hello, sizeof(s->hello));
+	if (n > 0) {
+		s->c.hello = s->hello;
+		s->c.hello_len = (size_t)n;
+	}
+	timer_init(&s->timer, on_timer, s);
+	s->fd = socket(s->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->fd < 0) {
+		conn_on_error(&s->c, errno);
+		return 0;
+	}
+	int one = 1;
+	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (loop_add_fd(w->l, s->fd, LOOP_WRITE, on_fd, s) < 0 ||
+	    (connect(s->fd, (struct sockaddr *)&s->sa, s->salen) < 0 && errno != EINPROGRESS)) {
+		conn_on_error(&s->c, errno);
+		return 0;
+	}
+	s->c.rearm = 1; /* arm the connect deadline */
+	loop_timer_arm(w->l, &s->timer, s->c.timeout_ms);
+	s->c.rearm = 0;
+	return 1;
 }
 
 /* Start the next target in a free slot (the caller checked there is one).
@@ -167,52 +296,38 @@ static int start_one(struct worker *w)
 	snprintf(r->sni, sizeof(r->sni), "%s", t->sni);
 	snprintf(r->name, sizeof(r->name), "%s", t->host);
 	snprintf(r->tag, sizeof(r->tag), "%s", t->tag);
-	struct sockaddr_storage sa = t->addr;
-	socklen_t salen = t->addrlen;
-	if (sa.ss_family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&sa;
+	s->sa = t->addr;
+	s->salen = t->addrlen;
+	if (s->sa.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&s->sa;
 		sin->sin_port = htons(port);
 		inet_ntop(AF_INET, &sin->sin_addr, r->ip, sizeof(r->ip));
 	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&sa;
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&s->sa;
 		sin6->sin6_port = htons(port);
 		inet_ntop(AF_INET6, &sin6->sin6_addr, r->ip, sizeof(r->ip));
 	}
 	r->start_ms = wall_ms();
 	s->t0 = loop_now_ms(w->l);
 	s->in_use = 1;
+	s->nconn = 0;
+	s->retries = 0;
+	s->waiting = 0;
 	w->active++;
 	atomic_fetch_add(&e->st->started, 1);
 	atomic_fetch_add(&e->st->active, 1);
-	if (conn_init(&s->c, &e->cfg.conn, r) < 0) {
+	s->plan = plan_new((enum enum_mode)e->cfg.enum_mode, r->sni[0] ? r->sni : NULL);
+	if (!s->plan || !plan_next(s->plan, &s->probe)) {
 		r->status = ST_UNKNOWN_ERROR;
 		snprintf(r->fail_stage, sizeof(r->fail_stage), "connect");
 		snprintf(r->fail_reason, sizeof(r->fail_reason), "out-of-memory");
-		s->fd = -1;
-		finish(s);
+		target_done(s);
 		return 0;
 	}
-	s->fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->fd < 0) {
-		conn_on_error(&s->c, errno);
-		finish(s);
-		return 0;
-	}
-	int one = 1;
-	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (loop_add_fd(w->l, s->fd, LOOP_WRITE, on_fd, s) < 0) {
-		conn_on_error(&s->c, errno);
-		finish(s);
-		return 0;
-	}
-	timer_init(&s->timer, on_timer, s);
-	if (connect(s->fd, (struct sockaddr *)&sa, salen) < 0 && errno != EINPROGRESS) {
-		conn_on_error(&s->c, errno);
-		finish(s);
-		return 0;
-	}
-	sync_slot(s); /* arms the connect deadline */
-	return 1;
+	if (start_conn(s, 1))
+		return 1;
+	conn_done(s);
+	return 0;
 }
 
 static void refill(struct worker *w)
@@ -226,6 +341,14 @@ static void on_timer(struct loop *l, struct timer *t, void *ud)
 	(void)l;
 	(void)t;
 	struct slot *s = ud;
+	if (s->waiting) {
+		/* back-off over: the same probe again */
+		s->waiting = 0;
+		if (!start_conn(s, 0))
+			conn_done(s);
+		refill(s->w);
+		return;
+	}
 	conn_on_timeout(&s->c);
 	sync_slot(s);
 	refill(s->w);

@@ -19,6 +19,7 @@
 
 #include "mxscan/blocklist.h"
 #include "mxscan/engine.h"
+#include "mxscan/plan.h"
 #include "mxscan/json.h"
 #include "mxscan/record.h"
 #include "mxscan/recw.h"
@@ -59,6 +60,13 @@ static const char usage_text[] =
 	"      --strict            stop at the first invalid input line (default: report, count, go on)\n"
 	"  -p, --port N            port for targets without one (default 25)\n"
 	"      --mode MODE         auto (default: 465 implicit TLS, others STARTTLS), starttls, implicit\n"
+	"\n"
+	"TLS probing:\n"
+	"      --enum LEVEL        quick: one broad ClientHello per host (like zgrab2);\n"
+	"                          versions: + which of SSLv3..TLS 1.3 are accepted;\n"
+	"                          full (default): every suite per version, the server's order, groups,\n"
+	"                          compression, fallback SCSV, secure renegotiation (like nmap's\n"
+	"                          ssl-enum-ciphers, with fewer connections)\n"
 	"\n"
 	"Output:\n"
 	"  -o, --output FILE       records to FILE; gzip when it ends in .gz; '-' = plain NDJSON on stdout\n"
@@ -268,6 +276,7 @@ enum {
 	OPT_PROGRESS,
 	OPT_SELFTEST,
 	OPT_LIST_BASELINE,
+	OPT_ENUM,
 };
 
 static const struct option long_opts[] = {
@@ -275,6 +284,7 @@ static const struct option long_opts[] = {
 	{ "strict", no_argument, 0, OPT_STRICT },
 	{ "port", required_argument, 0, 'p' },
 	{ "mode", required_argument, 0, OPT_MODE },
+	{ "enum", required_argument, 0, OPT_ENUM },
 	{ "output", required_argument, 0, 'o' },
 	{ "flush-records", required_argument, 0, OPT_FLUSH_RECORDS },
 	{ "flush-secs", required_argument, 0, OPT_FLUSH_SECS },
@@ -319,6 +329,7 @@ int main(int argc, char **argv)
 	memset(&ec, 0, sizeof(ec));
 	conn_config_defaults(&ec.conn);
 	ec.mode = MODE_AUTO;
+	ec.enum_mode = ENUM_FULL;
 	default_ehlo(ehlo, sizeof(ehlo));
 
 	int opt;
@@ -342,6 +353,18 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
+		case OPT_ENUM: {
+			int m = enum_mode_parse(optarg);
+			if (m < 0) {
+				fprintf(stderr, "mxscan: --enum is quick, versions or full, not '%s'\n", optarg);
+				{
+					rc = EXIT_USAGE;
+					goto out;
+				}
+			}
+			ec.enum_mode = m;
+			break;
+		}
 		case 'o': output = optarg; break;
 		case OPT_FLUSH_RECORDS:
 			if (parse_uint(optarg, 1, 10000000, &flush_records, "--flush-records") < 0)
@@ -674,7 +697,7 @@ int main(int argc, char **argv)
 			unsigned long d = atomic_load(&st.done) + atomic_load(&st.blocked);
 			double inst = (double)(d - last_done) * 1000.0 / (double)(now - last_t);
 			rate = rate > 0 ? 0.7 * rate + 0.3 * inst : inst;
-			unsigned long sd = atomic_load(&st.started);
+			unsigned long sd = atomic_load(&st.connections);
 			double cinst = (double)(sd - last_started) * 1000.0 / (double)(now - last_t);
 			crate = crate > 0 ? 0.7 * crate + 0.3 * cinst : cinst;
 			last_started = sd;
@@ -691,7 +714,7 @@ int main(int argc, char **argv)
 	if (!quiet) {
 		double secs = (double)(t1 - t0) / 1000.0;
 		progress_line(&st, total, t1 - t0, secs > 0 ? (double)atomic_load(&st.done) / secs : 0,
-			      secs > 0 ? (double)atomic_load(&st.started) / secs : 0, 1);
+			      secs > 0 ? (double)atomic_load(&st.connections) / secs : 0, 1);
 	}
 	unsigned long counts[ST__COUNT];
 	for (int i = 0; i < ST__COUNT; i++)

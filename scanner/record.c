@@ -11,7 +11,9 @@
 #include <time.h>
 
 #include "mxscan/conn.h"
+#include "mxscan/grade.h"
 #include "mxscan/hello.h"
+#include "mxscan/plan.h"
 #include "mxscan/smtp.h"
 #include "mxscan/suites.h"
 
@@ -89,10 +91,145 @@ static void smtp_object(struct jbuf *jb, const struct host_result *r)
 	jb_obj_close(jb);
 }
 
+/* What nmap grades a suite with: the key exchange it measured (DH prime,
+ * ECDHE curve of the server's preferred group) and the leaf certificate. */
+static void grade_keys_for(const struct suite_info *s, const struct plan_summary *p, const struct plan_version *pv,
+			   const struct cert_key *leaf, struct grade_keys *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (!strcmp(s->kx, "DHE") || !strcmp(s->kx, "DH")) {
+		k->kx_bits = pv->dh_bits;
+	} else if (!strcmp(s->kx, "ECDHE") || !strcmp(s->kx, "ECDH") || !strcmp(s->kx, "TLS13")) {
+		uint16_t g = GROUP_X25519;
+		if (!strcmp(s->kx, "TLS13") && p->ngroups13)
+			g = p->groups13[0];
+		else if (p->ngroups12)
+			g = p->groups12[0];
+		switch (g) {
+		case GROUP_SECP384R1: k->kx_bits = 384; break;
+		case GROUP_SECP521R1: k->kx_bits = 521; break;
+		case GROUP_X448: k->kx_bits = 448; break;
+		case GROUP_FFDHE2048: k->kx_bits = 2048; break;
+		case GROUP_FFDHE3072: k->kx_bits = 3072; break;
+		case GROUP_FFDHE4096: k->kx_bits = 4096; break;
+		default: k->kx_bits = 256; break;
+		}
+		k->kx_type = g >= GROUP_FFDHE2048 && g <= GROUP_FFDHE8192 ? GRADE_KEY_DH : GRADE_KEY_EC;
+		k->kx_group = tls_group_name(g);
+	}
+	switch (leaf->type) {
+	case CK_RSA: k->cert_type = GRADE_KEY_RSA; break;
+	case CK_DSA: k->cert_type = GRADE_KEY_DSA; break;
+	case CK_EC: k->cert_type = GRADE_KEY_EC; break;
+	default: k->cert_type = GRADE_KEY_NONE; break;
+	}
+	k->cert_bits = leaf->bits;
+	k->cert_sig_alg = leaf->sig_alg[0] ? leaf->sig_alg : NULL;
+	k->rsa_exponent_1 = leaf->rsa_exponent_1;
+}
+
+static void groups_array(struct jbuf *jb, const char *key, const uint16_t *g, size_t n)
+{
+	jb_arr_open(jb, key);
+	for (size_t i = 0; i < n; i++) {
+		const char *name = tls_group_name(g[i]);
+		if (name)
+			jb_str(jb, NULL, name);
+		else
+			jb_printf_str(jb, NULL, "0x%04x", g[i]);
+	}
+	jb_arr_close(jb);
+}
+
+/* tls.versions, groups, grades and warnings from the enumeration plan. */
+static void enum_fields(struct jbuf *jb, const struct plan_summary *p, const struct cert_key *leaf)
+{
+	static const char *const vkeys[PV__COUNT] = { "SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3" };
+	char grades[PV__COUNT * PLAN_MAX_OFFER];
+	size_t ng = 0;
+	unsigned warn = 0;
+	jb_str(jb, "enumeration", enum_mode_name(p->mode));
+	jb_obj_open(jb, "versions");
+	for (int v = PV__COUNT - 1; v >= 0; v--) {
+		const struct plan_version *pv = &p->v[v];
+		if (!pv->tested)
+			continue;
+		jb_obj_open(jb, vkeys[v]);
+		jb_bool(jb, "supported", pv->supported);
+		if (pv->supported && p->mode == ENUM_FULL) {
+			jb_str(jb, "order", plan_order_name(pv->order));
+			if (!pv->complete)
+				jb_bool(jb, "incomplete", 1);
+			if (pv->dh_bits)
+				jb_int(jb, "dh_bits", pv->dh_bits);
+			int pfs = 0;
+			jb_arr_open(jb, "ciphers");
+			for (size_t i = 0; i < pv->nsuites; i++) {
+				const struct suite_info *s = suite_by_code(pv->suites[i]);
+				jb_obj_open(jb, NULL);
+				jb_str(jb, "name", s ? s->name : "unknown");
+				jb_printf_str(jb, "code", "0x%04x", pv->suites[i]);
+				if (s) {
+					uint16_t wire = plan_ver_wire((enum plan_ver)v);
+					struct grade_keys k;
+					grade_keys_for(s, p, pv, leaf, &k);
+					char g = grade_suite_keys(s, wire, &k);
+					grades[ng++] = g;
+					jb_printf_str(jb, "grade", "%c", g);
+					warn |= grade_warnings_keys(s, wire, &k);
+					pfs |= grade_suite_pfs(s);
+				}
+				jb_obj_close(jb);
+			}
+			jb_arr_close(jb);
+			if (pv->nsuites && !pfs)
+				warn |= 1u << GW_NO_PFS;
+		}
+		jb_obj_close(jb);
+	}
+	jb_obj_close(jb);
+	if (p->mode != ENUM_FULL)
+		return;
+	if (p->ngroups13 || p->ngroups12) {
+		/* all groups accepted, TLS 1.3 order first, then curves seen only in TLS 1.2 */
+		uint16_t all[2 * PLAN_MAX_GROUPS];
+		size_t n = 0;
+		for (size_t i = 0; i < p->ngroups13; i++)
+			all[n++] = p->groups13[i];
+		for (size_t i = 0; i < p->ngroups12; i++) {
+			size_t k = 0;
+			while (k < n && all[k] != p->groups12[i])
+				k++;
+			if (k == n)
+				all[n++] = p->groups12[i];
+		}
+		groups_array(jb, "groups", all, n);
+		if (p->ngroups12)
+			groups_array(jb, "groups_tls12", p->groups12, p->ngroups12);
+		if (p->ngroups13)
+			groups_array(jb, "groups_tls13", p->groups13, p->ngroups13);
+	}
+	if (ng)
+		jb_printf_str(jb, "least_grade", "%c", grade_least(grades, ng));
+	if (p->compression >= 0)
+		jb_str(jb, "compression", p->compression ? "deflate" : "null");
+	if (p->fallback_scsv >= 0)
+		jb_bool(jb, "fallback_scsv", p->fallback_scsv);
+	if (p->secure_reneg >= 0)
+		jb_bool(jb, "secure_renegotiation", p->secure_reneg);
+	jb_arr_open(jb, "warnings");
+	for (int w = 0; w < GW__COUNT; w++)
+		if (warn & (1u << w))
+			jb_str(jb, NULL, grade_warning_name((enum grade_warning)w));
+	jb_arr_close(jb);
+}
+
 static void tls_object(struct jbuf *jb, const struct host_result *r)
 {
 	const struct tls_probe_result *t = &r->tls;
 	jb_obj_open(jb, "tls");
+	if (r->plan && r->plan->mode != ENUM_QUICK)
+		enum_fields(jb, r->plan, &r->tls.leaf);
 	jb_obj_open(jb, "baseline");
 	if (t->got_server_hello) {
 		const struct suite_info *s = suite_by_code(t->cipher);
@@ -149,9 +286,19 @@ int record_host(struct jbuf *jb, const char *scan_id, const struct host_result *
 		smtp_object(jb, r);
 	if (r->tls.attempted)
 		tls_object(jb, r);
+
 	jb_obj_open(jb, "probes");
 	jb_uint(jb, "connections", r->connections);
 	jb_uint(jb, "duration_ms", r->duration_ms);
+	if (r->plan && r->plan->mode != ENUM_QUICK) {
+		jb_obj_open(jb, "refusals");
+		for (int o = 0; o < PO__COUNT; o++)
+			if (r->plan->refusals[o])
+				jb_uint(jb, probe_outcome_name((enum probe_outcome)o), r->plan->refusals[o]);
+		jb_obj_close(jb);
+		if (r->plan->aborted)
+			jb_bool(jb, "aborted", 1);
+	}
 	iso_time(ts, sizeof(ts), r->start_ms);
 	jb_str(jb, "started", ts);
 	jb_obj_close(jb);

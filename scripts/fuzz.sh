@@ -35,7 +35,7 @@ for h in tests/fuzz/fuzz_*.c; do
 	fi
 	# shellcheck disable=SC2086 # srcs is a list of paths
 	if ! "$CC" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-D_GNU_SOURCE -Iinclude -Itests "$h" $srcs -o "$out/$name"; then
+		-D_GNU_SOURCE -Iinclude -Itests "$h" $srcs -o "$out/$name" -lwolfssl; then
 		echo "fuzz.sh: $name: build failed" >&2
 		failed=1
 		continue

@@ -26,6 +26,7 @@ struct engine_config {
 	struct conn_config conn;
 	uint16_t default_port; /* for targets without a port */
 	int mode;              /* MODE_AUTO (port 465 implicit, else STARTTLS) or an enum conn_mode */
+	int enum_mode;         /* enum enum_mode: quick, versions, full */
 	const struct blocklist *bl;
 	struct recw *out;
 	const char *scan_id;
@@ -33,6 +34,7 @@ struct engine_config {
 
 struct engine_stats {
 	atomic_ulong started, done, active, blocked, write_errors;
+	atomic_ulong connections; /* TCP connections opened (several per target when enumerating) */
 	atomic_ulong status[ST__COUNT];
 };
 

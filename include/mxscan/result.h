@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include "mxscan/certkey.h"
+
 /* zgrab2's status vocabulary (DESIGN.md). */
 enum scan_status {
 	ST_SUCCESS = 0,
@@ -42,8 +44,9 @@ struct tls_probe_result {
 	uint8_t alert_desc;
 	int ncerts; /* certificates seen in a TLS <= 1.2 Certificate message */
 	uint16_t dh_bits;
-	uint8_t compression; /* compression method in the ServerHello */
-	int reneg_info;      /* renegotiation_info in the ServerHello */
+	uint8_t compression;  /* compression method in the ServerHello */
+	struct cert_key leaf; /* leaf certificate key, from a TLS <= 1.2 Certificate message */
+	int reneg_info;       /* renegotiation_info in the ServerHello */
 };
 
 struct plan_summary;

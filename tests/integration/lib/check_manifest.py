@@ -48,6 +48,7 @@ def check(cond, what, detail=""):
     if not cond:
         fails += 1
     print(("ok" if cond else "not ok") + f" {n} - {what}" + (f"  # {detail}" if not cond and detail else ""))
+    return cond
 
 for line in open(manifest_path):
     m = json.loads(line)
@@ -77,6 +78,32 @@ for line in open(manifest_path):
         b = r.get("tls", {}).get("baseline", {})
         check((b.get("version"), b.get("cipher_code")) == (v, c), f"{tag}: baseline {v} {c}",
               f"got {b.get('version')} {b.get('cipher_code')} {b.get('cipher')}")
+    # full enumeration: every version's support, accepted suites and the server's order
+    limited = bool(m["smtp"].get("rate")) or bool(m["smtp"].get("max_concurrent"))
+    if r.get("probes", {}).get("aborted"):
+        # only a server that limits connections may cut the enumeration short
+        check(limited, f"{tag}: enumeration aborted only for a connection-limited server")
+    elif "versions" in r.get("tls", {}) and exp.get("tls_reachable") is not False and r["status"] == "success":
+        got = r["tls"]["versions"]
+        for v, info in m["tls"]["versions"].items():
+            g = got.get(v, {})
+            want_sup = bool(info.get("supported"))
+            if not check(bool(g.get("supported")) == want_sup, f"{tag}: {v} supported={want_sup}",
+                         f"got {g.get('supported')}"):
+                continue
+            if not want_sup:
+                continue
+            want = [c["code"] for c in info["ciphers"]]
+            have = [c["code"] for c in g.get("ciphers", [])]
+            if info.get("order") == "server" and len(want) > 1:
+                check(have == want, f"{tag}: {v} {len(want)} suites in the server's order",
+                      f"got {have} want {want}")
+                check(g.get("order") == "server", f"{tag}: {v} order server", f"got {g.get('order')}")
+            else:
+                check(sorted(have) == sorted(want), f"{tag}: {v} {len(want)} suites",
+                      f"missing {sorted(set(want) - set(have))} extra {sorted(set(have) - set(want))}")
+                if len(want) > 1:
+                    check(g.get("order") == "client", f"{tag}: {v} order client", f"got {g.get('order')}")
 for key, rs in recs.items():
     check(False, f"record for {key} that the manifest does not list")
 print(f"1..{n}")
