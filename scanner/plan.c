@@ -12,9 +12,8 @@
  *    the client's (RFC 5246 appendix E.1, RFC 8446 section 4.2.1): a hello
  *    offering up to v answered with version w proves w and refutes every
  *    version between w and v (the baseline answering TLS 1.2 settles TLS 1.3).
- *    protocol_version (alert 70) refutes v, and when the server has proven a
- *    higher version (so it is not merely intolerant of our hello) everything
- *    below v too: a modern server's TLS 1.1 alert settles TLS 1.0 and SSLv3.
+ *    protocol_version (alert 70) refutes v alone: servers with a version gap
+ *    (GnuTLS with TLS 1.0 and 1.2) refuse 1.1 that way yet accept 1.0.
  *  - The version test of v is the first elimination probe of v, so its
  *    ServerHello is the first suite found; the baseline's suite is kept as
  *    well (suites[0], "seeded"). handshake_failure / insufficient_security
@@ -722,15 +721,13 @@ static void result_enum12(struct plan *p, const struct probe_result *r)
 		return;
 	vs->refused++;
 	if (r->outcome == PO_ALERT && r->alert == 70) {
-		/* protocol_version (RFC 5246 section 7.2.2). From a server that speaks a
-		 * higher version (so is not merely intolerant of this hello) it means it
-		 * has nothing at or below v: it would have picked the highest it has
-		 * (RFC 5246 appendix E.1). */
-		int higher = 0;
-		for (int k = v + 1; k < PV__COUNT; k++)
-			higher |= p->vs[k].known == 1;
-		for (int k = higher ? PV_SSL3 : (int)v; k <= (int)v; k++)
-			set_known(p, k, 0);
+		/* protocol_version (RFC 5246 section 7.2.2) refutes v only. RFC 5246
+		 * appendix E.1 says a server picks the highest version it has below
+		 * ours, which would refute every lower version too, but servers with a
+		 * gap do not: exim/GnuTLS with TLS 1.0 and 1.2 answers a TLS 1.1 hello
+		 * with alert 70 and still accepts TLS 1.0 (tests/integration/
+		 * nmap_compare.t keeps that case). */
+		set_known(p, v, 0);
 	} else if (!(r->outcome == PO_ALERT && (r->alert == 40 || r->alert == 71)) && vs->refused >= 2)
 		set_known(p, v, 0);
 	else

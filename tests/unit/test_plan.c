@@ -557,10 +557,11 @@ static void test_modern(void)
 	unsigned n = full("modern", &f);
 	/* 1 baseline (TLS 1.3, 0x1302) + TLS 1.3: 2 HRR (suite + group), 1 refusal, 1 with every
 	 * group (refused: suites done), 2 groups alone + 1 refusal = 7; TLS 1.2: 17 picks + 5
-	 * window refusals = 22; TLS 1.1: protocol_version, which also settles TLS 1.0 and SSLv3 = 1;
+	 * window refusals = 22; TLS 1.1, 1.0 and SSLv3: one protocol_version each (alert 70
+	 * refutes only its own version: servers with a version gap exist) = 3;
 	 * order: 1 + 1; curves: 2 (x25519 came with the elimination) + 1 refusal = 3;
 	 * compression 1; fallback 1. */
-	is_int(n, 1 + 7 + 22 + 1 + 2 + 3 + 1 + 1, "modern: probe count");
+	is_int(n, 1 + 7 + 22 + 3 + 2 + 3 + 1 + 1, "modern: probe count");
 	diag("typical modern server (TLS 1.3 + TLS 1.2, 20 suites): %u connections", n);
 }
 
@@ -570,9 +571,9 @@ static void test_tls12_ten(void)
 	tls12_ten(&f);
 	unsigned n = full("TLS 1.2 only, 10 suites", &f);
 	/* baseline (TLS 1.2: first suite, TLS 1.3 refuted) + 9 picks + 5 window refusals
-	 * + TLS 1.1 protocol_version (settles 1.0 and SSLv3) + 1 order + curves: 1 + 1
+	 * + TLS 1.1, 1.0, SSLv3 protocol_version each + 1 order + curves: 1 + 1
 	 * refusal + compression. Fallback: one version only. */
-	is_int(n, 1 + 9 + 5 + 1 + 1 + 2 + 1, "TLS 1.2 only, 10 suites: probe count");
+	is_int(n, 1 + 9 + 5 + 3 + 1 + 2 + 1, "TLS 1.2 only, 10 suites: probe count");
 	diag("TLS 1.2-only server, 10 suites: %u connections", n);
 }
 
@@ -750,8 +751,8 @@ static void test_versions(void)
 	modern(&f);
 	p = drive(ENUM_VERSIONS, &f, &run);
 	s = plan_summary(p);
-	/* baseline proves TLS 1.3; TLS 1.2 test; TLS 1.1 protocol_version settles 1.0 and SSLv3 */
-	is_int(run.probes, 3, "versions: baseline + 2 version tests");
+	/* baseline proves TLS 1.3; TLS 1.2 test; TLS 1.1, 1.0 and SSLv3 each refused with protocol_version */
+	is_int(run.probes, 5, "versions: baseline + 4 version tests");
 	is_int(run.bad, 0, "versions: probes well-formed");
 	for (int v = 0; v < PV__COUNT; v++) {
 		ok(s->v[v].tested, "versions: %s tested", vname(v));
