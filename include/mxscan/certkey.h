@@ -13,9 +13,9 @@ enum certkey_type { CK_NONE = 0, CK_RSA, CK_DSA, CK_EC, CK_ED25519, CK_OTHER };
 
 struct cert_key {
 	enum certkey_type type;
-	unsigned bits;     /* RSA/DSA modulus bits, EC curve bits */
+	unsigned bits; /* RSA/DSA modulus bits, EC curve bits */
 	int rsa_exponent_1;
-	char sig_alg[48];  /* e.g. "sha256WithRSAEncryption"; "" if unknown */
+	char sig_alg[48]; /* e.g. "sha256WithRSAEncryption"; "" if unknown */
 };
 
 /* Parse one DER certificate. Returns 0, or -1 when it does not parse. */
