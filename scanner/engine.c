@@ -49,6 +49,7 @@ struct slot {
 	struct sockaddr_storage sa;
 	socklen_t salen;
 	unsigned nconn;
+	uint64_t conn_t0; /* loop ms when the current connection started */
 	unsigned retries; /* probe connections retried after the server turned us away */
 	int waiting;      /* the timer is a back-off wait, not a connection deadline */
 	uint64_t t0;      /* loop ms at start */
@@ -109,6 +110,8 @@ static void target_done(struct slot *s)
 	plan_free(s->plan);
 	s->plan = NULL;
 	s->res.plan = NULL;
+	free(s->res.trace);
+	s->res.trace = NULL;
 	atomic_fetch_add(&e->st->status[s->res.status], 1);
 	atomic_fetch_add(&e->st->done, 1);
 	atomic_fetch_sub(&e->st->active, 1);
@@ -163,6 +166,20 @@ static void conn_done(struct slot *s)
 		}
 		struct probe_result pr;
 		probe_outcome(s->nconn == 1 ? &s->res : &s->pres, &pr);
+		if (s->res.trace && s->res.ntrace < PLAN_MAX_PROBES + ENGINE_RETRIES * 4) {
+			struct probe_trace *tr = &s->res.trace[s->res.ntrace++];
+			*tr = (struct probe_trace){
+				.kind = (uint8_t)s->probe.kind,
+				.ver = (uint8_t)s->probe.ver,
+				.offered = (uint16_t)s->probe.opts.nsuites,
+				.outcome = (uint8_t)pr.outcome,
+				.alert = pr.alert,
+				.version = pr.version,
+				.cipher = pr.cipher,
+				.group = pr.group,
+				.ms = (uint32_t)(loop_now_ms(w->l) - s->conn_t0),
+			};
+		}
 		/* A probe turned away before TLS (421, a reset or close at the banner:
 		 * connection or rate limits) is repeated after a back-off instead of
 		 * ending the enumeration: 0.5, 1, 2 s, at most ENGINE_RETRIES times. */
@@ -235,6 +252,7 @@ static int start_conn(struct slot *s, int first)
 		memcpy(r->sni, s->res.sni, sizeof(r->sni));
 	}
 	s->nconn++;
+	s->conn_t0 = loop_now_ms(w->l);
 	atomic_fetch_add(&e->st->connections, 1);
 	s->fd = -1;
 	if (conn_init(&s->c, &e->cfg.conn, r) < 0) {
@@ -308,6 +326,8 @@ static int start_one(struct worker *w)
 		inet_ntop(AF_INET6, &sin6->sin6_addr, r->ip, sizeof(r->ip));
 	}
 	r->start_ms = wall_ms();
+	if (e->cfg.trace_probes)
+		r->trace = calloc(PLAN_MAX_PROBES + ENGINE_RETRIES * 4, sizeof(*r->trace));
 	s->t0 = loop_now_ms(w->l);
 	s->in_use = 1;
 	s->nconn = 0;

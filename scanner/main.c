@@ -67,6 +67,7 @@ static const char usage_text[] =
 	"                          full (default): every suite per version, the server's order, groups,\n"
 	"                          compression, fallback SCSV, secure renegotiation (like nmap's\n"
 	"                          ssl-enum-ciphers, with fewer connections)\n"
+	"      --trace-probes      keep every probe in the record (kind, offer size, outcome, alert, pick)\n"
 	"\n"
 	"Output:\n"
 	"  -o, --output FILE       records to FILE; gzip when it ends in .gz; '-' = plain NDJSON on stdout\n"
@@ -277,6 +278,7 @@ enum {
 	OPT_SELFTEST,
 	OPT_LIST_BASELINE,
 	OPT_ENUM,
+	OPT_TRACE_PROBES,
 };
 
 static const struct option long_opts[] = {
@@ -285,6 +287,7 @@ static const struct option long_opts[] = {
 	{ "port", required_argument, 0, 'p' },
 	{ "mode", required_argument, 0, OPT_MODE },
 	{ "enum", required_argument, 0, OPT_ENUM },
+	{ "trace-probes", no_argument, 0, OPT_TRACE_PROBES },
 	{ "output", required_argument, 0, 'o' },
 	{ "flush-records", required_argument, 0, OPT_FLUSH_RECORDS },
 	{ "flush-secs", required_argument, 0, OPT_FLUSH_SECS },
@@ -365,6 +368,7 @@ int main(int argc, char **argv)
 			ec.enum_mode = m;
 			break;
 		}
+		case OPT_TRACE_PROBES: ec.trace_probes = 1; break;
 		case 'o': output = optarg; break;
 		case OPT_FLUSH_RECORDS:
 			if (parse_uint(optarg, 1, 10000000, &flush_records, "--flush-records") < 0)

@@ -299,6 +299,32 @@ int record_host(struct jbuf *jb, const char *scan_id, const struct host_result *
 		if (r->plan->aborted)
 			jb_bool(jb, "aborted", 1);
 	}
+	if (r->trace) {
+		static const char *const vkeys[PV__COUNT] = { "SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3" };
+		jb_arr_open(jb, "trace");
+		for (unsigned i = 0; i < r->ntrace; i++) {
+			const struct probe_trace *t = &r->trace[i];
+			jb_obj_open(jb, NULL);
+			jb_str(jb, "kind", probe_kind_name((enum probe_kind)t->kind));
+			jb_str(jb, "version_tested", t->ver < PV__COUNT ? vkeys[t->ver] : "?");
+			jb_uint(jb, "offered", t->offered);
+			jb_str(jb, "outcome", probe_outcome_name((enum probe_outcome)t->outcome));
+			if (t->outcome == PO_ALERT) {
+				jb_uint(jb, "alert", t->alert);
+				jb_str(jb, "alert_name", tls_alert_name(t->alert));
+			}
+			if (t->outcome == PO_SERVER_HELLO || t->outcome == PO_HRR) {
+				const struct suite_info *si = suite_by_code(t->cipher);
+				jb_str(jb, "version", tls_version_name(t->version));
+				jb_str(jb, "cipher", si ? si->name : "unknown");
+				if (t->group && tls_group_name(t->group))
+					jb_str(jb, "group", tls_group_name(t->group));
+			}
+			jb_uint(jb, "ms", t->ms);
+			jb_obj_close(jb);
+		}
+		jb_arr_close(jb);
+	}
 	iso_time(ts, sizeof(ts), r->start_ms);
 	jb_str(jb, "started", ts);
 	jb_obj_close(jb);

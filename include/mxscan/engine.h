@@ -27,6 +27,7 @@ struct engine_config {
 	uint16_t default_port; /* for targets without a port */
 	int mode;              /* MODE_AUTO (port 465 implicit, else STARTTLS) or an enum conn_mode */
 	int enum_mode;         /* enum enum_mode: quick, versions, full */
+	int trace_probes;      /* keep every probe's outcome in the record */
 	const struct blocklist *bl;
 	struct recw *out;
 	const char *scan_id;

@@ -51,6 +51,19 @@ struct tls_probe_result {
 
 struct plan_summary;
 
+/* One probe connection as --trace-probes records it. */
+struct probe_trace {
+	uint8_t kind;     /* enum probe_kind */
+	uint8_t ver;      /* enum plan_ver under test */
+	uint16_t offered; /* suites offered */
+	uint8_t outcome;  /* enum probe_outcome */
+	uint8_t alert;
+	uint16_t version; /* answered version */
+	uint16_t cipher;
+	uint16_t group;
+	uint32_t ms; /* duration of the connection */
+};
+
 struct host_result {
 	char ip[64];
 	uint16_t port;
@@ -82,6 +95,8 @@ struct host_result {
 	struct tls_probe_result tls;
 
 	const struct plan_summary *plan; /* enumeration results (NULL in tests without a plan) */
+	struct probe_trace *trace;       /* --trace-probes: one entry per connection, else NULL */
+	unsigned ntrace;
 	unsigned connections;
 	uint64_t start_ms; /* wall clock, ms since epoch */
 	uint64_t duration_ms;

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# --trace-probes: one trace entry per connection, each refusal classified
+# (alert code, close, reset, timeout), counts consistent with probes.refusals,
+# and --enum quick / versions spend the connections they promise.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+BIN=${BIN:-bin}
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
+T=$(mktemp -d /tmp/mxscan-trace.XXXXXX); chmod 755 "$T"
+trap 'scripts/fleet.sh stop "$T/fleet" >/dev/null 2>&1; rm -rf "$T"' EXIT
+MXFLEET="$BIN/mxfleet" scripts/fleet.sh start "$T/fleet" datasets/fleet/knobs.conf >/dev/null 2>&1 || { echo "1..1"; echo "not ok 1 - fleet"; exit 0; }
+# modern (alert 40 on refusal), tls13reset (resets), legacy10 (TLS 1.0 only)
+"$BIN/mxscan" --allowlist 127.0.0.0/8 -q --mode starttls --trace-probes --tls-timeout 3 \
+  127.3.0.1:2525 127.3.0.21:2525 127.3.0.9:2525 > "$T/full.json"
+"$BIN/mxscan" --allowlist 127.0.0.0/8 -q --mode starttls --enum quick 127.3.0.1:2525 > "$T/quick.json"
+"$BIN/mxscan" --allowlist 127.0.0.0/8 -q --mode starttls --enum versions 127.3.0.1:2525 > "$T/versions.json"
+"$PY" - "$T" <<'PYEOF'
+import collections, json, sys, subprocess
+t = sys.argv[1]
+n = 0
+def check(c, what):
+    global n
+    n += 1
+    print(("ok" if c else "not ok") + f" {n} - {what}")
+hosts = [json.loads(l) for l in open(f"{t}/full.json") if '"type":"host"' in l]
+check(len(hosts) == 3, "three host records")
+for r in hosts:
+    tr = r["probes"].get("trace", [])
+    ip = r["ip"]
+    check(len(tr) == r["probes"]["connections"], f"{ip}: one trace entry per connection ({len(tr)})")
+    check(tr and tr[0]["kind"] == "baseline", f"{ip}: the first probe is the baseline")
+    check(all(e["outcome"] != "alert" or "alert" in e for e in tr), f"{ip}: every alert carries its code")
+    ends = collections.Counter(e["outcome"] for e in tr if e["outcome"] not in ("server-hello", "hello-retry-request"))
+    refusals = r["probes"].get("refusals", {})
+    check(all(refusals.get(k, 0) >= v for k, v in ends.items()), f"{ip}: refusal counts cover every refusing probe {dict(ends)}")
+by = {r["ip"]: r for r in hosts}
+check(any(e["outcome"] == "reset" for e in by["127.3.0.21"]["probes"]["trace"]), "a server that resets on refusal: resets classified as such")
+check(any(e.get("alert") == 40 for e in by["127.3.0.1"]["probes"]["trace"]), "a server that refuses with alert 40: alert 40 recorded")
+q = [json.loads(l) for l in open(f"{t}/quick.json") if '"type":"host"' in l][0]
+check(q["probes"]["connections"] == 1 and "versions" not in q["tls"], "--enum quick: one connection, no enumeration")
+v = [json.loads(l) for l in open(f"{t}/versions.json") if '"type":"host"' in l][0]
+check(v["tls"]["enumeration"] == "versions" and all("ciphers" not in d for d in v["tls"]["versions"].values()),
+      "--enum versions: versions only")
+check(v["probes"]["connections"] <= 5, f"--enum versions: at most 5 connections ({v['probes']['connections']})")
+r = subprocess.run(["scripts/validate-records", f"{t}/full.json"], capture_output=True, text=True)
+check(r.returncode == 0, "traced records valid against the schema")
+print(f"1..{n}")
+PYEOF
