@@ -306,6 +306,7 @@ struct vstate {
 	int known;                   /* -1 unknown, 0 refused, 1 accepted */
 	unsigned refused;            /* windows refused while the version was unproven */
 	int seeded;                  /* suites[0] is the baseline's pick (its offer, not a window's) */
+	unsigned win;                /* window size; 0 = PLAN_CHUNK, halved when a big hello is dropped */
 	uint16_t group12;            /* first ECDHE curve picked with every curve offered */
 	uint64_t taken[BIT_WORDS];   /* candidates found accepted */
 	uint64_t refuted[BIT_WORDS]; /* candidates in a refused offer */
@@ -638,11 +639,14 @@ static void result_baseline(struct plan *p, const struct probe_result *r)
 
 /* ---- elimination, TLS <= 1.2 ------------------------------------------ */
 
+#define PLAN_MIN_WINDOW 16
+
 /* The window: the first PLAN_CHUNK candidates neither found nor refused. */
 static size_t window_fill(struct plan *p, enum plan_ver v, struct plan_probe *o)
 {
 	const struct vstate *vs = &p->vs[v];
-	for (size_t i = 0; i < tab.ncand[v] && o->opts.nsuites < PLAN_CHUNK; i++)
+	size_t limit = vs->win ? vs->win : PLAN_CHUNK;
+	for (size_t i = 0; i < tab.ncand[v] && o->opts.nsuites < limit; i++)
 		if (!bit(vs->taken, i) && !bit(vs->refuted, i)) {
 			probe_suite(o, tab.cand[v][i]);
 			p->last_hi = (uint16_t)i;
@@ -708,6 +712,16 @@ static void result_enum12(struct plan *p, const struct probe_result *r)
 		return;
 	}
 	refusal(p, r);
+	/* A server that drops a big hello without an alert (FIN, RST, silence,
+	 * garbage) may be choking on its size (some stacks cap the suite list):
+	 * re-offer half the window before believing the refusal, down to
+	 * PLAN_MIN_WINDOW suites. An alert means the hello was parsed: no shrink. */
+	if ((r->outcome == PO_CLOSED || r->outcome == PO_RESET || r->outcome == PO_TIMEOUT ||
+	     r->outcome == PO_NOT_TLS) &&
+	    vs->known != 0 && q->opts.nsuites > PLAN_MIN_WINDOW) {
+		vs->win = (unsigned)(q->opts.nsuites / 2);
+		return;
+	}
 	if (vs->known == -1 && r->outcome == PO_SERVER_HELLO) {
 		if (r->version < want)
 			note_negotiated(p, v, r->version);

@@ -43,6 +43,7 @@ struct fake {
 	int liar;             /* instead of refusing a TLS <= 1.2 hello, picks its favourite anyway */
 	int no_tls;           /* every connection fails before TLS */
 	unsigned no_tls_from; /* connections from this one on fail before TLS (0: never) */
+	size_t max_suites;    /* closes the connection on a hello with more suites (0: no cap) */
 	unsigned conns;
 };
 
@@ -147,6 +148,10 @@ static void answer(struct fake *f, const struct plan_probe *pr, struct probe_res
 	f->conns++;
 	if (f->no_tls || (f->no_tls_from && f->conns >= f->no_tls_from)) {
 		r->outcome = PO_NO_TLS;
+		return;
+	}
+	if (f->max_suites && o->nsuites > f->max_suites) {
+		r->outcome = PO_CLOSED; /* chokes on a big hello without a word */
 		return;
 	}
 	for (int k = 0; k < PV__COUNT; k++)
@@ -662,6 +667,16 @@ static void test_resets(void)
 	full("silent on refusal", &f);
 }
 
+/* A server that drops hellos with more than 40 suites (a suite-list cap, like
+ * wolfSSL's 150): the window shrinks and every suite is still found. */
+static void test_choker(void)
+{
+	struct fake f;
+	tls12_ten(&f);
+	f.max_suites = 40;
+	full("chokes on hellos with more than 40 suites", &f);
+}
+
 static void test_liar(void)
 {
 	struct fake f;
@@ -837,6 +852,7 @@ int main(void)
 	test_resets();
 	test_tls13_only();
 	test_liar();
+	test_choker();
 	test_no_tls();
 	test_quick();
 	test_versions();
