@@ -29,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mxscan/certkey.h"
 #include "mxscan/suites.h"
 
 static const char *const state_names[] = {
@@ -282,6 +281,8 @@ int conn_init(struct conn *c, const struct conn_config *cfg, struct host_result 
 		return -1;
 	c->cfg = cfg;
 	c->res = res;
+	c->leaf = NULL;
+	c->leaf_len = 0;
 	c->txlen = 0;
 	smtp_parser_init(&c->sp);
 	res->connections++;
@@ -461,8 +462,11 @@ static void on_tls_bytes(struct conn *c, const uint8_t *buf, size_t len)
 			t->ncerts = f.ncerts;
 			t->dh_bits = f.dh_bits;
 			t->compression = f.compression;
-			if (f.ncerts > 0)
-				certkey_parse(f.cert[0], f.cert_len[0], &t->leaf);
+			if (f.ncerts > 0) {
+				/* parsed by the driver, once per host: X.509 parsing costs more than the probe */
+				c->leaf = f.cert[0];
+				c->leaf_len = f.cert_len[0];
+			}
 			t->reneg_info = f.has_reneg_info;
 			if (f.got_alert) {
 				t->got_alert = 1;

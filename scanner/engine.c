@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "mxscan/blocklist.h"
+#include "mxscan/certkey.h"
 #include "mxscan/json.h"
 #include "mxscan/loop.h"
 #include "mxscan/plan.h"
@@ -190,9 +191,9 @@ static void conn_done(struct slot *s)
 			s->retries++;
 			return;
 		}
-		/* the first leaf certificate any probe saw grades static-RSA suites */
-		if (s->nconn > 1 && s->res.tls.leaf.type == CK_NONE && s->pres.tls.leaf.type != CK_NONE)
-			s->res.tls.leaf = s->pres.tls.leaf;
+		/* the first leaf certificate any probe saw grades the suites; parsed once per host */
+		if (s->res.tls.leaf.type == CK_NONE && s->c.leaf)
+			certkey_parse(s->c.leaf, s->c.leaf_len, &s->res.tls.leaf);
 		plan_result(s->plan, &pr);
 		if (atomic_load(&w->e->draining) || !plan_next(s->plan, &s->probe)) {
 			target_done(s);

@@ -181,11 +181,18 @@ static const uint16_t curves12[] = { GROUP_X25519,
 				     22 /* secp256k1 */ };
 _Static_assert(ARRAY_LEN(curves12) <= 32, "curve bits fit a uint32_t");
 
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
 static struct {
 	uint16_t cand[PV__COUNT][PLAN_MAX_OFFER]; /* candidates per version, in offer order */
 	size_t ncand[PV__COUNT];
-	uint8_t in_base[PV__COUNT][PLAN_MAX_OFFER]; /* candidate is in the baseline offer */
-	uint16_t groups13[PLAN_MAX_GROUPS];         /* groups offered in TLS 1.3 probes */
+	uint8_t in_base[PV__COUNT][PLAN_MAX_OFFER];  /* candidate is in the baseline offer */
+	uint32_t by_code[PV__COUNT][PLAN_MAX_OFFER]; /* (code << 16 | index), sorted: cand_index() */
+	uint16_t groups13[PLAN_MAX_GROUPS];          /* groups offered in TLS 1.3 probes */
 	size_t ngroups13;
 } tab;
 static pthread_once_t tab_once = PTHREAD_ONCE_INIT;
@@ -289,6 +296,9 @@ static void tab_init(void)
 		}
 		qsort(tab.cand[v] + rest, n - rest, sizeof(uint16_t), rest_cmp);
 		tab.ncand[v] = n;
+		for (size_t i = 0; i < n; i++)
+			tab.by_code[v][i] = (uint32_t)tab.cand[v][i] << 16 | (uint32_t)i;
+		qsort(tab.by_code[v], n, sizeof(uint32_t), u32_cmp);
 	}
 	/* TLS 1.3 groups: what browsers send first, the defaults, the other hybrids. */
 	tab.groups13[tab.ngroups13++] = GROUP_X25519MLKEM768;
@@ -354,11 +364,21 @@ static void set_bit(uint64_t *b, size_t i)
 	b[i / 64] |= (uint64_t)1 << (i % 64);
 }
 
+/* Position of code among v's candidates: binary search of by_code (this is
+ * on the hot path of every refused window). */
 static size_t cand_index(enum plan_ver v, uint16_t code)
 {
-	for (size_t i = 0; i < tab.ncand[v]; i++)
-		if (tab.cand[v][i] == code)
-			return i;
+	size_t lo = 0, hi = tab.ncand[v];
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		uint16_t c = (uint16_t)(tab.by_code[v][mid] >> 16);
+		if (c == code)
+			return tab.by_code[v][mid] & 0xffff;
+		if (c < code)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NOT_FOUND;
 }
 
