@@ -141,6 +141,8 @@ static void send_quit(struct conn *c)
 /* Join reply lines with '\n' into dst. */
 static void keep_reply(const struct smtp_reply *r, char *dst, size_t cap)
 {
+	if (cap == 0)
+		return;
 	size_t n = 0;
 	dst[0] = 0;
 	for (int i = 0; i < r->nlines && n + 1 < cap; i++) {
@@ -311,7 +313,7 @@ void conn_on_connected(struct conn *c)
 static void on_banner(struct conn *c, const struct smtp_reply *r)
 {
 	struct host_result *res = c->res;
-	keep_reply(r, res->banner, sizeof(res->banner));
+	keep_reply(r, res->banner, res->no_text ? 0 : sizeof(res->banner));
 	res->banner_code = r->code;
 	res->banner_masked = smtp_banner_masked(r);
 	if (r->code == 220) {
@@ -335,7 +337,7 @@ static void on_banner(struct conn *c, const struct smtp_reply *r)
 static void on_ehlo(struct conn *c, const struct smtp_reply *r)
 {
 	struct host_result *res = c->res;
-	keep_reply(r, res->ehlo, sizeof(res->ehlo));
+	keep_reply(r, res->ehlo, res->no_text ? 0 : sizeof(res->ehlo));
 	res->ehlo_code = r->code;
 	if (r->code == 250) {
 		struct smtp_caps caps;
@@ -379,7 +381,7 @@ static void on_ehlo(struct conn *c, const struct smtp_reply *r)
 static void on_helo(struct conn *c, const struct smtp_reply *r)
 {
 	struct host_result *res = c->res;
-	keep_reply(r, res->ehlo, sizeof(res->ehlo));
+	keep_reply(r, res->ehlo, res->no_text ? 0 : sizeof(res->ehlo));
 	res->ehlo_code = r->code;
 	if (r->code == 250) {
 		/* HELO has no extensions, so no STARTTLS (RFC 3207 §4). */

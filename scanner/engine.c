@@ -251,6 +251,7 @@ static int start_conn(struct slot *s, int first)
 		r->port = s->res.port;
 		r->mode = s->res.mode;
 		memcpy(r->sni, s->res.sni, sizeof(r->sni));
+		r->no_text = 1;
 	}
 	s->nconn++;
 	s->conn_t0 = loop_now_ms(w->l);

@@ -50,6 +50,8 @@ struct conn {
 	struct host_result *res;
 	const uint8_t *hello; /* ClientHello to send (set by the driver before connect); NULL = baseline */
 	size_t hello_len;
+	const uint8_t *leaf; /* leaf certificate DER seen in the flight (TLS <= 1.2), valid until the next conn_init */
+	size_t leaf_len;
 	struct smtp_parser sp;
 	struct hello_parser *hp;
 	uint8_t tx[CONN_TX_MAX];

@@ -94,6 +94,7 @@ struct host_result {
 
 	struct tls_probe_result tls;
 
+	int no_text; /* a later probe connection: the dialogue text is not kept (the first one's is) */
 	const struct plan_summary *plan; /* enumeration results (NULL in tests without a plan) */
 	struct probe_trace *trace;       /* --trace-probes: one entry per connection, else NULL */
 	unsigned ntrace;
