@@ -29,13 +29,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mxscan/handshake.h"
 #include "mxscan/suites.h"
 
 static const char *const state_names[] = {
-	[CONN_EXPECT_CONNECT] = "connect",   [CONN_EXPECT_BANNER] = "banner",
-	[CONN_EXPECT_EHLO] = "ehlo",         [CONN_EXPECT_HELO] = "helo",
-	[CONN_EXPECT_STARTTLS] = "starttls", [CONN_EXPECT_SERVER_HELLO] = "tls-hello",
-	[CONN_EXPECT_QUIT] = "quit",         [CONN_DONE] = "done",
+	[CONN_EXPECT_CONNECT] = "connect",     [CONN_EXPECT_BANNER] = "banner",
+	[CONN_EXPECT_EHLO] = "ehlo",           [CONN_EXPECT_HELO] = "helo",
+	[CONN_EXPECT_STARTTLS] = "starttls",   [CONN_EXPECT_SERVER_HELLO] = "tls-hello",
+	[CONN_EXPECT_QUIT] = "quit",           [CONN_DONE] = "done",
+	[CONN_EXPECT_HANDSHAKE] = "handshake", [CONN_EXPECT_TLS_BANNER] = "tls-banner",
+	[CONN_EXPECT_TLS_EHLO] = "tls-ehlo",
 };
 _Static_assert(sizeof(state_names) / sizeof(state_names[0]) == CONN__COUNT, "state_names out of sync");
 
@@ -96,6 +99,9 @@ static unsigned state_timeout(const struct conn *c, enum conn_state s)
 	case CONN_EXPECT_STARTTLS: return c->cfg->command_ms;
 	case CONN_EXPECT_SERVER_HELLO: return c->cfg->tls_ms;
 	case CONN_EXPECT_QUIT: return c->cfg->quit_ms;
+	case CONN_EXPECT_HANDSHAKE: return c->cfg->tls_ms;
+	case CONN_EXPECT_TLS_BANNER: return c->cfg->banner_ms;
+	case CONN_EXPECT_TLS_EHLO: return c->cfg->command_ms;
 	case CONN_DONE:
 	case CONN__COUNT: break;
 	}
@@ -274,9 +280,142 @@ static void send_client_hello(struct conn *c)
 	enter(c, CONN_EXPECT_SERVER_HELLO);
 }
 
+/* --- the full handshake (wolfSSL over memory buffers) --------------------- */
+
+static void hs_failed(struct conn *c, const char *stage)
+{
+	struct hs_result *h = c->res->hs;
+	if (h && !h->stage[0]) {
+		snprintf(h->stage, sizeof(h->stage), "%s", stage);
+		h->alert = c->hs ? hs_alert(c->hs) : -1;
+		snprintf(h->error, sizeof(h->error), "%s", c->hs ? hs_error(c->hs) : "out of memory");
+	}
+	enter(c, CONN_DONE);
+}
+
+static void hs_send_text(struct conn *c, const char *text)
+{
+	if (hs_write(c->hs, text, strlen(text), c->tx, &c->txlen, sizeof(c->tx)) < 0)
+		hs_failed(c, "tls-write");
+}
+
+static void start_handshake(struct conn *c)
+{
+	c->hs = hs_new(c->hs_ctx, c->res->sni[0] ? c->res->sni : NULL);
+	if (!c->hs || !c->res->hs) {
+		hs_failed(c, "handshake");
+		return;
+	}
+	c->res->hs->alert = -1;
+	if (hs_step(c->hs, NULL, 0, c->tx, &c->txlen, sizeof(c->tx)) == HS_FAIL) {
+		hs_failed(c, "handshake");
+		return;
+	}
+	enter(c, CONN_EXPECT_HANDSHAKE);
+}
+
+/* Handshake complete: keep what a sending MTA negotiated and the chain. */
+static void handshake_done(struct conn *c)
+{
+	struct hs_result *h = c->res->hs;
+	struct hs_info i;
+	hs_get_info(c->hs, &i);
+	h->ok = 1;
+	h->version = i.version;
+	h->cipher = i.cipher;
+	snprintf(h->group, sizeof(h->group), "%s", i.group);
+	size_t used = 0;
+	for (int k = 0; k < i.ncerts && h->ncerts < HS_RES_CERTS; k++) {
+		if (used + i.cert_len[k] > sizeof(h->chain))
+			break;
+		memcpy(h->chain + used, i.cert[k], i.cert_len[k]);
+		h->cert_off[h->ncerts] = (uint32_t)used;
+		h->cert_len[h->ncerts] = i.cert_len[k];
+		h->ncerts++;
+		used += i.cert_len[k];
+	}
+	if (c->res->mode == MODE_IMPLICIT) {
+		enter(c, CONN_EXPECT_TLS_BANNER);
+	} else {
+		char cmd[300];
+		snprintf(cmd, sizeof(cmd), "EHLO %s\r\n", c->cfg->ehlo_name);
+		hs_send_text(c, cmd);
+		if (c->state != CONN_DONE)
+			enter(c, CONN_EXPECT_TLS_EHLO);
+	}
+}
+
+/* Decrypted SMTP after the handshake: the greeting (implicit TLS), then the
+ * EHLO reply, whose capabilities are compared with the plaintext ones. */
+static void on_tls_plain(struct conn *c, const uint8_t *buf, size_t len)
+{
+	while (len > 0 && (c->state == CONN_EXPECT_TLS_BANNER || c->state == CONN_EXPECT_TLS_EHLO)) {
+		size_t used = 0;
+		int st = smtp_parse(&c->sp, buf, len, &used);
+		buf += used;
+		len -= used;
+		if (st == SMTP_NEED_MORE)
+			return;
+		if (st < 0) {
+			snprintf(c->res->hs->error, sizeof(c->res->hs->error), "SMTP over TLS: %s",
+				 smtp_status_name(st));
+			hs_failed(c, conn_state_name(c->state));
+			return;
+		}
+		struct smtp_reply *r = &c->sp.reply;
+		if (c->state == CONN_EXPECT_TLS_BANNER) {
+			char cmd[300];
+			snprintf(cmd, sizeof(cmd), "EHLO %s\r\n", c->cfg->ehlo_name);
+			hs_send_text(c, cmd);
+			if (c->state != CONN_DONE)
+				enter(c, CONN_EXPECT_TLS_EHLO);
+			continue;
+		}
+		struct hs_result *h = c->res->hs;
+		struct smtp_caps caps;
+		keep_reply(r, h->ehlo, sizeof(h->ehlo));
+		h->ehlo_code = r->code;
+		smtp_parse_caps(r, &caps);
+		h->caps = caps.flags;
+		hs_send_text(c, "QUIT\r\n");
+		enter(c, CONN_DONE);
+		return;
+	}
+}
+
+static void on_handshake_bytes(struct conn *c, const uint8_t *buf, size_t len)
+{
+	uint8_t plain[8192];
+	if (c->state == CONN_EXPECT_HANDSHAKE) {
+		int st = hs_step(c->hs, buf, len, c->tx, &c->txlen, sizeof(c->tx));
+		if (st == HS_FAIL) {
+			hs_failed(c, "handshake");
+			return;
+		}
+		if (st == HS_WANT)
+			return;
+		handshake_done(c);
+		buf = NULL; /* queued leftovers are read below */
+		len = 0;
+	}
+	while (c->state == CONN_EXPECT_TLS_BANNER || c->state == CONN_EXPECT_TLS_EHLO) {
+		long n = hs_read(c->hs, buf, len, plain, sizeof(plain));
+		buf = NULL;
+		len = 0;
+		if (n < 0) {
+			hs_failed(c, conn_state_name(c->state));
+			return;
+		}
+		if (n == 0)
+			return;
+		on_tls_plain(c, plain, (size_t)n);
+	}
+}
+
 int conn_init(struct conn *c, const struct conn_config *cfg, struct host_result *res)
 {
 	struct hello_parser *hp = c->hp;
+	hs_free(c->hs); /* the previous connection's handshake, if any */
 	memset(c, 0, offsetof(struct conn, sp));
 	c->hp = hp ? hp : hello_parser_new(0);
 	if (!c->hp)
@@ -294,6 +433,8 @@ int conn_init(struct conn *c, const struct conn_config *cfg, struct host_result 
 
 void conn_release(struct conn *c)
 {
+	hs_free(c->hs);
+	c->hs = NULL;
 	hello_parser_free(c->hp);
 	c->hp = NULL;
 }
@@ -302,10 +443,12 @@ void conn_on_connected(struct conn *c)
 {
 	if (c->state != CONN_EXPECT_CONNECT)
 		return;
-	if (c->res->mode == MODE_IMPLICIT)
-		send_client_hello(c);
-	else
+	if (c->res->mode != MODE_IMPLICIT)
 		enter(c, CONN_EXPECT_BANNER);
+	else if (c->hs_ctx)
+		start_handshake(c);
+	else
+		send_client_hello(c);
 }
 
 /* --- SMTP replies, one per state ---------------------------------------- */
@@ -404,7 +547,10 @@ static void on_starttls(struct conn *c, const struct smtp_reply *r)
 	snprintf(res->starttls_reply, sizeof(res->starttls_reply), "%s", smtp_line(r, 0));
 	res->starttls_code = r->code;
 	if (r->code == 220) {
-		send_client_hello(c);
+		if (c->hs_ctx)
+			start_handshake(c);
+		else
+			send_client_hello(c);
 		return;
 	}
 	if (r->code == 454) {
@@ -500,6 +646,11 @@ void conn_on_data(struct conn *c, const uint8_t *buf, size_t len)
 			on_tls_bytes(c, buf, len);
 			return;
 		}
+		if (c->state == CONN_EXPECT_HANDSHAKE || c->state == CONN_EXPECT_TLS_BANNER ||
+		    c->state == CONN_EXPECT_TLS_EHLO) {
+			on_handshake_bytes(c, buf, len);
+			return;
+		}
 		if (c->state == CONN_EXPECT_CONNECT)
 			return; /* cannot happen: data before connect */
 		size_t used = 0;
@@ -543,9 +694,31 @@ void conn_on_data(struct conn *c, const uint8_t *buf, size_t len)
 	}
 }
 
+static int in_handshake(const struct conn *c)
+{
+	return c->state == CONN_EXPECT_HANDSHAKE || c->state == CONN_EXPECT_TLS_BANNER ||
+	       c->state == CONN_EXPECT_TLS_EHLO;
+}
+
+/* A close, reset or timeout during the full handshake ends it, with that as
+ * the reason (the host's own status is the baseline probe's). */
+static int handshake_ended(struct conn *c, const char *why)
+{
+	if (!in_handshake(c))
+		return 0;
+	struct hs_result *h = c->res->hs;
+	if (h && !h->stage[0]) {
+		snprintf(h->stage, sizeof(h->stage), "%s", conn_state_name(c->state));
+		h->alert = c->hs ? hs_alert(c->hs) : -1;
+		snprintf(h->error, sizeof(h->error), "%s", why);
+	}
+	enter(c, CONN_DONE);
+	return 1;
+}
+
 void conn_on_eof(struct conn *c)
 {
-	if (c->state == CONN_DONE)
+	if (c->state == CONN_DONE || handshake_ended(c, "closed"))
 		return;
 	if (c->state != CONN_EXPECT_QUIT)
 		failure(c, ST_CONNECTION_CLOSED, "closed", "server closed the connection");
@@ -554,7 +727,7 @@ void conn_on_eof(struct conn *c)
 
 void conn_on_error(struct conn *c, int err)
 {
-	if (c->state == CONN_DONE)
+	if (c->state == CONN_DONE || handshake_ended(c, err == ECONNRESET ? "reset" : strerror(err)))
 		return;
 	if (c->state == CONN_EXPECT_CONNECT) {
 		if (err == ECONNREFUSED)
@@ -575,7 +748,7 @@ void conn_on_error(struct conn *c, int err)
 void conn_on_timeout(struct conn *c)
 {
 	char d[64];
-	if (c->state == CONN_DONE)
+	if (c->state == CONN_DONE || handshake_ended(c, "timeout"))
 		return;
 	snprintf(d, sizeof(d), "no answer within %u ms", c->timeout_ms);
 	if (c->state == CONN_EXPECT_CONNECT)

@@ -26,6 +26,7 @@
 
 #include "mxscan/blocklist.h"
 #include "mxscan/certkey.h"
+#include "mxscan/handshake.h"
 #include "mxscan/json.h"
 #include "mxscan/loop.h"
 #include "mxscan/plan.h"
@@ -52,6 +53,7 @@ struct slot {
 	unsigned nconn;
 	uint64_t conn_t0; /* loop ms when the current connection started */
 	unsigned retries; /* probe connections retried after the server turned us away */
+	int handshaking;  /* the current connection is the full handshake */
 	int waiting;      /* the timer is a back-off wait, not a connection deadline */
 	uint64_t t0;      /* loop ms at start */
 	struct worker *w;
@@ -70,6 +72,7 @@ struct worker {
 
 struct engine {
 	struct engine_config cfg;
+	struct hs_ctx *hs_ctx; /* shared wolfSSL client context for full handshakes */
 	const struct target_set *targets;
 	size_t ntargets;
 	atomic_size_t next;
@@ -113,6 +116,8 @@ static void target_done(struct slot *s)
 	s->res.plan = NULL;
 	free(s->res.trace);
 	s->res.trace = NULL;
+	free(s->res.hs);
+	s->res.hs = NULL;
 	atomic_fetch_add(&e->st->status[s->res.status], 1);
 	atomic_fetch_add(&e->st->done, 1);
 	atomic_fetch_sub(&e->st->active, 1);
@@ -152,6 +157,28 @@ static void probe_outcome(const struct host_result *r, struct probe_result *pr)
 
 static int start_conn(struct slot *s, int first);
 
+/* After the probes: one full handshake, when the server speaks a version
+ * wolfSSL can (TLS 1.1+: the baseline got the server's highest). */
+static int want_handshake(const struct slot *s)
+{
+	const struct tls_probe_result *t = &s->res.tls;
+	return s->w->e->hs_ctx && !s->res.hs && t->got_server_hello && !t->hrr && t->version >= 0x0302 &&
+	       !atomic_load(&s->w->e->draining);
+}
+
+/* Start the handshake connection; 1 when in progress, 0 when it is not
+ * possible or ended at once. */
+static int start_handshake_conn(struct slot *s)
+{
+	s->res.hs = calloc(1, sizeof(*s->res.hs));
+	if (!s->res.hs)
+		return 0;
+	s->handshaking = 1;
+	if (start_conn(s, 0))
+		return 1;
+	return 0;
+}
+
 /* A connection reached CONN_DONE: close it, tell the plan, and either start
  * the next probe in the same slot or finish the target. Iterative: probes
  * that fail at once are fed back without recursion. */
@@ -164,6 +191,22 @@ static void conn_done(struct slot *s)
 			loop_del_fd(w->l, s->fd);
 			close(s->fd);
 			s->fd = -1;
+		}
+		if (s->handshaking) {
+			s->handshaking = 0;
+			if (s->res.trace && s->res.ntrace < PLAN_MAX_PROBES + ENGINE_RETRIES * 4) {
+				const struct hs_result *h = s->res.hs;
+				s->res.trace[s->res.ntrace++] = (struct probe_trace){
+					.kind = PK__COUNT, /* the full handshake */
+					.outcome = (uint8_t)(h->ok ? PO_SERVER_HELLO : PO_CLOSED),
+					.alert = (uint8_t)(h->alert > 0 ? h->alert : 0),
+					.version = h->version,
+					.cipher = h->cipher,
+					.ms = (uint32_t)(loop_now_ms(w->l) - s->conn_t0),
+				};
+			}
+			target_done(s);
+			return;
 		}
 		struct probe_result pr;
 		probe_outcome(s->nconn == 1 ? &s->res : &s->pres, &pr);
@@ -196,6 +239,10 @@ static void conn_done(struct slot *s)
 			certkey_parse(s->c.leaf, s->c.leaf_len, &s->res.tls.leaf);
 		plan_result(s->plan, &pr);
 		if (atomic_load(&w->e->draining) || !plan_next(s->plan, &s->probe)) {
+			if (want_handshake(s) && start_handshake_conn(s))
+				return;
+			if (s->handshaking)
+				continue; /* the handshake connection failed at once: close it above */
 			target_done(s);
 			return;
 		}
@@ -252,6 +299,7 @@ static int start_conn(struct slot *s, int first)
 		r->mode = s->res.mode;
 		memcpy(r->sni, s->res.sni, sizeof(r->sni));
 		r->no_text = 1;
+		r->hs = s->handshaking ? s->res.hs : NULL;
 	}
 	s->nconn++;
 	s->conn_t0 = loop_now_ms(w->l);
@@ -264,7 +312,9 @@ static int start_conn(struct slot *s, int first)
 		s->c.state = CONN_DONE;
 		return 0;
 	}
-	long n = hello_build(&s->probe.opts, s->hello, sizeof(s->hello));
+	long n = s->handshaking ? 0 : hello_build(&s->probe.opts, s->hello, sizeof(s->hello));
+	if (s->handshaking)
+		s->c.hs_ctx = e->hs_ctx;
 	if (n > 0) {
 		s->c.hello = s->hello;
 		s->c.hello_len = (size_t)n;
@@ -335,6 +385,7 @@ static int start_one(struct worker *w)
 	s->nconn = 0;
 	s->retries = 0;
 	s->waiting = 0;
+	s->handshaking = 0;
 	w->active++;
 	atomic_fetch_add(&e->st->started, 1);
 	atomic_fetch_add(&e->st->active, 1);
@@ -452,6 +503,10 @@ struct engine *engine_start(const struct engine_config *cfg, const struct target
 	e->ntargets = ts_count(targets);
 	e->st = stats;
 	e->nworkers = cfg->threads ? cfg->threads : 1;
+	if (cfg->handshake && !(e->hs_ctx = hs_ctx_new(err, errlen))) {
+		free(e);
+		return NULL;
+	}
 	unsigned per = (cfg->concurrency + e->nworkers - 1) / e->nworkers;
 	if (per == 0)
 		per = 1;
@@ -493,6 +548,7 @@ fail:
 		for (unsigned i = 0; i < e->nworkers; i++)
 			worker_free(&e->workers[i]);
 	free(e->workers);
+	hs_ctx_free(e->hs_ctx);
 	free(e);
 	return NULL;
 }
@@ -515,5 +571,6 @@ void engine_join(struct engine *e)
 	for (unsigned i = 0; i < e->nworkers; i++)
 		worker_free(&e->workers[i]);
 	free(e->workers);
+	hs_ctx_free(e->hs_ctx);
 	free(e);
 }

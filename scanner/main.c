@@ -68,6 +68,8 @@ static const char usage_text[] =
 	"                          compression, fallback SCSV, secure renegotiation (like nmap's\n"
 	"                          ssl-enum-ciphers, with fewer connections)\n"
 	"      --trace-probes      keep every probe in the record (kind, offer size, outcome, alert, pick)\n"
+	"      --no-handshake      skip the full TLS handshake (certificate chain, EHLO after TLS) that\n"
+	"                          follows the probes when the server speaks TLS 1.1 or newer\n"
 	"\n"
 	"Output:\n"
 	"  -o, --output FILE       records to FILE; gzip when it ends in .gz; '-' = plain NDJSON on stdout\n"
@@ -279,6 +281,7 @@ enum {
 	OPT_LIST_BASELINE,
 	OPT_ENUM,
 	OPT_TRACE_PROBES,
+	OPT_NO_HANDSHAKE,
 };
 
 static const struct option long_opts[] = {
@@ -288,6 +291,7 @@ static const struct option long_opts[] = {
 	{ "mode", required_argument, 0, OPT_MODE },
 	{ "enum", required_argument, 0, OPT_ENUM },
 	{ "trace-probes", no_argument, 0, OPT_TRACE_PROBES },
+	{ "no-handshake", no_argument, 0, OPT_NO_HANDSHAKE },
 	{ "output", required_argument, 0, 'o' },
 	{ "flush-records", required_argument, 0, OPT_FLUSH_RECORDS },
 	{ "flush-secs", required_argument, 0, OPT_FLUSH_SECS },
@@ -333,6 +337,7 @@ int main(int argc, char **argv)
 	conn_config_defaults(&ec.conn);
 	ec.mode = MODE_AUTO;
 	ec.enum_mode = ENUM_FULL;
+	ec.handshake = 1;
 	default_ehlo(ehlo, sizeof(ehlo));
 
 	int opt;
@@ -369,6 +374,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case OPT_TRACE_PROBES: ec.trace_probes = 1; break;
+		case OPT_NO_HANDSHAKE: ec.handshake = 0; break;
 		case 'o': output = optarg; break;
 		case OPT_FLUSH_RECORDS:
 			if (parse_uint(optarg, 1, 10000000, &flush_records, "--flush-records") < 0)

@@ -224,12 +224,60 @@ static void enum_fields(struct jbuf *jb, const struct plan_summary *p, const str
 	jb_arr_close(jb);
 }
 
+static void caps_array(struct jbuf *jb, const char *key, unsigned caps)
+{
+	jb_arr_open(jb, key);
+	for (size_t i = 0; i < sizeof(cap_list) / sizeof(cap_list[0]); i++)
+		if (caps & cap_list[i].flag)
+			jb_str(jb, NULL, cap_list[i].name);
+	jb_arr_close(jb);
+}
+
+/* The full handshake: what a real client negotiated, the EHLO after TLS and
+ * how its capabilities differ from the plaintext ones. */
+static void handshake_object(struct jbuf *jb, const struct host_result *r)
+{
+	const struct hs_result *h = r->hs;
+	jb_obj_open(jb, "handshake");
+	jb_bool(jb, "ok", h->ok);
+	if (h->ok) {
+		const struct suite_info *s = suite_by_code(h->cipher);
+		jb_str(jb, "version", tls_version_name(h->version));
+		jb_str(jb, "cipher", s ? s->name : "unknown");
+		jb_printf_str(jb, "cipher_code", "0x%04x", h->cipher);
+		if (h->group[0])
+			jb_str(jb, "group", h->group);
+		jb_uint(jb, "certificates", (uint64_t)h->ncerts);
+	}
+	if (h->stage[0]) {
+		jb_str(jb, "failed_at", h->stage);
+		jb_str(jb, "error", h->error);
+		if (h->alert >= 0) {
+			jb_obj_open(jb, "alert");
+			jb_int(jb, "code", h->alert);
+			jb_str(jb, "name", tls_alert_name((uint8_t)h->alert));
+			jb_obj_close(jb);
+		}
+	}
+	if (h->ehlo[0]) {
+		lines_array(jb, "ehlo", h->ehlo);
+		caps_array(jb, "capabilities", h->caps);
+		if (r->mode == MODE_STARTTLS && r->ehlo_code == 250) {
+			caps_array(jb, "capabilities_gained", h->caps & ~r->caps);
+			caps_array(jb, "capabilities_lost", r->caps & ~h->caps & ~(unsigned)SMTP_CAP_STARTTLS);
+		}
+	}
+	jb_obj_close(jb);
+}
+
 static void tls_object(struct jbuf *jb, const struct host_result *r)
 {
 	const struct tls_probe_result *t = &r->tls;
 	jb_obj_open(jb, "tls");
 	if (r->plan && r->plan->mode != ENUM_QUICK)
 		enum_fields(jb, r->plan, &r->tls.leaf);
+	if (r->hs)
+		handshake_object(jb, r);
 	jb_obj_open(jb, "baseline");
 	if (t->got_server_hello) {
 		const struct suite_info *s = suite_by_code(t->cipher);
@@ -305,7 +353,8 @@ int record_host(struct jbuf *jb, const char *scan_id, const struct host_result *
 		for (unsigned i = 0; i < r->ntrace; i++) {
 			const struct probe_trace *t = &r->trace[i];
 			jb_obj_open(jb, NULL);
-			jb_str(jb, "kind", probe_kind_name((enum probe_kind)t->kind));
+			jb_str(jb, "kind",
+			       t->kind == PK__COUNT ? "handshake" : probe_kind_name((enum probe_kind)t->kind));
 			jb_str(jb, "version_tested", t->ver < PV__COUNT ? vkeys[t->ver] : "?");
 			jb_uint(jb, "offered", t->offered);
 			jb_str(jb, "outcome", probe_outcome_name((enum probe_outcome)t->outcome));

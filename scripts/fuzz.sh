@@ -3,7 +3,7 @@
 # libFuzzer, ASan and UBSan, and run each for SECONDS (default 30).
 #
 # Each harness names the scanner sources it links on a line of its own near the
-# top:  // fuzz-sources: scanner/hello.c [scanner/other.c ...]
+# top:  // fuzz-sources: scanner/hello.c [scanner/other.c ...]   (several such lines add up)
 # Seeds come from tests/fuzz/corpus/NAME/ (NAME = harness name without
 # "fuzz_"); they are read, never written: new inputs go to build/fuzz/NAME.corpus/.
 # Crash reproducers land in build/fuzz/ as fuzz_NAME-crash-*. Exits non-zero
@@ -27,7 +27,7 @@ for h in tests/fuzz/fuzz_*.c; do
 	[ -e "$h" ] || continue
 	name=$(basename "$h" .c)
 	short=${name#fuzz_}
-	srcs=$(sed -n 's|^// fuzz-sources:||p' "$h" | head -n 1)
+	srcs=$(sed -n 's|^// fuzz-sources:||p' "$h" | tr '\n' ' ')
 	if [ -z "$srcs" ]; then
 		echo "fuzz.sh: $h has no '// fuzz-sources:' line" >&2
 		failed=1

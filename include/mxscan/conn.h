@@ -25,6 +25,9 @@ enum conn_state {
 	CONN_EXPECT_STARTTLS,
 	CONN_EXPECT_SERVER_HELLO,
 	CONN_EXPECT_QUIT,
+	CONN_EXPECT_HANDSHAKE,  /* full wolfSSL handshake (c->hs_ctx set by the driver) */
+	CONN_EXPECT_TLS_BANNER, /* implicit TLS: the greeting, encrypted */
+	CONN_EXPECT_TLS_EHLO,   /* the EHLO reply over TLS */
 	CONN_DONE,
 	CONN__COUNT
 };
@@ -50,6 +53,8 @@ struct conn {
 	struct host_result *res;
 	const uint8_t *hello; /* ClientHello to send (set by the driver before connect); NULL = baseline */
 	size_t hello_len;
+	struct hs_ctx *hs_ctx; /* set by the driver after conn_init: do a full handshake instead of a probe */
+	struct hs *hs;
 	const uint8_t *leaf; /* leaf certificate DER seen in the flight (TLS <= 1.2), valid until the next conn_init */
 	size_t leaf_len;
 	struct smtp_parser sp;

@@ -51,6 +51,26 @@ struct tls_probe_result {
 
 struct plan_summary;
 
+#define HS_RES_CERTS 10
+#define HS_RES_CHAIN 65536
+
+/* The full wolfSSL handshake of a host (allocated only when one is made). */
+struct hs_result {
+	int ok;
+	uint16_t version, cipher;
+	char group[32];
+	int alert;           /* alert received, -1 none */
+	char error[96];      /* why it failed */
+	char stage[16];      /* where it failed: handshake, tls-banner, tls-ehlo */
+	char ehlo[RES_TEXT]; /* EHLO reply over TLS, lines joined by '\n' */
+	int ehlo_code;
+	unsigned caps; /* SMTP_CAP_* after TLS */
+	int ncerts;
+	uint32_t cert_len[HS_RES_CERTS];
+	uint32_t cert_off[HS_RES_CERTS];
+	uint8_t chain[HS_RES_CHAIN];
+};
+
 /* One probe connection as --trace-probes records it. */
 struct probe_trace {
 	uint8_t kind;     /* enum probe_kind */
@@ -94,7 +114,8 @@ struct host_result {
 
 	struct tls_probe_result tls;
 
-	int no_text; /* a later probe connection: the dialogue text is not kept (the first one's is) */
+	int no_text;          /* a later probe connection: the dialogue text is not kept (the first one's is) */
+	struct hs_result *hs; /* the full handshake, NULL when none was made */
 	const struct plan_summary *plan; /* enumeration results (NULL in tests without a plan) */
 	struct probe_trace *trace;       /* --trace-probes: one entry per connection, else NULL */
 	unsigned ntrace;

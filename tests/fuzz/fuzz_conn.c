@@ -1,4 +1,5 @@
-// fuzz-sources: scanner/conn.c scanner/smtp.c scanner/hello.c scanner/suites.c scanner/suites_table.c scanner/certkey.c
+// fuzz-sources: scanner/conn.c scanner/smtp.c scanner/hello.c scanner/suites.c scanner/suites_table.c
+// fuzz-sources: scanner/certkey.c scanner/handshake.c
 /*
  * Fuzz the whole per-connection state machine: the input is a script of
  * server events (bytes in chunks of fuzzer-chosen sizes, EOF, reset, timeout)

@@ -29,7 +29,7 @@ PYEOF
 {
   "$BIN/mxscan" --allowlist 127.0.0.0/8 -q --mode starttls --banner-timeout 5 --timeout 5 --tls-timeout 3 -i "$T/starttls.txt"
   "$BIN/mxscan" --allowlist 127.0.0.0/8 -q --mode implicit --tls-timeout 3 -i "$T/implicit.txt"
-  "$BIN/mxscan" --allowlist 127.0.0.0/8 -q --enum quick --mode starttls --tls-timeout 3 -i "$T/starttls-limited.txt"
-  "$BIN/mxscan" --allowlist 127.0.0.0/8 -q --enum quick --mode implicit --tls-timeout 3 -i "$T/implicit-limited.txt"
+  "$BIN/mxscan" --allowlist 127.0.0.0/8 -q --enum quick --no-handshake --mode starttls --tls-timeout 3 -i "$T/starttls-limited.txt"
+  "$BIN/mxscan" --allowlist 127.0.0.0/8 -q --enum quick --no-handshake --mode implicit --tls-timeout 3 -i "$T/implicit-limited.txt"
 } > "$T/records.ndjson" 2> "$T/scan.err"
 "$PY" tests/integration/lib/check_manifest.py "$T/fleet/manifest.jsonl" "$T/records.ndjson" "$BIN/mxscan"

@@ -12,8 +12,9 @@ MXFLEET="$BIN/mxfleet" scripts/fleet.sh start "$T/fleet" datasets/fleet/knobs.co
 # modern (alert 40 on refusal), tls13reset (resets), legacy10 (TLS 1.0 only)
 "$BIN/mxscan" --allowlist 127.0.0.0/8 -q --mode starttls --trace-probes --tls-timeout 3 \
   127.3.0.1:2525 127.3.0.21:2525 127.3.0.9:2525 > "$T/full.json"
-"$BIN/mxscan" --allowlist 127.0.0.0/8 -q --mode starttls --enum quick 127.3.0.1:2525 > "$T/quick.json"
-"$BIN/mxscan" --allowlist 127.0.0.0/8 -q --mode starttls --enum versions 127.3.0.1:2525 > "$T/versions.json"
+"$BIN/mxscan" --allowlist 127.0.0.0/8 -q --mode starttls --enum quick --no-handshake 127.3.0.1:2525 > "$T/quick.json"
+"$BIN/mxscan" --allowlist 127.0.0.0/8 -q --mode starttls --enum quick 127.3.0.1:2525 > "$T/quick-hs.json"
+"$BIN/mxscan" --allowlist 127.0.0.0/8 -q --mode starttls --enum versions --no-handshake 127.3.0.1:2525 > "$T/versions.json"
 "$PY" - "$T" <<'PYEOF'
 import collections, json, sys, subprocess
 t = sys.argv[1]
@@ -29,6 +30,8 @@ for r in hosts:
     ip = r["ip"]
     check(len(tr) == r["probes"]["connections"], f"{ip}: one trace entry per connection ({len(tr)})")
     check(tr and tr[0]["kind"] == "baseline", f"{ip}: the first probe is the baseline")
+    hs = r["tls"].get("handshake")
+    check((hs is not None) == (tr[-1]["kind"] == "handshake"), f"{ip}: the full handshake is the last connection when made")
     check(all(e["outcome"] != "alert" or "alert" in e for e in tr), f"{ip}: every alert carries its code")
     ends = collections.Counter(e["outcome"] for e in tr if e["outcome"] not in ("server-hello", "hello-retry-request"))
     refusals = r["probes"].get("refusals", {})
@@ -37,7 +40,9 @@ by = {r["ip"]: r for r in hosts}
 check(any(e["outcome"] == "reset" for e in by["127.3.0.21"]["probes"]["trace"]), "a server that resets on refusal: resets classified as such")
 check(any(e.get("alert") == 40 for e in by["127.3.0.1"]["probes"]["trace"]), "a server that refuses with alert 40: alert 40 recorded")
 q = [json.loads(l) for l in open(f"{t}/quick.json") if '"type":"host"' in l][0]
-check(q["probes"]["connections"] == 1 and "versions" not in q["tls"], "--enum quick: one connection, no enumeration")
+check(q["probes"]["connections"] == 1 and "versions" not in q["tls"], "--enum quick --no-handshake: one connection, no enumeration")
+qh = [json.loads(l) for l in open(f"{t}/quick-hs.json") if '"type":"host"' in l][0]
+check(qh["probes"]["connections"] == 2 and qh["tls"]["handshake"]["ok"], "--enum quick: the probe plus the full handshake")
 v = [json.loads(l) for l in open(f"{t}/versions.json") if '"type":"host"' in l][0]
 check(v["tls"]["enumeration"] == "versions" and all("ciphers" not in d for d in v["tls"]["versions"].values()),
       "--enum versions: versions only")

@@ -69,8 +69,14 @@ for line in open(manifest_path):
         exp = {"status": react[0], "failure": {"stage": "tls-hello", "reason": react[1]}, "tls_reachable": False}
     got_fail = r.get("failure") or {}
     want_fail = exp.get("failure") or {}
+    reasons = {want_fail.get("reason")}
+    if want_fail.get("stage") == "tls-hello" and want_fail.get("reason") == "closed":
+        # a server that closes right after its 220 races our ClientHello: when the
+        # hello lands on the closed socket, its kernel answers with RST, which
+        # can reach us before (or instead of) the FIN
+        reasons.add("reset")
     ok = r["status"] == exp["status"] and got_fail.get("stage") == want_fail.get("stage") \
-        and got_fail.get("reason") == want_fail.get("reason")
+        and got_fail.get("reason") in reasons
     check(ok, f"{tag}: status {exp['status']} {want_fail.get('stage','')} {want_fail.get('reason','')}",
           f"got {r['status']} {got_fail.get('stage')} {got_fail.get('reason')} {got_fail.get('detail','')}")
     if exp.get("tls_reachable"):
