@@ -239,5 +239,11 @@ void hs_get_info(struct hs *h, struct hs_info *out)
 	*out = *i;
 }
 
-int hs_alert(const struct hs *h) { return h->alert; }
-const char *hs_error(const struct hs *h) { return h->err; }
+int hs_alert(const struct hs *h)
+{
+	return h->alert;
+}
+const char *hs_error(const struct hs *h)
+{
+	return h->err;
+}

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HS_MAX_CERTS 10
+#define HS_MAX_CERTS       10
 #define HS_MAX_CHAIN_BYTES 65536
 
 struct hs_ctx;
