@@ -614,6 +614,8 @@ static void on_tls_bytes(struct conn *c, const uint8_t *buf, size_t len)
 				/* parsed by the driver, once per host: X.509 parsing costs more than the probe */
 				c->leaf = f.cert[0];
 				c->leaf_len = f.cert_len[0];
+				c->flight_copy = f;
+				c->flight = &c->flight_copy;
 			}
 			t->reneg_info = f.has_reneg_info;
 			if (f.got_alert) {

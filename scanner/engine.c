@@ -33,6 +33,7 @@
 #include "mxscan/record.h"
 #include "mxscan/recw.h"
 #include "mxscan/target.h"
+#include "mxscan/verify.h"
 
 #define ENGINE_RETRIES 3
 
@@ -67,6 +68,7 @@ struct worker {
 	int *free_stack;
 	unsigned nfree;
 	struct jbuf jb;
+	struct verify_result vr; /* one verification at a time per worker */
 	pthread_t th;
 };
 
@@ -100,6 +102,61 @@ static uint64_t wall_ms(void)
 static void on_fd(struct loop *l, int fd, uint32_t ev, void *ud);
 static void on_timer(struct loop *l, struct timer *t, void *ud);
 
+/* Verify the chain of the full handshake, or else the one a probe saw, as a
+ * sending MTA would (offline, one fresh small CertManager per chain). */
+static void verify_host(struct slot *s)
+{
+	struct worker *w = s->w;
+	const struct verify_roots *roots = w->e->cfg.roots;
+	const uint8_t *der[HS_RES_CERTS];
+	size_t len[HS_RES_CERTS];
+	size_t n = 0;
+	const struct hs_result *h = s->res.hs;
+	const struct cert_chain *pc = s->res.probe_chain;
+	if (!roots)
+		return;
+	if (h && h->ok && h->ncerts > 0) {
+		for (int i = 0; i < h->ncerts; i++, n++) {
+			der[n] = h->chain + h->cert_off[i];
+			len[n] = h->cert_len[i];
+		}
+		s->res.chain_source = "handshake";
+	} else if (pc && pc->n > 0) {
+		for (int i = 0; i < pc->n; i++, n++) {
+			der[n] = pc->buf + pc->off[i];
+			len[n] = pc->len[i];
+		}
+		s->res.chain_source = "probe";
+	} else {
+		return;
+	}
+	if (verify_chain(roots, der, len, n, s->res.sni[0] ? s->res.sni : NULL, NULL, 0, &w->vr) == 0)
+		s->res.verify = &w->vr;
+}
+
+/* Keep the first Certificate message a probe saw (TLS <= 1.2): the chain of
+ * servers the full handshake cannot reach (TLS 1.0, static RSA only). */
+static void keep_probe_chain(struct slot *s)
+{
+	const struct server_flight *f = s->c.flight;
+	if (s->res.probe_chain || !f || f->ncerts <= 0)
+		return;
+	struct cert_chain *pc = calloc(1, sizeof(*pc));
+	if (!pc)
+		return;
+	size_t used = 0;
+	for (int i = 0; i < f->ncerts && pc->n < HS_RES_CERTS; i++) {
+		if (used + f->cert_len[i] > sizeof(pc->buf))
+			break;
+		memcpy(pc->buf + used, f->cert[i], f->cert_len[i]);
+		pc->off[pc->n] = (uint32_t)used;
+		pc->len[pc->n] = f->cert_len[i];
+		pc->n++;
+		used += f->cert_len[i];
+	}
+	s->res.probe_chain = pc;
+}
+
 /* Write the host record and return the slot to the pool. */
 static void target_done(struct slot *s)
 {
@@ -107,6 +164,7 @@ static void target_done(struct slot *s)
 	struct engine *e = w->e;
 	s->res.connections = s->nconn;
 	s->res.plan = s->plan ? plan_summary(s->plan) : NULL;
+	verify_host(s);
 	s->res.duration_ms = loop_now_ms(w->l) - s->t0;
 	jb_reset(&w->jb);
 	if (record_host(&w->jb, e->cfg.scan_id, &s->res) < 0 || recw_write(e->cfg.out, w->jb.buf, w->jb.len) < 0)
@@ -118,6 +176,9 @@ static void target_done(struct slot *s)
 	s->res.trace = NULL;
 	free(s->res.hs);
 	s->res.hs = NULL;
+	free(s->res.probe_chain);
+	s->res.probe_chain = NULL;
+	s->res.verify = NULL;
 	atomic_fetch_add(&e->st->status[s->res.status], 1);
 	atomic_fetch_add(&e->st->done, 1);
 	atomic_fetch_sub(&e->st->active, 1);
@@ -234,6 +295,7 @@ static void conn_done(struct slot *s)
 			s->retries++;
 			return;
 		}
+		keep_probe_chain(s);
 		/* the first leaf certificate any probe saw grades the suites; parsed once per host */
 		if (s->res.tls.leaf.type == CK_NONE && s->c.leaf)
 			certkey_parse(s->c.leaf, s->c.leaf_len, &s->res.tls.leaf);

@@ -27,6 +27,7 @@
 #include "mxscan/selftest.h"
 #include "mxscan/suites.h"
 #include "mxscan/target.h"
+#include "mxscan/verify.h"
 
 #ifndef MXSCAN_VERSION
 #define MXSCAN_VERSION "0.1.0"
@@ -70,6 +71,8 @@ static const char usage_text[] =
 	"      --trace-probes      keep every probe in the record (kind, offer size, outcome, alert, pick)\n"
 	"      --no-handshake      skip the full TLS handshake (certificate chain, EHLO after TLS) that\n"
 	"                          follows the probes when the server speaks TLS 1.1 or newer\n"
+	"      --ca-file FILE      trust anchors (PEM) for chain verification (default: the system\n"
+	"                          bundle /etc/ssl/certs/ca-certificates.crt)\n"
 	"\n"
 	"Output:\n"
 	"  -o, --output FILE       records to FILE; gzip when it ends in .gz; '-' = plain NDJSON on stdout\n"
@@ -282,6 +285,7 @@ enum {
 	OPT_ENUM,
 	OPT_TRACE_PROBES,
 	OPT_NO_HANDSHAKE,
+	OPT_CA_FILE,
 };
 
 static const struct option long_opts[] = {
@@ -292,6 +296,7 @@ static const struct option long_opts[] = {
 	{ "enum", required_argument, 0, OPT_ENUM },
 	{ "trace-probes", no_argument, 0, OPT_TRACE_PROBES },
 	{ "no-handshake", no_argument, 0, OPT_NO_HANDSHAKE },
+	{ "ca-file", required_argument, 0, OPT_CA_FILE },
 	{ "output", required_argument, 0, 'o' },
 	{ "flush-records", required_argument, 0, OPT_FLUSH_RECORDS },
 	{ "flush-secs", required_argument, 0, OPT_FLUSH_SECS },
@@ -320,7 +325,8 @@ static const struct option long_opts[] = {
 
 int main(int argc, char **argv)
 {
-	const char *input = NULL, *output = "-", *blocklist = NULL, *scan_id_opt = NULL;
+	const char *input = NULL, *output = "-", *blocklist = NULL, *scan_id_opt = NULL, *ca_file = NULL;
+	struct verify_roots *roots = NULL;
 	const char *allow[MAX_LIST], *resolvers[MAX_LIST + 1];
 	unsigned nallow = 0, nresolvers = 0;
 	int strict = 0, append = 0, quiet = 0, progress = -1, rc = EXIT_OK;
@@ -375,6 +381,7 @@ int main(int argc, char **argv)
 		}
 		case OPT_TRACE_PROBES: ec.trace_probes = 1; break;
 		case OPT_NO_HANDSHAKE: ec.handshake = 0; break;
+		case OPT_CA_FILE: ca_file = optarg; break;
 		case 'o': output = optarg; break;
 		case OPT_FLUSH_RECORDS:
 			if (parse_uint(optarg, 1, 10000000, &flush_records, "--flush-records") < 0)
@@ -451,6 +458,21 @@ int main(int argc, char **argv)
 	if (progress < 0)
 		progress = !quiet && isatty(2);
 	ec.conn.ehlo_name = ehlo;
+
+	/* Trust anchors, indexed once. An explicit --ca-file must load; without
+	 * one, a missing system bundle only disables verification, loudly. */
+	roots = verify_roots_load(ca_file, err, sizeof(err));
+	if (!roots) {
+		if (ca_file) {
+			fprintf(stderr, "mxscan: --ca-file %s: %s\n", ca_file, err);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		fprintf(stderr,
+			"mxscan: certificate verification disabled: %s (install ca-certificates or pass --ca-file)\n",
+			err);
+	}
+	ec.roots = roots;
 
 	/* Blocklist: the default, or the user's file instead; allow-list entries. */
 	bl = bl_new();
@@ -758,5 +780,6 @@ out:
 	ts_free(resolved);
 	if (bl)
 		bl_free(bl);
+	verify_roots_free(roots);
 	return rc;
 }

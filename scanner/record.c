@@ -16,6 +16,7 @@
 #include "mxscan/plan.h"
 #include "mxscan/smtp.h"
 #include "mxscan/suites.h"
+#include "mxscan/verify.h"
 
 static void iso_time(char *buf, size_t cap, uint64_t ms)
 {
@@ -270,6 +271,68 @@ static void handshake_object(struct jbuf *jb, const struct host_result *r)
 	jb_obj_close(jb);
 }
 
+/* The chain as sent and its verification, as `openssl verify` would name it. */
+static void certificate_object(struct jbuf *jb, const struct host_result *r)
+{
+	const struct verify_result *v = r->verify;
+	jb_obj_open(jb, "certificate");
+	jb_str(jb, "source", r->chain_source);
+	jb_arr_open(jb, "chain");
+	for (unsigned i = 0; i < v->n_certs && i < VERIFY_MAX_CERTS; i++) {
+		const struct verify_cert *c = &v->cert[i];
+		jb_obj_open(jb, NULL);
+		if (!c->parsed) {
+			jb_bool(jb, "parsed", 0);
+			jb_obj_close(jb);
+			continue;
+		}
+		jb_str(jb, "sha256", c->sha256);
+		jb_str(jb, "subject", c->subject);
+		jb_str(jb, "issuer", c->issuer);
+		jb_arr_open(jb, "sans");
+		for (unsigned k = 0; k < c->n_san; k++)
+			jb_printf_str(jb, NULL, "%s%s", c->san[k].ip ? "IP:" : "", c->san[k].name);
+		jb_arr_close(jb);
+		jb_str(jb, "not_before", c->not_before);
+		jb_str(jb, "not_after", c->not_after);
+		jb_str(jb, "key_type", verify_key_type_name(c->key_type));
+		jb_uint(jb, "key_bits", c->key_bits);
+		if (c->curve[0])
+			jb_str(jb, "curve", c->curve);
+		jb_str(jb, "signature_algorithm", c->sig_alg);
+		jb_str(jb, "serial", c->serial);
+		jb_bool(jb, "ca", c->is_ca);
+		jb_obj_close(jb);
+	}
+	jb_arr_close(jb);
+	jb_obj_open(jb, "verify");
+	jb_int(jb, "code", v->code);
+	jb_str(jb, "text", v->text ? v->text : verify_code_text(v->code));
+	if (v->code)
+		jb_int(jb, "depth", v->depth);
+	jb_obj_close(jb);
+	jb_obj_open(jb, "name_match");
+	if (r->sni[0])
+		jb_bool(jb, "mx", v->name_match_mx);
+	jb_obj_close(jb);
+	jb_bool(jb, "chain_complete", v->chain_complete);
+	if (v->missing_intermediate)
+		jb_bool(jb, "missing_intermediate", 1);
+	if (v->unknown_ca)
+		jb_bool(jb, "unknown_ca", 1);
+	jb_arr_open(jb, "flags");
+	if (v->rsa_under_2048)
+		jb_str(jb, NULL, "rsa-under-2048");
+	if (v->sha1_signature)
+		jb_str(jb, NULL, "sha1-signature");
+	if (v->long_validity)
+		jb_str(jb, NULL, "validity-over-398-days");
+	if (v->expires_within_30_days)
+		jb_str(jb, NULL, "expires-within-30-days");
+	jb_arr_close(jb);
+	jb_obj_close(jb);
+}
+
 static void tls_object(struct jbuf *jb, const struct host_result *r)
 {
 	const struct tls_probe_result *t = &r->tls;
@@ -278,6 +341,8 @@ static void tls_object(struct jbuf *jb, const struct host_result *r)
 		enum_fields(jb, r->plan, &r->tls.leaf);
 	if (r->hs)
 		handshake_object(jb, r);
+	if (r->verify)
+		certificate_object(jb, r);
 	jb_obj_open(jb, "baseline");
 	if (t->got_server_hello) {
 		const struct suite_info *s = suite_by_code(t->cipher);

@@ -47,6 +47,7 @@ echo "   $(wc -l < "$OUT/domains.txt") domains, $(wc -l < "$OUT/mxhosts.txt") MX
 
 echo "== scanning"
 "$BIN/mxscan" --allowlist 127.0.0.0/8 --resolver "$DNS_IP:$DNS_PORT" --progress \
+  --ca-file "$OUT/fleet/certs/ca.pem" \
   --banner-timeout 10 --timeout 10 --tls-timeout 10 \
   -i "$OUT/targets.txt" -o "$OUT/records.ndjson.gz"
 

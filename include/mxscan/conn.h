@@ -57,6 +57,8 @@ struct conn {
 	struct hs *hs;
 	const uint8_t *leaf; /* leaf certificate DER seen in the flight (TLS <= 1.2), valid until the next conn_init */
 	size_t leaf_len;
+	const struct server_flight *flight; /* the parsed flight (certificates), valid until the next conn_init */
+	struct server_flight flight_copy;
 	struct smtp_parser sp;
 	struct hello_parser *hp;
 	uint8_t tx[CONN_TX_MAX];

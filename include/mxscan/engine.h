@@ -15,6 +15,7 @@
 #include "mxscan/result.h"
 
 struct blocklist;
+struct verify_roots;
 struct recw;
 struct target_set;
 
@@ -24,11 +25,12 @@ struct engine_config {
 	unsigned threads;     /* worker threads (>= 1) */
 	unsigned concurrency; /* connections in flight, all threads together */
 	struct conn_config conn;
-	uint16_t default_port; /* for targets without a port */
-	int mode;              /* MODE_AUTO (port 465 implicit, else STARTTLS) or an enum conn_mode */
-	int enum_mode;         /* enum enum_mode: quick, versions, full */
-	int trace_probes;      /* keep every probe's outcome in the record */
-	int handshake;         /* one full wolfSSL handshake per host (chain, post-TLS EHLO) */
+	uint16_t default_port;            /* for targets without a port */
+	int mode;                         /* MODE_AUTO (port 465 implicit, else STARTTLS) or an enum conn_mode */
+	int enum_mode;                    /* enum enum_mode: quick, versions, full */
+	int trace_probes;                 /* keep every probe's outcome in the record */
+	int handshake;                    /* one full wolfSSL handshake per host (chain, post-TLS EHLO) */
+	const struct verify_roots *roots; /* trust anchors for chain verification; NULL = no verification */
 	const struct blocklist *bl;
 	struct recw *out;
 	const char *scan_id;

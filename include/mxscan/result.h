@@ -50,9 +50,17 @@ struct tls_probe_result {
 };
 
 struct plan_summary;
+struct verify_result;
 
 #define HS_RES_CERTS 10
 #define HS_RES_CHAIN 65536
+
+/* Certificates as a server sent them, leaf first (copied out of a probe's flight). */
+struct cert_chain {
+	int n;
+	uint32_t off[HS_RES_CERTS], len[HS_RES_CERTS];
+	uint8_t buf[HS_RES_CHAIN];
+};
 
 /* The full wolfSSL handshake of a host (allocated only when one is made). */
 struct hs_result {
@@ -116,8 +124,11 @@ struct host_result {
 
 	int no_text;          /* a later probe connection: the dialogue text is not kept (the first one's is) */
 	struct hs_result *hs; /* the full handshake, NULL when none was made */
-	const struct plan_summary *plan; /* enumeration results (NULL in tests without a plan) */
-	struct probe_trace *trace;       /* --trace-probes: one entry per connection, else NULL */
+	struct cert_chain *probe_chain;     /* first Certificate message a probe saw (TLS <= 1.2), or NULL */
+	const struct verify_result *verify; /* verification of the chain (set when the record is written) */
+	const char *chain_source;           /* "handshake" or "probe" */
+	const struct plan_summary *plan;    /* enumeration results (NULL in tests without a plan) */
+	struct probe_trace *trace;          /* --trace-probes: one entry per connection, else NULL */
 	unsigned ntrace;
 	unsigned connections;
 	uint64_t start_ms; /* wall clock, ms since epoch */

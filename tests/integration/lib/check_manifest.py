@@ -110,6 +110,13 @@ for line in open(manifest_path):
                       f"missing {sorted(set(want) - set(have))} extra {sorted(set(have) - set(want))}")
                 if len(want) > 1:
                     check(g.get("order") == "client", f"{tag}: {v} order client", f"got {g.get('order')}")
+    # certificate verification: the code openssl verify gave for the variant
+    cert = m.get("tls", {}).get("certificate")
+    got_cert = r.get("tls", {}).get("certificate")
+    if cert and got_cert and r.get("names"):
+        want_code = cert["verify"]["code"]
+        check(got_cert["verify"]["code"] == want_code, f"{tag}: certificate {cert['variant']}: verify code {want_code}",
+              f"got {got_cert['verify']['code']} {got_cert['verify']['text']}")
 for key, rs in recs.items():
     check(False, f"record for {key} that the manifest does not list")
 print(f"1..{n}")
