@@ -26,6 +26,7 @@
 
 #include "mxscan/blocklist.h"
 #include "mxscan/certkey.h"
+#include "mxscan/certstore.h"
 #include "mxscan/handshake.h"
 #include "mxscan/json.h"
 #include "mxscan/loop.h"
@@ -74,7 +75,8 @@ struct worker {
 
 struct engine {
 	struct engine_config cfg;
-	struct hs_ctx *hs_ctx; /* shared wolfSSL client context for full handshakes */
+	struct hs_ctx *hs_ctx;   /* shared wolfSSL client context for full handshakes */
+	struct certstore *certs; /* certificates already written in this scan */
 	const struct target_set *targets;
 	size_t ntargets;
 	atomic_size_t next;
@@ -101,6 +103,49 @@ static uint64_t wall_ms(void)
 
 static void on_fd(struct loop *l, int fd, uint32_t ev, void *ud);
 static void on_timer(struct loop *l, struct timer *t, void *ud);
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Each certificate's DER once per scan: a "certificate" record the first time
+ * any host shows it; host records refer to it by SHA-256. */
+static void write_new_certs(struct slot *s, const uint8_t *const *der, const size_t *len, size_t n)
+{
+	struct worker *w = s->w;
+	struct engine *e = w->e;
+	const struct verify_result *v = s->res.verify;
+	if (!v || !e->certs)
+		return;
+	for (size_t i = 0; i < n && i < v->n_certs && i < VERIFY_MAX_CERTS; i++) {
+		const char *hex = v->cert[i].sha256;
+		uint8_t h[32];
+		int bad = strlen(hex) != 64;
+		for (int k = 0; !bad && k < 32; k++) {
+			int a = hexval(hex[2 * k]), b = hexval(hex[2 * k + 1]);
+			bad = a < 0 || b < 0;
+			h[k] = (uint8_t)(a << 4 | b);
+		}
+		if (bad || certstore_add(e->certs, h) == 0)
+			continue;
+		char *b64 = malloc(4 * ((len[i] + 2) / 3) + 1);
+		if (!b64)
+			continue;
+		certstore_base64(der[i], len[i], b64);
+		jb_reset(&w->jb);
+		jb_obj_open(&w->jb, NULL);
+		jb_str(&w->jb, "type", "certificate");
+		jb_str(&w->jb, "schema", RECORD_SCHEMA_VERSION);
+		jb_str(&w->jb, "scan_id", e->cfg.scan_id);
+		jb_str(&w->jb, "sha256", hex);
+		jb_str(&w->jb, "der", b64);
+		jb_obj_close(&w->jb);
+		if (!jb_ok(&w->jb) || recw_write(e->cfg.out, w->jb.buf, w->jb.len) < 0)
+			atomic_fetch_add(&e->st->write_errors, 1);
+		free(b64);
+	}
+}
 
 /* Verify the chain of the full handshake, or else the one a probe saw, as a
  * sending MTA would (offline, one fresh small CertManager per chain). */
@@ -132,6 +177,7 @@ static void verify_host(struct slot *s)
 	}
 	if (verify_chain(roots, der, len, n, s->res.sni[0] ? s->res.sni : NULL, NULL, 0, &w->vr) == 0)
 		s->res.verify = &w->vr;
+	write_new_certs(s, der, len, n);
 }
 
 /* Keep the first Certificate message a probe saw (TLS <= 1.2): the chain of
@@ -569,6 +615,7 @@ struct engine *engine_start(const struct engine_config *cfg, const struct target
 		free(e);
 		return NULL;
 	}
+	e->certs = certstore_new();
 	unsigned per = (cfg->concurrency + e->nworkers - 1) / e->nworkers;
 	if (per == 0)
 		per = 1;
@@ -611,6 +658,7 @@ fail:
 			worker_free(&e->workers[i]);
 	free(e->workers);
 	hs_ctx_free(e->hs_ctx);
+	certstore_free(e->certs);
 	free(e);
 	return NULL;
 }
@@ -634,5 +682,6 @@ void engine_join(struct engine *e)
 		worker_free(&e->workers[i]);
 	free(e->workers);
 	hs_ctx_free(e->hs_ctx);
+	certstore_free(e->certs);
 	free(e);
 }

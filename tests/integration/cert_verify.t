@@ -16,7 +16,7 @@ trap cleanup EXIT
 scripts/certs.sh "$T/certs" >/dev/null 2>&1 || { echo "1..1"; echo "not ok 1 - certificates"; exit 0; }
 for x in $(seq 201 250); do ss -Htln | grep -q " 127\.0\.$x\." || { NET=127.0.$x; break; }; done
 variants="valid expired missing-intermediate self-signed wrong-name"
-echo "1..$(( $(echo $variants | wc -w) * 4 ))"
+echo "1..$(( $(echo $variants | wc -w) * 4 + 2 ))"
 i=0
 : > "$T/targets"
 for v in $variants; do
@@ -26,7 +26,8 @@ for v in $variants; do
     || echo "# postfix $v did not start"
   echo "$NET.$i,mx1.example.test,$v,2525" >> "$T/targets"
 done
-"$BIN/mxscan" --allowlist 127.0.0.0/8 -q --enum quick --ca-file "$T/certs/ca.pem" -i "$T/targets" | grep '"type":"host"' > "$T/rec.json"
+"$BIN/mxscan" --allowlist 127.0.0.0/8 -q --enum quick --ca-file "$T/certs/ca.pem" -i "$T/targets" > "$T/all.json"
+grep '"type":"host"' "$T/all.json" > "$T/rec.json"
 n=0
 i=0
 for v in $variants; do
@@ -50,3 +51,22 @@ for v in $variants; do
   n=$((n+1)); [ "$mx" = "$want_mx" ] && echo "ok $n - $v: name match $want_mx" || echo "not ok $n - $v: name match mxscan '$mx', openssl $want_mx"
   n=$((n+1)); printf '%s' "$rec" | grep -q '"source":"handshake"' && echo "ok $n - $v: chain from the full handshake" || echo "not ok $n - $v: no handshake chain"
 done
+# every certificate once per scan: one "certificate" record per distinct SHA-256
+# (the intermediate several servers share included), its DER hashing to it
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
+"$PY" - "$T/all.json" $n <<'PYEOF'
+import base64, hashlib, json, sys
+recs = [json.loads(l) for l in open(sys.argv[1])]
+n = int(sys.argv[2])
+used = set()
+for r in recs:
+    if r["type"] == "host":
+        for c in r.get("tls", {}).get("certificate", {}).get("chain", []):
+            used.add(c["sha256"])
+stored = [r for r in recs if r["type"] == "certificate"]
+shas = [r["sha256"] for r in stored]
+ok = len(shas) == len(set(shas)) and set(shas) == used
+print(("ok" if ok else "not ok") + f" {n + 1} - each of the {len(used)} certificates stored once ({len(stored)} records)")
+ok = all(hashlib.sha256(base64.b64decode(r["der"])).hexdigest() == r["sha256"] for r in stored)
+print(("ok" if ok else "not ok") + f" {n + 2} - every stored DER hashes to its sha256")
+PYEOF
