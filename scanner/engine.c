@@ -56,6 +56,7 @@ struct slot {
 	uint64_t conn_t0; /* loop ms when the current connection started */
 	unsigned retries; /* probe connections retried after the server turned us away */
 	int handshaking;  /* the current connection is the full handshake */
+	size_t tidx;      /* index of the target in the set */
 	int waiting;      /* the timer is a back-off wait, not a connection deadline */
 	uint64_t t0;      /* loop ms at start */
 	struct worker *w;
@@ -211,6 +212,8 @@ static void target_done(struct slot *s)
 	s->res.connections = s->nconn;
 	s->res.plan = s->plan ? plan_summary(s->plan) : NULL;
 	verify_host(s);
+	if (e->cfg.meta)
+		s->res.meta = &e->cfg.meta[s->tidx];
 	s->res.duration_ms = loop_now_ms(w->l) - s->t0;
 	jb_reset(&w->jb);
 	if (record_host(&w->jb, e->cfg.scan_id, &s->res) < 0 || recw_write(e->cfg.out, w->jb.buf, w->jb.len) < 0)
@@ -225,6 +228,14 @@ static void target_done(struct slot *s)
 	free(s->res.probe_chain);
 	s->res.probe_chain = NULL;
 	s->res.verify = NULL;
+	if (e->cfg.summaries) {
+		struct host_summary *hsum = &e->cfg.summaries[s->tidx];
+		hsum->status = (uint8_t)s->res.status;
+		hsum->starttls = (uint8_t)s->res.starttls;
+		hsum->tls = (uint8_t)(s->res.tls.got_server_hello != 0);
+		hsum->least_grade = s->res.least_grade;
+		hsum->done = 1;
+	}
 	atomic_fetch_add(&e->st->status[s->res.status], 1);
 	atomic_fetch_add(&e->st->done, 1);
 	atomic_fetch_sub(&e->st->active, 1);
@@ -466,6 +477,7 @@ static int start_one(struct worker *w)
 		return 0;
 	}
 	struct slot *s = &w->slots[w->free_stack[--w->nfree]];
+	s->tidx = idx;
 	uint16_t port = t->port ? t->port : e->cfg.default_port;
 	struct host_result *r = &s->res;
 	memset(r, 0, sizeof(*r));

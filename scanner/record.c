@@ -143,7 +143,7 @@ static void groups_array(struct jbuf *jb, const char *key, const uint16_t *g, si
 }
 
 /* tls.versions, groups, grades and warnings from the enumeration plan. */
-static void enum_fields(struct jbuf *jb, const struct plan_summary *p, const struct cert_key *leaf)
+static void enum_fields(struct jbuf *jb, const struct plan_summary *p, const struct cert_key *leaf, char *least)
 {
 	static const char *const vkeys[PV__COUNT] = { "SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3" };
 	char grades[PV__COUNT * PLAN_MAX_OFFER];
@@ -210,8 +210,10 @@ static void enum_fields(struct jbuf *jb, const struct plan_summary *p, const str
 		if (p->ngroups13)
 			groups_array(jb, "groups_tls13", p->groups13, p->ngroups13);
 	}
-	if (ng)
-		jb_printf_str(jb, "least_grade", "%c", grade_least(grades, ng));
+	if (ng) {
+		*least = grade_least(grades, ng);
+		jb_printf_str(jb, "least_grade", "%c", *least);
+	}
 	if (p->compression >= 0)
 		jb_str(jb, "compression", p->compression ? "deflate" : "null");
 	if (p->fallback_scsv >= 0)
@@ -333,12 +335,12 @@ static void certificate_object(struct jbuf *jb, const struct host_result *r)
 	jb_obj_close(jb);
 }
 
-static void tls_object(struct jbuf *jb, const struct host_result *r)
+static void tls_object(struct jbuf *jb, struct host_result *r)
 {
 	const struct tls_probe_result *t = &r->tls;
 	jb_obj_open(jb, "tls");
 	if (r->plan && r->plan->mode != ENUM_QUICK)
-		enum_fields(jb, r->plan, &r->tls.leaf);
+		enum_fields(jb, r->plan, &r->tls.leaf, &r->least_grade);
 	if (r->hs)
 		handshake_object(jb, r);
 	if (r->verify)
@@ -368,7 +370,7 @@ static void tls_object(struct jbuf *jb, const struct host_result *r)
 	jb_obj_close(jb);
 }
 
-int record_host(struct jbuf *jb, const char *scan_id, const struct host_result *r)
+int record_host(struct jbuf *jb, const char *scan_id, struct host_result *r)
 {
 	char ts[40];
 	jb_obj_open(jb, NULL);
@@ -379,9 +381,23 @@ int record_host(struct jbuf *jb, const char *scan_id, const struct host_result *
 	jb_int(jb, "port", r->port);
 	jb_str(jb, "mode", conn_mode_name(r->mode));
 	jb_arr_open(jb, "names");
-	if (r->sni[0])
+	if (r->meta && r->meta->names.n) {
+		for (unsigned i = 0; i < r->meta->names.n; i++)
+			jb_str(jb, NULL, r->meta->names.v[i]);
+	} else if (r->sni[0]) {
 		jb_str(jb, NULL, r->sni);
+	}
 	jb_arr_close(jb);
+	if (r->meta && r->meta->names.total > r->meta->names.n)
+		jb_uint(jb, "names_total", r->meta->names.total);
+	if (r->meta && r->meta->domains.n) {
+		jb_arr_open(jb, "domains");
+		for (unsigned i = 0; i < r->meta->domains.n; i++)
+			jb_str(jb, NULL, r->meta->domains.v[i]);
+		jb_arr_close(jb);
+		if (r->meta->domains.total > r->meta->domains.n)
+			jb_uint(jb, "domains_total", r->meta->domains.total);
+	}
 	if (r->name[0])
 		jb_str(jb, "input", r->name);
 	if (r->tag[0])

@@ -335,6 +335,14 @@ static int tg_parse_csv(const char *s, size_t n, struct target *t, char *err, si
 		tg_seterr(err, errlen, "CSV line has neither ip nor name");
 		return -1;
 	}
+	/* A ranked top list: "rank,domain" (Tranco, Alexa): the first field all digits. */
+	if (nf == 2 && fl[0] > 0 && fl[0] <= 9 && strspn(f[0], "0123456789") >= fl[0]) {
+		unsigned long rank = strtoul(f[0], NULL, 10);
+		if (tg_parse_name(f[1], fl[1], t->host, err, errlen) < 0)
+			return -1;
+		t->rank = (unsigned)rank;
+		return 0;
+	}
 	if (fl[1] > 0 && tg_parse_name(f[1], fl[1], t->sni, err, errlen) < 0)
 		return -1;
 	if (fl[0] > 0) {
@@ -550,6 +558,11 @@ static int ts_grow_table(struct target_set *set)
 
 int ts_add(struct target_set *set, const struct target *t)
 {
+	return ts_add_idx(set, t, NULL);
+}
+
+int ts_add_idx(struct target_set *set, const struct target *t, size_t *idx)
+{
 	uint64_t h;
 	size_t j;
 
@@ -565,6 +578,8 @@ int ts_add(struct target_set *set, const struct target *t)
 	for (j = h & (set->nslots - 1); set->slots[j].idx1; j = (j + 1) & (set->nslots - 1)) {
 		if (set->slots[j].hash == h && ts_same(ts_at(set, set->slots[j].idx1 - 1), t)) {
 			set->dups++;
+			if (idx)
+				*idx = set->slots[j].idx1 - 1;
 			return 0;
 		}
 	}
@@ -588,6 +603,8 @@ int ts_add(struct target_set *set, const struct target *t)
 	*ts_at(set, set->count) = *t;
 	set->slots[j].hash = h;
 	set->slots[j].idx1 = (uint32_t)(set->count + 1);
+	if (idx)
+		*idx = set->count;
 	set->count++;
 	return 1;
 }

@@ -31,6 +31,8 @@ struct engine_config {
 	int trace_probes;                 /* keep every probe's outcome in the record */
 	int handshake;                    /* one full wolfSSL handshake per host (chain, post-TLS EHLO) */
 	const struct verify_roots *roots; /* trust anchors for chain verification; NULL = no verification */
+	const struct host_meta *meta;     /* per target index: MX names and domains (NULL: none) */
+	struct host_summary *summaries;   /* per target index, filled as hosts finish (NULL: not kept) */
 	const struct blocklist *bl;
 	struct recw *out;
 	const char *scan_id;

@@ -11,7 +11,8 @@
 #define RECORD_SCHEMA_VERSION "1"
 
 /* Append a complete "host" record for r to jb (reset by the caller). */
-int record_host(struct jbuf *jb, const char *scan_id, const struct host_result *r);
+/* Also sets r->least_grade (the worst suite grade), which domain verdicts use. */
+int record_host(struct jbuf *jb, const char *scan_id, struct host_result *r);
 
 /* A "scan" metadata record (first and last line of a scan): start/end, options. */
 struct scan_meta {

@@ -52,6 +52,27 @@ struct tls_probe_result {
 struct plan_summary;
 struct verify_result;
 
+#define DOM_LIST_KEEP 16 /* names/domains kept per host record (the total is counted) */
+
+struct strlist {
+	char *v[DOM_LIST_KEEP];
+	unsigned n, total;
+};
+
+/* What leads to a host: the MX names and domains that resolve to it. */
+struct host_meta {
+	struct strlist names, domains;
+};
+
+/* What a domain's verdict needs from a host (filled when its record is written). */
+struct host_summary {
+	uint8_t done;
+	uint8_t status;   /* enum scan_status */
+	uint8_t starttls; /* enum starttls_state */
+	uint8_t tls;      /* a TLS answer was obtained (ServerHello) */
+	char least_grade; /* 'A'..'F', '?' or 0 when not graded */
+};
+
 #define HS_RES_CERTS 10
 #define HS_RES_CHAIN 65536
 
@@ -127,6 +148,8 @@ struct host_result {
 	struct cert_chain *probe_chain;     /* first Certificate message a probe saw (TLS <= 1.2), or NULL */
 	const struct verify_result *verify; /* verification of the chain (set when the record is written) */
 	const char *chain_source;           /* "handshake" or "probe" */
+	const struct host_meta *meta;       /* MX names and domains leading here, or NULL */
+	char least_grade;                   /* set by record_host: the worst suite grade, 0 if none */
 	const struct plan_summary *plan;    /* enumeration results (NULL in tests without a plan) */
 	struct probe_trace *trace;          /* --trace-probes: one entry per connection, else NULL */
 	unsigned ntrace;

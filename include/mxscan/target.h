@@ -44,6 +44,7 @@ struct target {
 	socklen_t addrlen;
 	int has_addr;  /* host is an IP literal (or resolve_targets filled it) */
 	unsigned line; /* 1-based input line number; 0 if not from a file */
+	unsigned rank; /* from a ranked list ("rank,domain"), 0 if none */
 };
 
 /*
@@ -76,6 +77,9 @@ void ts_free(struct target_set *set);
  */
 int ts_add(struct target_set *set, const struct target *t);
 /* Number of stored (distinct) targets. */
+/* ts_add that also gives the index of the target in the set (the existing
+ * one for a duplicate). */
+int ts_add_idx(struct target_set *set, const struct target *t, size_t *idx);
 size_t ts_count(const struct target_set *set);
 /* The i-th stored target in insertion order, or NULL when i >= ts_count. */
 const struct target *ts_get(const struct target_set *set, size_t i);
