@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "mxscan/blocklist.h"
+#include "mxscan/domains.h"
 #include "mxscan/engine.h"
 #include "mxscan/plan.h"
 #include "mxscan/json.h"
@@ -52,8 +53,10 @@ static const char usage_text[] =
 	"TLS version and cipher suite the server picks. One NDJSON record per host.\n"
 	"\n"
 	"Targets (arguments, -i FILE, or standard input when neither is given):\n"
-	"  192.0.2.7  192.0.2.7:2525  [2001:db8::25]:25  mx1.example.net  mx1.example.net:587\n"
+	"  192.0.2.7  192.0.2.7:2525  [2001:db8::25]:25\n"
+	"  example.net  example.net:587   mail domains: MX -> A/AAAA (--names mx: names are MX hosts)\n"
 	"  192.0.2.7,mx1.example.net[,tag[,port]]   zgrab2 CSV: scan this IP, present this MX name (SNI)\n"
+	"  1234,example.net                          ranked top list (rank,domain)\n"
 	"  Blank lines and lines starting with # are ignored; duplicates are scanned once.\n"
 	"\n"
 	"Input:\n"
@@ -90,7 +93,9 @@ static const char usage_text[] =
 	"      --banner-timeout S  deadline for the greeting; slow banners are legal (default 30)\n"
 	"      --timeout S         deadline for each SMTP reply (default 30)\n"
 	"      --tls-timeout S     deadline for the server's TLS answer (default 15)\n"
-	"      --resolver IP[:PORT] DNS server for host-name targets (repeatable; default resolv.conf)\n"
+	"      --resolver IP[:PORT] DNS server for names (repeatable; default resolv.conf)\n"
+	"      --names domain|mx   names in the input are mail domains (default: MX lookup, RFC 5321\n"
+	"                          implicit MX when none) or MX host names (A/AAAA lookup only)\n"
 	"\n"
 	"Safety:\n"
 	"      --blocklist FILE    ranges never scanned; replaces the default, which lists every IANA\n"
@@ -286,6 +291,7 @@ enum {
 	OPT_TRACE_PROBES,
 	OPT_NO_HANDSHAKE,
 	OPT_CA_FILE,
+	OPT_NAMES,
 };
 
 static const struct option long_opts[] = {
@@ -297,6 +303,7 @@ static const struct option long_opts[] = {
 	{ "trace-probes", no_argument, 0, OPT_TRACE_PROBES },
 	{ "no-handshake", no_argument, 0, OPT_NO_HANDSHAKE },
 	{ "ca-file", required_argument, 0, OPT_CA_FILE },
+	{ "names", required_argument, 0, OPT_NAMES },
 	{ "output", required_argument, 0, 'o' },
 	{ "flush-records", required_argument, 0, OPT_FLUSH_RECORDS },
 	{ "flush-secs", required_argument, 0, OPT_FLUSH_SECS },
@@ -337,6 +344,11 @@ int main(int argc, char **argv)
 	struct blocklist *bl = NULL;
 	struct target_set *raw = NULL, *targets = NULL, *named = NULL, *resolved = NULL;
 	struct recw *out = NULL;
+	struct mx_domain *doms = NULL;
+	uint16_t *dports = NULL;
+	struct domain_map dmap;
+	int dmap_used = 0, names_are_domains = 1;
+	memset(&dmap, 0, sizeof(dmap));
 	struct jbuf jb;
 	jb_init(&jb);
 	memset(&ec, 0, sizeof(ec));
@@ -382,6 +394,17 @@ int main(int argc, char **argv)
 		case OPT_TRACE_PROBES: ec.trace_probes = 1; break;
 		case OPT_NO_HANDSHAKE: ec.handshake = 0; break;
 		case OPT_CA_FILE: ca_file = optarg; break;
+		case OPT_NAMES:
+			if (!strcmp(optarg, "domain") || !strcmp(optarg, "domains")) {
+				names_are_domains = 1;
+			} else if (!strcmp(optarg, "mx") || !strcmp(optarg, "host")) {
+				names_are_domains = 0;
+			} else {
+				fprintf(stderr, "mxscan: --names is domain or mx, not '%s'\n", optarg);
+				rc = EXIT_USAGE;
+				goto out;
+			}
+			break;
 		case 'o': output = optarg; break;
 		case OPT_FLUSH_RECORDS:
 			if (parse_uint(optarg, 1, 10000000, &flush_records, "--flush-records") < 0)
@@ -608,7 +631,44 @@ int main(int argc, char **argv)
 				fprintf(stderr, "mxscan: %s not scanned: %s\n", t->host, why);
 		}
 	}
-	if (ts_count(named) > 0) {
+	if (ts_count(named) > 0 && names_are_domains) {
+		/* Mail domains: MX (sorted by preference) → A/AAAA, every answer kept as
+		 * data; each (IP, port) scanned once however many domains share it. */
+		size_t nd = ts_count(named);
+		doms = calloc(nd, sizeof(*doms));
+		dports = calloc(nd, sizeof(*dports));
+		if (!doms || !dports) {
+			fprintf(stderr, "mxscan: out of memory for %zu domains\n", nd);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		for (size_t i = 0; i < nd; i++) {
+			const struct target *t = ts_get(named, i);
+			snprintf(doms[i].domain, sizeof(doms[i].domain), "%s", t->host);
+			doms[i].rank = t->rank;
+			doms[i].line = t->line;
+			dports[i] = t->port;
+		}
+		struct mx_stats mst;
+		memset(&mst, 0, sizeof(mst));
+		resolvers[nresolvers] = NULL;
+		if (!quiet)
+			fprintf(stderr, "mxscan: resolving MX of %zu domains\n", nd);
+		if (mx_resolve(doms, nd, nresolvers ? resolvers : NULL, 0, 0, 0, AF_UNSPEC, &mst, stderr) < 0) {
+			fprintf(stderr, "mxscan: MX resolution could not start (check --resolver)\n");
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		if (!quiet)
+			fprintf(stderr, "mxscan: %zu domains resolved in %.2f s (%zu queries, %zu lost)\n", nd,
+				mst.seconds, mst.queries, mst.lost);
+		dmap_used = 1;
+		if (domains_build(&dmap, doms, dports, nd, targets, bl, &blocked_early, quiet ? NULL : stderr) < 0) {
+			fprintf(stderr, "mxscan: out of memory building the scan plan\n");
+			rc = EXIT_USAGE;
+			goto out;
+		}
+	} else if (ts_count(named) > 0) {
 		resolved = ts_new();
 		struct resolve_stats rst;
 		memset(&rst, 0, sizeof(rst));
@@ -639,6 +699,14 @@ int main(int argc, char **argv)
 	}
 	ts_free(named);
 	named = NULL;
+	if (dmap_used && domains_reserve(&dmap, ts_count(targets)) < 0) {
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (dmap_used) {
+		ec.meta = dmap.meta;
+		ec.summaries = dmap.sum;
+	}
 
 	/* Descriptors: one per connection plus slack; raise the soft limit. */
 	struct rlimit rl;
@@ -740,6 +808,9 @@ int main(int argc, char **argv)
 		}
 	}
 	engine_join(e);
+	/* Domain records last: their verdicts need every host's result. */
+	if (dmap_used && domains_write(&dmap, targets, out, scan_id, (uint16_t)port) < 0)
+		fprintf(stderr, "mxscan: writing domain records failed\n");
 	uint64_t t1 = now_ms();
 	if (progress && isatty(2))
 		fputc('\n', stderr);
@@ -778,6 +849,10 @@ out:
 	ts_free(targets);
 	ts_free(named);
 	ts_free(resolved);
+	if (dmap_used)
+		domains_free(&dmap);
+	free(doms);
+	free(dports);
 	if (bl)
 		bl_free(bl);
 	verify_roots_free(roots);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The demo scan: start the simulated fleet and its DNS on loopback, resolve the
-# demo domains' MX records, scan every MX host, write records and a summary,
+# The demo scan: start the simulated fleet and its DNS on loopback, scan the
+# demo domains (mxscan resolves their MX through the local DNS), write records and a summary,
 # check the records against the fleet's ground truth, and stop everything it
 # started (also on Ctrl-C). Called by `make demo` (which installs packages and
 # builds first). Output in out/demo/ (or $DEMO_OUT).
@@ -23,27 +23,22 @@ echo "== starting the simulated fleet (datasets/fleet/demo.conf) and its DNS"
 scripts/fleet.sh start "$OUT/fleet" datasets/fleet/demo.conf
 scripts/dns.sh start "$OUT/dns" "$OUT/fleet/fleet.zone" --listen "$DNS_IP@$DNS_PORT"
 
-echo "== resolving the MX records of the demo domains (dig @$DNS_IP -p $DNS_PORT)"
+echo "== the demo domains (their MX records are resolved by mxscan through the local DNS)"
 "$PY" -c 'import json,sys
 seen=set()
 for l in open(sys.argv[1]):
     for d in json.loads(l)["domains"]:
         if d not in seen: seen.add(d); print(d)' "$OUT/fleet/manifest.jsonl" | sort > "$OUT/domains.txt"
-: > "$OUT/mx.tsv"
-while read -r d; do
-  dig +short +time=2 +tries=2 -p "$DNS_PORT" "@$DNS_IP" MX "$d" | while read -r pref host; do
-    printf '%s\t%s\t%s\n' "$d" "$pref" "${host%.}" >> "$OUT/mx.tsv"
-  done
-done < "$OUT/domains.txt"
-# MX hosts on port 25; the fleet's implicit-TLS provider also listens on 465 (RFC 8314 submission)
-awk -F'\t' '$3 != "" {print $3}' "$OUT/mx.tsv" | sort -u > "$OUT/mxhosts.txt"
+# the DNS situations of the zone, recorded as data: null MX, MX host without address, no MX but an A
+printf '%s\n' nullmx.fleet.test noaddr.fleet.test amx.fleet.test >> "$OUT/domains.txt"
+# submission and implicit-TLS ports are not in MX records: the provider publishes them (RFC 6186)
 "$PY" -c 'import json,sys
-hosts=set(l.strip() for l in open(sys.argv[2]))
 for l in open(sys.argv[1]):
     m=json.loads(l)
-    for n in m["names"]:
-        if n in hosts: print(n + ":" + str(m["port"]))' "$OUT/fleet/manifest.jsonl" "$OUT/mxhosts.txt" | sort -u > "$OUT/targets.txt"
-echo "   $(wc -l < "$OUT/domains.txt") domains, $(wc -l < "$OUT/mxhosts.txt") MX hosts, $(wc -l < "$OUT/targets.txt") targets (host:port)"
+    if m["port"] != 25 and m["names"]: print(m["ip"] + "," + m["names"][0] + ",," + str(m["port"]))' \
+  "$OUT/fleet/manifest.jsonl" > "$OUT/extra-ports.csv"
+cat "$OUT/domains.txt" "$OUT/extra-ports.csv" > "$OUT/targets.txt"
+echo "   $(wc -l < "$OUT/domains.txt") domains, $(wc -l < "$OUT/extra-ports.csv") extra host:port targets"
 
 echo "== scanning"
 "$BIN/mxscan" --allowlist 127.0.0.0/8 --resolver "$DNS_IP:$DNS_PORT" --progress \
@@ -52,7 +47,7 @@ echo "== scanning"
   -i "$OUT/targets.txt" -o "$OUT/records.ndjson.gz"
 
 echo "== summary ($OUT/summary.txt)"
-"$PY" scripts/summary.py "$OUT/records.ndjson.gz" "$OUT/mx.tsv" | tee "$OUT/summary.txt"
+"$PY" scripts/summary.py "$OUT/records.ndjson.gz" | tee "$OUT/summary.txt"
 
 echo "== checks"
 status=0

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-"""Plain-text summary of mxscan records (gzip or plain NDJSON), optionally
-joined with a domain -> MX table (domain<TAB>pref<TAB>mxhost, as the demo
-writes it) to give per-domain STARTTLS coverage. Every share states its
+"""Plain-text summary of mxscan records (gzip or plain NDJSON): hosts, and
+domains from the domain records (or, for scans of hosts, from an optional
+domain -> MX table: domain<TAB>pref<TAB>mxhost). Every share states its
 denominator. A stop-gap for the demo until mxreport (issue 8) exists."""
 import collections, gzip, json, sys
 
@@ -12,7 +12,9 @@ def read(path):
         for line in f:
             yield json.loads(line)
 
-hosts = [r for r in read(sys.argv[1]) if r["type"] == "host"]
+records = list(read(sys.argv[1]))
+hosts = [r for r in records if r["type"] == "host"]
+domain_recs = [r for r in records if r["type"] == "domain"]
 mx = collections.defaultdict(list)
 if len(sys.argv) > 2:
     for line in open(sys.argv[2]):
@@ -47,7 +49,17 @@ if tamper:
     for r in tamper:
         print(f"  {r['ip']}:{r['port']} {','.join(r.get('names', []))}: {json.dumps(r['smtp']['tampering'])}")
 
-if mx:
+if domain_recs:
+    nd = len(domain_recs)
+    table("domains: MX status", collections.Counter(d["mx_status"] + (" (implicit MX)" if d.get("implicit_mx") else "")
+                                                    for d in domain_recs), nd, "domains")
+    table("domains: MX hosts answering TLS", collections.Counter(d["verdict"]["tls"] for d in domain_recs), nd, "domains")
+    table("domains: STARTTLS offered by MX", collections.Counter(d["verdict"]["starttls_offered"] for d in domain_recs),
+          nd, "domains")
+    graded = [d for d in domain_recs if "worst_grade" in d["verdict"]]
+    table("domains: worst grade among their MX", collections.Counter(d["verdict"]["worst_grade"] for d in graded),
+          len(graded), "graded domains")
+elif mx:
     byname = collections.defaultdict(list)
     for r in hosts:
         for name in r.get("names", []):

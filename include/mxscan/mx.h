@@ -1,0 +1,130 @@
+/*
+ * mx: domain -> MX (sorted by preference) -> A and AAAA of each exchange, with c-ares.
+ *
+ * mx_resolve takes a list of mail domains and fills, for each, the outcome of its MX query and
+ * the addresses of every exchange kept. Every answer is data: NXDOMAIN, SERVFAIL, a null MX,
+ * an exchange that is an alias or has no address are recorded, never reported as errors.
+ *
+ * Lookups are shared: the A/AAAA of an exchange name (compared case-insensitively, trailing
+ * dot ignored) is asked once per call whatever the number of domains pointing at it, since
+ * large providers serve millions of domains from a few hosts. At most `inflight` queries are
+ * outstanding on the one c-ares channel (beyond a few hundred, answers are lost to UDP
+ * receive-buffer overflow: RECIPES.md section 4); c-ares is driven from a private epoll loop.
+ * Queries go to the DNS only (no /etc/hosts, no search list), with RD and AD set and an EDNS0
+ * OPT of 1232 bytes (see mx_resolve).
+ *
+ * Output is deterministic whatever order answers arrive in: exchanges are sorted by
+ * preference, then name; the addresses of a host are sorted, IPv4 before IPv6, then by bytes.
+ */
+#ifndef MXSCAN_MX_H
+#define MXSCAN_MX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#define MX_MAX_HOSTS          16 /* MX records kept per domain (mx_total counts all) */
+#define MX_MAX_ADDRS          16 /* addresses kept per MX host (naddr_total counts all) */
+
+#define MX_DEFAULT_INFLIGHT   100
+#define MX_MAX_INFLIGHT       8192 /* larger requests are clamped (16-bit query IDs must stay unique) */
+#define MX_DEFAULT_TIMEOUT_MS 2000
+#define MX_DEFAULT_TRIES      2
+#define MX_EDNS_UDP_SIZE      1232 /* DNS flag day 2020 */
+
+/* Outcome of a lookup. The numeric order is not a priority order. */
+enum mx_status {
+	MXS_OK = 0,   /* MX records / at least one address */
+	MXS_NXDOMAIN, /* the name does not exist (RCODE 3) */
+	MXS_NODATA,   /* the name exists without records of the type asked */
+	MXS_NULL_MX,  /* RFC 7505 null MX: the single record "0 ." (the domain accepts no mail) */
+	MXS_SERVFAIL, /* RCODE 2 */
+	MXS_REFUSED,  /* RCODE 5 */
+	MXS_TIMEOUT,  /* no answer within timeout_ms over all tries */
+	MXS_ERROR,    /* anything else: FORMERR, NOTIMP, malformed answer, bad name, unreachable server */
+	MXS__COUNT
+};
+
+/* "ok", "nxdomain", "nodata", "null-mx", "servfail", "refused", "timeout", "error"; "?" otherwise. */
+const char *mx_status_name(enum mx_status s);
+
+struct mx_host {
+	char name[256];             /* MX exchange as received (trailing dot stripped), or the domain itself for an
+				       implicit MX; "" for a "." exchange listed among other MX (RFC 7505 section 3
+				       forbids it; kept as data, not looked up, addr_status NODATA) */
+	uint16_t pref;              /* MX preference; 0 for an implicit MX */
+	int cname;                  /* the name is an alias (RFC 2181 section 10.3 forbids it for an exchange) */
+	char cname_target[256];     /* end of the CNAME chain in the A/AAAA answer (trailing dot stripped) */
+	enum mx_status addr_status; /* OK: at least one address; else the most telling failure of the
+				       families asked: NXDOMAIN, TIMEOUT, SERVFAIL, REFUSED, ERROR, NODATA */
+	int naddr, naddr_total;     /* addresses kept / distinct addresses found */
+	struct sockaddr_storage addr[MX_MAX_ADDRS]; /* port 0 */
+	socklen_t addrlen[MX_MAX_ADDRS];
+};
+
+struct mx_domain {
+	/* input, set by the caller */
+	char domain[256]; /* mail domain, a trailing dot allowed */
+	unsigned rank;    /* from ranked input, 0 if none (not used by mx_resolve) */
+	unsigned line;    /* input line (not used by mx_resolve) */
+	/* output, every field below is set by mx_resolve */
+	enum mx_status status; /* of the MX query: OK (MX records), NODATA (no MX: implicit MX per RFC 5321
+				  section 5.1 tried), NULL_MX, NXDOMAIN, SERVFAIL, REFUSED, TIMEOUT, ERROR */
+	int implicit_mx;       /* no MX records: the domain's own A/AAAA used as the MX (RFC 5321 section 5.1) */
+	int ad;                /* AD bit of the MX answer (only meaningful from a validating resolver) */
+	int nmx, mx_total;     /* entries kept in mx[] / entries there would be without MX_MAX_HOSTS */
+	struct mx_host mx[MX_MAX_HOSTS]; /* only mx[0..nmx) is written */
+};
+
+struct mx_stats {
+	size_t domains;
+	size_t queries;               /* DNS lookups issued (MX, A, AAAA), retransmissions not counted */
+	size_t answers;               /* lookups that got a DNS response, whatever its RCODE */
+	size_t retries;               /* retransmissions: c-ares timeouts that were retried, EDNS fallbacks */
+	size_t lost;                  /* lookups that never got a response (timeout or unreachable after all tries) */
+	size_t hosts;                 /* distinct names looked up for addresses (exchanges and implicit-MX domains) */
+	size_t by_status[MXS__COUNT]; /* domains by status of their MX query */
+	unsigned inflight;            /* the in-flight limit used */
+	size_t peak_inflight;         /* most lookups outstanding at once */
+	double seconds;               /* wall time of the call */
+};
+
+/*
+ * Resolve every domain in doms[0..n): MX, then A and/or AAAA of each distinct exchange, and
+ * fill the output fields of each domain (the input fields are not changed).
+ *
+ * MX answer:
+ *  - MX records: status OK, sorted by preference then name (case-insensitive), the first
+ *    MX_MAX_HOSTS kept and looked up, mx_total = number of records.
+ *  - the single record "0 .": status NULL_MX, nmx = mx_total = 0, nothing looked up.
+ *  - NOERROR without MX (NODATA): the domain's own A/AAAA are looked up (RFC 5321 section 5.1).
+ *    When they exist, or the lookup failed in a way that does not say they are absent (timeout,
+ *    SERVFAIL, REFUSED, error), mx[0] is the domain itself with pref 0, implicit_mx = 1,
+ *    nmx = mx_total = 1, and addr_status tells which; when the name has no address (NODATA,
+ *    NXDOMAIN) nmx = 0. status stays NODATA in both cases, so the record can say so.
+ *  - any other outcome: that status, nmx = mx_total = 0.
+ *  ad is the AD bit of the MX response, whatever its RCODE (authenticated denial included).
+ * Addresses: per host, A and AAAA as `families` asks; addresses are sorted and de-duplicated.
+ * When more than MX_MAX_ADDRS exist, each family keeps at least half of the slots it can fill.
+ *
+ * DNS: servers is a NULL-terminated list of at most 16 "IP", "IP:port", "[IPv6]:port" (port 53
+ * by default), tried in order on timeout, or NULL for /etc/resolv.conf. SERVFAIL and REFUSED
+ * are final answers (not retried on the next server) so they are reported as such. timeout_ms
+ * and tries (<= 0: the defaults above) apply per query as c-ares applies them (the timeout
+ * doubles on each round). inflight: most queries outstanding (0: MX_DEFAULT_INFLIGHT; clamped
+ * to MX_MAX_INFLIGHT). families: AF_INET, AF_INET6 or AF_UNSPEC.
+ * Every query has RD and AD set (RFC 6840 section 5.7: a validating resolver then reports AD
+ * without the RRSIGs that DO would pull in) and an EDNS0 OPT (UDP size MX_EDNS_UDP_SIZE, DO
+ * clear). A FORMERR answer to a query with EDNS is retried without it (RFC 6891 section 7): the
+ * first by c-ares 1.18 itself, which then turns EDNS off for the whole channel (UDP answers over
+ * 512 bytes are then asked again over TCP), later ones here (counted in retries).
+ *
+ * st (may be NULL) is zeroed, then filled. Returns 0 when every lookup has ended (failures are
+ * data), -1 on a setup error (invalid arguments, server string or families, c-ares or epoll
+ * initialisation) or out of memory, with one message on errs (may be NULL).
+ */
+int mx_resolve(struct mx_domain *doms, size_t n, const char *const *servers, int timeout_ms, int tries,
+	       unsigned inflight, int families, struct mx_stats *st, FILE *errs);
+
+#endif
