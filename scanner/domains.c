@@ -190,7 +190,7 @@ static void domain_record(struct jbuf *jb, const struct domain_map *m, size_t d,
 	if (dom->mx_total > dom->nmx)
 		jb_uint(jb, "mx_total", (uint64_t)dom->mx_total);
 	/* verdict from the hosts */
-	unsigned scanned = 0, tls = 0, starttls = 0;
+	unsigned scanned = 0, tls = 0, starttls = 0, certs = 0, trusted = 0, mx_match = 0, dom_match = 0;
 	int best = -1, worst = -1;
 	for (size_t i = 0; i < m->nhosts[d]; i++) {
 		uint32_t idx = m->hosts[d][i];
@@ -198,6 +198,15 @@ static void domain_record(struct jbuf *jb, const struct domain_map *m, size_t d,
 			continue;
 		const struct host_summary *s = &m->sum[idx];
 		scanned++;
+		if (s->cert) {
+			certs++;
+			trusted += s->cert_ok;
+			mx_match += s->mx_match;
+			const struct strlist *dl = &m->meta[idx].domains;
+			for (unsigned k = 0; k < dl->n && k < 16; k++)
+				if (!strcmp(dl->v[k], dom->domain) && (s->domain_match & (1u << k)))
+					dom_match++;
+		}
 		tls += s->tls;
 		starttls += s->starttls == STLS_OFFERED;
 		int g = grade_rank(s->least_grade);
@@ -210,6 +219,12 @@ static void domain_record(struct jbuf *jb, const struct domain_map *m, size_t d,
 	jb_uint(jb, "hosts_scanned", scanned);
 	jb_str(jb, "tls", !scanned ? "unknown" : tls == scanned ? "all" : tls ? "some" : "none");
 	jb_str(jb, "starttls_offered", !scanned ? "unknown" : starttls == scanned ? "all" : starttls ? "some" : "none");
+	if (certs) {
+		jb_uint(jb, "hosts_with_certificate", certs);
+		jb_str(jb, "certificate_trusted", trusted == certs ? "all" : trusted ? "some" : "none");
+		jb_str(jb, "name_match_mx", mx_match == certs ? "all" : mx_match ? "some" : "none");
+		jb_str(jb, "name_match_domain", dom_match == certs ? "all" : dom_match ? "some" : "none");
+	}
 	if (best >= 0) {
 		jb_printf_str(jb, "best_grade", "%c", best == 6 ? '?' : 'A' + best);
 		jb_printf_str(jb, "worst_grade", "%c", worst == 6 ? '?' : 'A' + worst);

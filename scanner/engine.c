@@ -179,6 +179,18 @@ static void verify_host(struct slot *s)
 	if (verify_chain(roots, der, len, n, s->res.sni[0] ? s->res.sni : NULL, NULL, 0, &w->vr) == 0)
 		s->res.verify = &w->vr;
 	write_new_certs(s, der, len, n);
+	/* The recipient domains this host serves: does the leaf match them too?
+	 * (Measurement papers report MX-name and domain matches separately.) */
+	struct host_summary *hsum = w->e->cfg.summaries ? &w->e->cfg.summaries[s->tidx] : NULL;
+	if (hsum && w->e->cfg.meta && s->res.verify) {
+		const struct host_meta *m = &w->e->cfg.meta[s->tidx];
+		hsum->cert = 1;
+		hsum->cert_ok = w->vr.code == 0 || w->vr.code == 62;
+		hsum->mx_match = w->vr.name_match_mx;
+		for (unsigned i = 0; i < m->domains.n && i < 16; i++)
+			if (verify_cert_host(der[0], len[0], m->domains.v[i]) == 1)
+				hsum->domain_match |= (uint16_t)(1u << i);
+	}
 }
 
 /* Keep the first Certificate message a probe saw (TLS <= 1.2): the chain of

@@ -67,10 +67,14 @@ struct host_meta {
 /* What a domain's verdict needs from a host (filled when its record is written). */
 struct host_summary {
 	uint8_t done;
-	uint8_t status;   /* enum scan_status */
-	uint8_t starttls; /* enum starttls_state */
-	uint8_t tls;      /* a TLS answer was obtained (ServerHello) */
-	char least_grade; /* 'A'..'F', '?' or 0 when not graded */
+	uint8_t status;        /* enum scan_status */
+	uint8_t starttls;      /* enum starttls_state */
+	uint8_t tls;           /* a TLS answer was obtained (ServerHello) */
+	char least_grade;      /* 'A'..'F', '?' or 0 when not graded */
+	uint8_t cert;          /* a certificate chain was verified */
+	uint8_t cert_ok;       /* ... with verify code 0 or 62 (trusted; 62 is only the MX name) */
+	uint8_t mx_match;      /* the leaf matches the MX name */
+	uint16_t domain_match; /* bit i: the leaf matches meta.domains.v[i] (RFC 6125) */
 };
 
 #define HS_RES_CERTS 10

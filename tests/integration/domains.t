@@ -31,6 +31,10 @@ printf '%s\n' nullmx.fleet.test noaddr.fleet.test amx.fleet.test missing.fleet.t
   --banner-timeout 5 -i "$T/domains.txt" -o "$T/rec.json" 2>"$T/err"
 "$BIN/mxscan" --allowlist 127.0.0.0/8 --resolver "$DNS:5355" -q --enum quick --no-handshake \
   -i "$T/many.txt" -o "$T/many.json" 2>>"$T/err"
+# certificates against the MX name and, separately, the recipient domain (full handshake, test CA)
+head -40 "$T/domains.txt" > "$T/some.txt"
+"$BIN/mxscan" --allowlist 127.0.0.0/8 --resolver "$DNS:5355" -q --enum quick --ca-file "$T/fleet/certs/ca.pem" \
+  --banner-timeout 5 -i "$T/some.txt" -o "$T/certs.json" 2>>"$T/err"
 "$PY" - "$T" <<'PYEOF'
 import json, sys
 t = sys.argv[1]
@@ -85,6 +89,25 @@ h = byhost.get("127.1.1.1:25")
 check(h and "shop1.fleet.test" in h.get("domains", []) and "mx1.alpha.fleet.test" in h.get("names", [])
       and "amx.fleet.test" in h.get("names", []),
       "host records list their MX names and domains", json.dumps({k: h.get(k) for k in ("names", "domains", "domains_total")}) if h else "")
+def rfc6125(pattern, name):
+    p, q = pattern.lower().rstrip("."), name.lower().rstrip(".")
+    if p.startswith("*."):
+        return q.count(".") >= p.count(".") and q.split(".", 1)[1] == p[2:] and q.split(".", 1)[0] != ""
+    return p == q
+cr = [json.loads(l) for l in open(f"{t}/certs.json")]
+chost = {f'{r["ip"]}:{r["port"]}': r for r in cr if r["type"] == "host" and "ip" in r}
+cdoms = [r for r in cr if r["type"] == "domain"]
+bad, seen = [], 0
+for d in cdoms:
+    hs = [chost[h] for x in d["mx"] for h in x["hosts"] if h and h in chost and "certificate" in chost[h].get("tls", {})]
+    if not hs:
+        continue
+    seen += 1
+    m = [any(rfc6125(s, d["domain"]) for s in h["tls"]["certificate"]["chain"][0]["sans"] if not s.startswith("IP:")) for h in hs]
+    want = "all" if all(m) else "some" if any(m) else "none"
+    if d["verdict"].get("name_match_domain") != want:
+        bad.append((d["domain"], d["verdict"].get("name_match_domain"), want))
+check(seen >= 10 and not bad, f"name match against the recipient domain agrees with RFC 6125 on the SANs ({seen} domains)", str(bad[:3]))
 many = [json.loads(l) for l in open(f"{t}/many.json")]
 mh = [r for r in many if r["type"] == "host"]
 md = [r for r in many if r["type"] == "domain"]
