@@ -299,6 +299,16 @@ static void hs_send_text(struct conn *c, const char *text)
 		hs_failed(c, "tls-write");
 }
 
+/* EHLO over TLS (RFC 3207 §4.2: the client must forget what it knew). */
+static void hs_send_ehlo(struct conn *c)
+{
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "EHLO %s\r\n", c->cfg->ehlo_name);
+	hs_send_text(c, cmd);
+	if (c->state != CONN_DONE)
+		enter(c, CONN_EXPECT_TLS_EHLO);
+}
+
 static void start_handshake(struct conn *c)
 {
 	c->hs = hs_new(c->hs_ctx, c->res->sni[0] ? c->res->sni : NULL);
@@ -337,11 +347,7 @@ static void handshake_done(struct conn *c)
 	if (c->res->mode == MODE_IMPLICIT) {
 		enter(c, CONN_EXPECT_TLS_BANNER);
 	} else {
-		char cmd[300];
-		snprintf(cmd, sizeof(cmd), "EHLO %s\r\n", c->cfg->ehlo_name);
-		hs_send_text(c, cmd);
-		if (c->state != CONN_DONE)
-			enter(c, CONN_EXPECT_TLS_EHLO);
+		hs_send_ehlo(c);
 	}
 }
 
@@ -364,11 +370,7 @@ static void on_tls_plain(struct conn *c, const uint8_t *buf, size_t len)
 		}
 		struct smtp_reply *r = &c->sp.reply;
 		if (c->state == CONN_EXPECT_TLS_BANNER) {
-			char cmd[300];
-			snprintf(cmd, sizeof(cmd), "EHLO %s\r\n", c->cfg->ehlo_name);
-			hs_send_text(c, cmd);
-			if (c->state != CONN_DONE)
-				enter(c, CONN_EXPECT_TLS_EHLO);
+			hs_send_ehlo(c);
 			continue;
 		}
 		struct hs_result *h = c->res->hs;
@@ -453,21 +455,10 @@ void conn_on_connected(struct conn *c)
 
 /* --- SMTP replies, one per state ---------------------------------------- */
 
-static void on_banner(struct conn *c, const struct smtp_reply *r)
+/* A reply that ends the dialogue: recorded as "smtp-NNN"; after 421 the
+ * server is closing (RFC 5321 §3.8), otherwise we say QUIT politely. */
+static void smtp_refused(struct conn *c, const struct smtp_reply *r)
 {
-	struct host_result *res = c->res;
-	keep_reply(r, res->banner, res->no_text ? 0 : sizeof(res->banner));
-	res->banner_code = r->code;
-	res->banner_masked = smtp_banner_masked(r);
-	if (r->code == 220) {
-		char cmd[300];
-		snprintf(cmd, sizeof(cmd), "EHLO %s\r\n", c->cfg->ehlo_name);
-		send_text(c, cmd);
-		enter(c, CONN_EXPECT_EHLO);
-		return;
-	}
-	/* 421: the server is closing (RFC 5321 §3.8); 554: it will not serve us
-	 * but expects QUIT (§3.1). Both are application answers. */
 	char reason[32];
 	snprintf(reason, sizeof(reason), "smtp-%d", r->code);
 	failure(c, ST_APPLICATION_ERROR, reason, smtp_line(r, 0));
@@ -475,6 +466,29 @@ static void on_banner(struct conn *c, const struct smtp_reply *r)
 		enter(c, CONN_DONE);
 	else
 		send_quit(c);
+}
+
+/* "EHLO name" or "HELO name" with the configured name. */
+static void send_greeting(struct conn *c, const char *verb)
+{
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "%s %s\r\n", verb, c->cfg->ehlo_name);
+	send_text(c, cmd);
+}
+
+static void on_banner(struct conn *c, const struct smtp_reply *r)
+{
+	struct host_result *res = c->res;
+	keep_reply(r, res->banner, res->no_text ? 0 : sizeof(res->banner));
+	res->banner_code = r->code;
+	res->banner_masked = smtp_banner_masked(r);
+	if (r->code == 220) {
+		send_greeting(c, "EHLO");
+		enter(c, CONN_EXPECT_EHLO);
+		return;
+	}
+	/* 421: closing; 554: it will not serve us but expects QUIT (§3.1). */
+	smtp_refused(c, r);
 }
 
 static void on_ehlo(struct conn *c, const struct smtp_reply *r)
@@ -505,20 +519,12 @@ static void on_ehlo(struct conn *c, const struct smtp_reply *r)
 	}
 	if (r->code >= 500) {
 		/* EHLO not understood: fall back to HELO (RFC 5321 §4.1.4). */
-		char cmd[300];
 		res->helo_fallback = 1;
-		snprintf(cmd, sizeof(cmd), "HELO %s\r\n", c->cfg->ehlo_name);
-		send_text(c, cmd);
+		send_greeting(c, "HELO");
 		enter(c, CONN_EXPECT_HELO);
 		return;
 	}
-	char reason[32];
-	snprintf(reason, sizeof(reason), "smtp-%d", r->code);
-	failure(c, ST_APPLICATION_ERROR, reason, smtp_line(r, 0));
-	if (r->code == 421)
-		enter(c, CONN_DONE);
-	else
-		send_quit(c);
+	smtp_refused(c, r);
 }
 
 static void on_helo(struct conn *c, const struct smtp_reply *r)
@@ -530,15 +536,8 @@ static void on_helo(struct conn *c, const struct smtp_reply *r)
 		/* HELO has no extensions, so no STARTTLS (RFC 3207 §4). */
 		res->starttls = STLS_ABSENT;
 		failure(c, ST_APPLICATION_ERROR, "starttls-not-offered", "EHLO refused, HELO accepted");
-	} else {
-		char reason[32];
-		snprintf(reason, sizeof(reason), "smtp-%d", r->code);
-		failure(c, ST_APPLICATION_ERROR, reason, smtp_line(r, 0));
 	}
-	if (r->code == 421)
-		enter(c, CONN_DONE);
-	else
-		send_quit(c);
+	smtp_refused(c, r); /* the first failure recorded wins */
 }
 
 static void on_starttls(struct conn *c, const struct smtp_reply *r)
@@ -559,15 +558,8 @@ static void on_starttls(struct conn *c, const struct smtp_reply *r)
 		/* Advertised, then "command not recognized": the command was mangled
 		 * on the way (a middlebox) or the server is broken. */
 		failure(c, ST_APPLICATION_ERROR, "starttls-rejected", smtp_line(r, 0));
-	} else {
-		char reason[32];
-		snprintf(reason, sizeof(reason), "smtp-%d", r->code);
-		failure(c, ST_APPLICATION_ERROR, reason, smtp_line(r, 0));
 	}
-	if (r->code == 421)
-		enter(c, CONN_DONE);
-	else
-		send_quit(c);
+	smtp_refused(c, r); /* the first failure recorded wins */
 }
 
 static void smtp_error(struct conn *c, int st)
