@@ -23,6 +23,7 @@
  * output independent of the order in which answers arrive.
  */
 #include "mxscan/mx.h"
+#include "mxscan/resolve.h"
 #include "mxscan/target.h"
 
 #include <ares.h>
@@ -584,56 +585,6 @@ static void mx_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
 	c->inflight--;
 }
 
-static int mx_set_servers(ares_channel ch, const char *const *servers, FILE *errs)
-{
-	struct ares_addr_port_node nodes[16];
-	size_t n = 0;
-	int r, rc = -1;
-
-	for (; servers[n]; n++) {
-		const char *s = servers[n];
-		struct target t;
-		char err[256];
-
-		if (n == sizeof nodes / sizeof nodes[0]) {
-			if (errs)
-				fprintf(errs, "mx: more than %zu DNS servers given\n", n);
-			goto out;
-		}
-		r = target_parse_line(s, strlen(s), &t, err, sizeof err);
-		if (r != 1 || !t.has_addr || t.sni[0] || t.tag[0] || strpbrk(s, ",#")) {
-			if (errs)
-				fprintf(errs, "mx: invalid DNS server '%s': expected IP, IP:port or [IPv6]:port%s%s\n",
-					s, r < 0 ? ": " : "", r < 0 ? err : "");
-			goto out;
-		}
-		memset(&nodes[n], 0, sizeof nodes[n]);
-		nodes[n].family = t.addr.ss_family;
-		if (t.addr.ss_family == AF_INET)
-			memcpy(&nodes[n].addr.addr4, &((struct sockaddr_in *)(void *)&t.addr)->sin_addr, 4);
-		else
-			memcpy(&nodes[n].addr.addr6, &((struct sockaddr_in6 *)(void *)&t.addr)->sin6_addr, 16);
-		nodes[n].udp_port = nodes[n].tcp_port = t.port ? t.port : 53;
-		nodes[n].next = NULL;
-		if (n > 0)
-			nodes[n - 1].next = &nodes[n];
-	}
-	if (n == 0) {
-		if (errs)
-			fprintf(errs, "mx: empty DNS server list\n");
-		goto out;
-	}
-	r = ares_set_servers_ports(ch, nodes);
-	if (r != ARES_SUCCESS) {
-		if (errs)
-			fprintf(errs, "mx: setting DNS servers: %s\n", ares_strerror(r));
-		goto out;
-	}
-	rc = 0;
-out:
-	return rc;
-}
-
 /* ---------------------------------------------------------------- assembly */
 
 static int mx_addr_cmp(const void *pa, const void *pb)
@@ -873,7 +824,7 @@ int mx_resolve(struct mx_domain *doms, size_t n, const char *const *servers, int
 			fprintf(errs, "mx: ares_init_options: %s\n", ares_strerror(r));
 		goto out;
 	}
-	if (servers && mx_set_servers(c->ch, servers, errs) < 0)
+	if (servers && resolve_set_servers(c->ch, servers, errs, "mx") < 0)
 		goto out;
 
 	while (next_dom < n || c->hq_head < c->hq_len || c->inflight > 0) {

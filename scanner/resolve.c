@@ -235,8 +235,9 @@ static void rs_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
 	c->inflight--;
 }
 
-static int rs_set_servers(ares_channel ch, const char *const *servers, FILE *errs)
+int resolve_set_servers(void *channel, const char *const *servers, FILE *errs, const char *who)
 {
+	ares_channel ch = channel;
 	struct ares_addr_port_node nodes[16];
 	size_t n = 0;
 	int r, rc = -1;
@@ -248,16 +249,16 @@ static int rs_set_servers(ares_channel ch, const char *const *servers, FILE *err
 
 		if (n == sizeof nodes / sizeof nodes[0]) {
 			if (errs)
-				fprintf(errs, "resolve: more than %zu DNS servers given\n", n);
+				fprintf(errs, "%s: more than %zu DNS servers given\n", who, n);
 			goto out;
 		}
 		r = target_parse_line(s, strlen(s), &t, err, sizeof err);
 		if (r != 1 || !t.has_addr || t.sni[0] || t.tag[0] || strpbrk(s, ",#")) {
 			if (errs)
 				fprintf(errs,
-					"resolve: invalid DNS server '%s': expected IP, IP:port or "
+					"%s: invalid DNS server '%s': expected IP, IP:port or "
 					"[IPv6]:port%s%s\n",
-					s, r < 0 ? ": " : "", r < 0 ? err : "");
+					who, s, r < 0 ? ": " : "", r < 0 ? err : "");
 			goto out;
 		}
 		memset(&nodes[n], 0, sizeof nodes[n]);
@@ -273,13 +274,13 @@ static int rs_set_servers(ares_channel ch, const char *const *servers, FILE *err
 	}
 	if (n == 0) {
 		if (errs)
-			fprintf(errs, "resolve: empty DNS server list\n");
+			fprintf(errs, "%s: empty DNS server list\n", who);
 		goto out;
 	}
 	r = ares_set_servers_ports(ch, nodes);
 	if (r != ARES_SUCCESS) {
 		if (errs)
-			fprintf(errs, "resolve: setting DNS servers: %s\n", ares_strerror(r));
+			fprintf(errs, "%s: setting DNS servers: %s\n", who, ares_strerror(r));
 		goto out;
 	}
 	rc = 0;
@@ -546,7 +547,7 @@ int resolve_targets(const struct target_set *in, const char *const *servers, int
 				fprintf(errs, "resolve: ares_init_options: %s\n", ares_strerror(r));
 			goto out;
 		}
-		if (servers && rs_set_servers(c->ch, servers, errs) < 0)
+		if (servers && resolve_set_servers(c->ch, servers, errs, "resolve") < 0)
 			goto out;
 	}
 

@@ -83,4 +83,9 @@ typedef void (*resolve_fail_cb)(const struct target *t, enum resolve_status stat
 int resolve_targets(const struct target_set *in, const char *const *servers, int timeout_ms, int tries, int families,
 		    struct target_set *out, FILE *errs, struct resolve_stats *st, resolve_fail_cb on_fail, void *ud);
 
+/* Point a c-ares channel (ares_channel, passed as void * so this header needs
+ * no ares.h) at servers ("IP", "IP:port", "[IPv6]:port"; port 53 by default).
+ * Errors go to errs prefixed with who. 0, or -1. Shared by resolve.c and mx.c. */
+int resolve_set_servers(void *channel, const char *const *servers, FILE *errs, const char *who);
+
 #endif
