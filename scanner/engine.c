@@ -608,6 +608,8 @@ static void *worker_main(void *arg)
 			break;
 		refill(w);
 	}
+	/* wolfSSL's fixed-point ECC cache (FP_ECC) is per thread: free this one's. */
+	hs_thread_cleanup();
 	return NULL;
 }
 

@@ -14,6 +14,7 @@
 
 #include <wolfssl/options.h>
 #include <wolfssl/ssl.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 
 struct hs_ctx {
 	WOLFSSL_CTX *ctx;
@@ -246,4 +247,11 @@ int hs_alert(const struct hs *h)
 const char *hs_error(const struct hs *h)
 {
 	return h->err;
+}
+
+void hs_thread_cleanup(void)
+{
+#ifdef FP_ECC
+	wc_ecc_fp_free();
+#endif
 }

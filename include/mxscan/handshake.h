@@ -26,6 +26,8 @@ struct hs;
  * sessions concurrently once configured). NULL with a message on failure. */
 struct hs_ctx *hs_ctx_new(char *err, size_t errlen);
 void hs_ctx_free(struct hs_ctx *x);
+/* Free per-thread wolfSSL state (the FP_ECC point cache); call when a thread that made handshakes ends. */
+void hs_thread_cleanup(void);
 
 struct hs *hs_new(struct hs_ctx *x, const char *sni);
 void hs_free(struct hs *h);
