@@ -48,6 +48,9 @@ echo "== scanning"
 
 echo "== summary ($OUT/summary.txt)"
 "$PY" scripts/summary.py "$OUT/records.ndjson.gz" | tee "$OUT/summary.txt"
+"$BIN/mxreport" summary "$OUT/records.ndjson.gz" > "$OUT/report.txt"
+"$BIN/mxreport" html "$OUT/records.ndjson.gz" -o "$OUT/report.html"
+echo "   mxreport: $OUT/report.txt, $OUT/report.html"
 
 echo "== checks"
 status=0
@@ -58,5 +61,5 @@ else
   echo "ground truth: $(grep -c '^not ok' "$OUT/groundtruth.tap") mismatches, see $OUT/groundtruth.tap"
   status=1
 fi
-echo "records: $OUT/records.ndjson.gz   summary: $OUT/summary.txt"
+echo "records: $OUT/records.ndjson.gz   summary: $OUT/summary.txt   report: $OUT/report.html"
 exit $status
