@@ -102,8 +102,7 @@ struct mx_hq {
 
 struct mx_ctx {
 	ares_channel ch;
-	int ep;
-	int ep_error; /* errno of a failed epoll_ctl from the socket callback */
+	struct dns_poll poll; /* epoll set of c-ares sockets (resolve.h) */
 	int oom;
 	struct mx_domain *doms;
 	size_t n;
@@ -348,25 +347,6 @@ out:
 }
 
 /* ---------------------------------------------------------------- c-ares glue */
-
-static void mx_sock_state(void *data, ares_socket_t fd, int readable, int writable)
-{
-	struct mx_ctx *c = data;
-	struct epoll_event ev;
-
-	if (!readable && !writable) {
-		epoll_ctl(c->ep, EPOLL_CTL_DEL, fd, NULL);
-		return;
-	}
-	memset(&ev, 0, sizeof ev);
-	ev.events = (readable ? EPOLLIN : 0u) | (writable ? EPOLLOUT : 0u);
-	ev.data.fd = fd;
-	if (epoll_ctl(c->ep, EPOLL_CTL_MOD, fd, &ev) == 0)
-		return;
-	if (errno == ENOENT && epoll_ctl(c->ep, EPOLL_CTL_ADD, fd, &ev) == 0)
-		return;
-	c->ep_error = errno;
-}
 
 static uint16_t mx_new_id(struct mx_ctx *c)
 {
@@ -758,7 +738,7 @@ int mx_resolve(struct mx_domain *doms, size_t n, const char *const *servers, int
 		nomem = 1;
 		goto out;
 	}
-	c->ep = -1;
+	c->poll.ep = -1;
 	c->st = st;
 	c->doms = doms;
 	c->n = n;
@@ -787,8 +767,8 @@ int mx_resolve(struct mx_domain *doms, size_t n, const char *const *servers, int
 		c->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
 	c->rng |= 1; /* xorshift state must not be 0 */
 
-	c->ep = epoll_create1(EPOLL_CLOEXEC);
-	if (c->ep < 0) {
+	c->poll.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (c->poll.ep < 0) {
 		if (errs)
 			fprintf(errs, "mx: epoll_create1: %s\n", strerror(errno));
 		goto out;
@@ -809,8 +789,8 @@ int mx_resolve(struct mx_domain *doms, size_t n, const char *const *servers, int
 	opts.timeout = timeout_ms > 0 ? timeout_ms : MX_DEFAULT_TIMEOUT_MS;
 	opts.tries = tries > 0 ? tries : MX_DEFAULT_TRIES;
 	opts.lookups = lookups;
-	opts.sock_state_cb = mx_sock_state;
-	opts.sock_state_cb_data = c;
+	opts.sock_state_cb = resolve_sock_state;
+	opts.sock_state_cb_data = &c->poll;
 	/* Room for a full window of answers arriving at once (the kernel caps it at rmem_max). */
 	opts.socket_receive_buffer_size = (int)(inflight * 2048u < 262144u ? 262144u : inflight * 2048u);
 	if (opts.socket_receive_buffer_size > MX_RCVBUF)
@@ -828,10 +808,6 @@ int mx_resolve(struct mx_domain *doms, size_t n, const char *const *servers, int
 		goto out;
 
 	while (next_dom < n || c->hq_head < c->hq_len || c->inflight > 0) {
-		struct epoll_event evs[64];
-		struct timeval tv, *tvp;
-		int ne, ms;
-
 		/* Address queries first: they finish domains already started. */
 		while (c->free_head >= 0 && (c->hq_head < c->hq_len || next_dom < n)) {
 			struct mx_slot *s = &c->slots[c->free_head];
@@ -861,32 +837,10 @@ int mx_resolve(struct mx_domain *doms, size_t n, const char *const *servers, int
 			nomem = 1;
 			goto out;
 		}
-		if (c->ep_error) {
-			if (errs)
-				fprintf(errs, "mx: epoll_ctl: %s\n", strerror(c->ep_error));
-			goto out;
-		}
 		if (c->inflight == 0)
 			continue;
-		tvp = ares_timeout(c->ch, NULL, &tv);
-		ms = tvp ? (int)(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000) : 1000;
-		ne = epoll_wait(c->ep, evs, (int)(sizeof evs / sizeof evs[0]), ms);
-		if (ne < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errs)
-				fprintf(errs, "mx: epoll_wait: %s\n", strerror(errno));
+		if (resolve_poll_step(c->ch, &c->poll, errs, "mx") < 0)
 			goto out;
-		}
-		if (ne == 0)
-			ares_process_fd(c->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-		for (i = 0; i < (size_t)ne; i++) {
-			int fd = evs[i].data.fd;
-			uint32_t e = evs[i].events;
-
-			ares_process_fd(c->ch, (e & (EPOLLIN | EPOLLERR | EPOLLHUP)) ? fd : ARES_SOCKET_BAD,
-					(e & EPOLLOUT) ? fd : ARES_SOCKET_BAD);
-		}
 	}
 	if (c->oom) {
 		nomem = 1;
@@ -901,8 +855,8 @@ out:
 	if (c) {
 		if (c->ch)
 			ares_destroy(c->ch); /* cancels what is still in flight (error paths) */
-		if (c->ep >= 0)
-			close(c->ep);
+		if (c->poll.ep >= 0)
+			close(c->poll.ep);
 		for (i = 0; i < c->nhosts; i++) {
 			free(c->hosts[i].name);
 			free(c->hosts[i].cname_target);

@@ -77,8 +77,7 @@ struct rs_slot {
 
 struct rs_ctx {
 	ares_channel ch;
-	int ep;
-	int ep_error; /* errno of a failed epoll_ctl from the socket callback */
+	struct dns_poll poll; /* epoll set of c-ares sockets (resolve.h) */
 	struct rs_name *names;
 	size_t nnames;
 	struct rs_addr *addrs;
@@ -151,25 +150,6 @@ out:
 
 /* ---------------------------------------------------------------- c-ares glue */
 
-static void rs_sock_state(void *data, ares_socket_t fd, int readable, int writable)
-{
-	struct rs_ctx *c = data;
-	struct epoll_event ev;
-
-	if (!readable && !writable) {
-		epoll_ctl(c->ep, EPOLL_CTL_DEL, fd, NULL);
-		return;
-	}
-	memset(&ev, 0, sizeof ev);
-	ev.events = (readable ? EPOLLIN : 0u) | (writable ? EPOLLOUT : 0u);
-	ev.data.fd = fd;
-	if (epoll_ctl(c->ep, EPOLL_CTL_MOD, fd, &ev) == 0)
-		return;
-	if (errno == ENOENT && epoll_ctl(c->ep, EPOLL_CTL_ADD, fd, &ev) == 0)
-		return;
-	c->ep_error = errno;
-}
-
 static enum resolve_status rs_map(int ares_status)
 {
 	switch (ares_status) {
@@ -233,6 +213,59 @@ static void rs_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
 	s->next_free = c->free_head;
 	c->free_head = (int)(s - c->slots);
 	c->inflight--;
+}
+
+void resolve_sock_state(void *data, int fd, int readable, int writable)
+{
+	struct dns_poll *p = data;
+	struct epoll_event ev;
+
+	if (!readable && !writable) {
+		epoll_ctl(p->ep, EPOLL_CTL_DEL, fd, NULL);
+		return;
+	}
+	memset(&ev, 0, sizeof ev);
+	ev.events = (readable ? EPOLLIN : 0u) | (writable ? EPOLLOUT : 0u);
+	ev.data.fd = fd;
+	if (epoll_ctl(p->ep, EPOLL_CTL_MOD, fd, &ev) == 0)
+		return;
+	if (errno == ENOENT && epoll_ctl(p->ep, EPOLL_CTL_ADD, fd, &ev) == 0)
+		return;
+	p->ep_error = errno;
+}
+
+int resolve_poll_step(void *channel, struct dns_poll *p, FILE *errs, const char *who)
+{
+	ares_channel ch = channel;
+	struct epoll_event evs[64];
+	struct timeval tv, *tvp;
+	int n, ms;
+
+	if (p->ep_error) {
+		if (errs)
+			fprintf(errs, "%s: epoll_ctl: %s\n", who, strerror(p->ep_error));
+		return -1;
+	}
+	tvp = ares_timeout(ch, NULL, &tv);
+	ms = tvp ? (int)(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000) : 1000;
+	n = epoll_wait(p->ep, evs, (int)(sizeof evs / sizeof evs[0]), ms);
+	if (n < 0) {
+		if (errno == EINTR)
+			return 0;
+		if (errs)
+			fprintf(errs, "%s: epoll_wait: %s\n", who, strerror(errno));
+		return -1;
+	}
+	if (n == 0)
+		ares_process_fd(ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+	for (int i = 0; i < n; i++) {
+		int fd = evs[i].data.fd;
+		uint32_t e = evs[i].events;
+
+		ares_process_fd(ch, (e & (EPOLLIN | EPOLLERR | EPOLLHUP)) ? fd : ARES_SOCKET_BAD,
+				(e & EPOLLOUT) ? fd : ARES_SOCKET_BAD);
+	}
+	return 0;
 }
 
 int resolve_set_servers(void *channel, const char *const *servers, FILE *errs, const char *who)
@@ -502,7 +535,7 @@ int resolve_targets(const struct target_set *in, const char *const *servers, int
 		nomem = 1;
 		goto out;
 	}
-	c->ep = -1;
+	c->poll.ep = -1;
 	if (rs_collect(c, in, tmap) < 0) {
 		nomem = 1;
 		goto out;
@@ -515,8 +548,8 @@ int resolve_targets(const struct target_set *in, const char *const *servers, int
 	c->free_head = 0;
 
 	if (c->nnames > 0) {
-		c->ep = epoll_create1(EPOLL_CLOEXEC);
-		if (c->ep < 0) {
+		c->poll.ep = epoll_create1(EPOLL_CLOEXEC);
+		if (c->poll.ep < 0) {
 			if (errs)
 				fprintf(errs, "resolve: epoll_create1: %s\n", strerror(errno));
 			goto out;
@@ -536,8 +569,8 @@ int resolve_targets(const struct target_set *in, const char *const *servers, int
 		opts.timeout = timeout_ms > 0 ? timeout_ms : RESOLVE_DEFAULT_TIMEOUT_MS;
 		opts.tries = tries > 0 ? tries : RESOLVE_DEFAULT_TRIES;
 		opts.lookups = lookups;
-		opts.sock_state_cb = rs_sock_state;
-		opts.sock_state_cb_data = c;
+		opts.sock_state_cb = resolve_sock_state;
+		opts.sock_state_cb_data = &c->poll;
 		r = ares_init_options(&c->ch, &opts,
 				      ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_LOOKUPS |
 					      ARES_OPT_SOCK_STATE_CB);
@@ -553,10 +586,6 @@ int resolve_targets(const struct target_set *in, const char *const *servers, int
 
 	total_q = c->nnames * (size_t)nfams;
 	while (next_q < total_q || c->inflight > 0) {
-		struct epoll_event evs[32];
-		struct timeval tv, *tvp;
-		int n, ms;
-
 		while (next_q < total_q && c->free_head >= 0) {
 			struct rs_slot *s = &c->slots[c->free_head];
 			struct rs_name *nm;
@@ -576,32 +605,10 @@ int resolve_targets(const struct target_set *in, const char *const *servers, int
 			nomem = 1;
 			goto out;
 		}
-		if (c->ep_error) {
-			if (errs)
-				fprintf(errs, "resolve: epoll_ctl: %s\n", strerror(c->ep_error));
-			goto out;
-		}
 		if (c->inflight == 0)
 			continue;
-		tvp = ares_timeout(c->ch, NULL, &tv);
-		ms = tvp ? (int)(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000) : 1000;
-		n = epoll_wait(c->ep, evs, (int)(sizeof evs / sizeof evs[0]), ms);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errs)
-				fprintf(errs, "resolve: epoll_wait: %s\n", strerror(errno));
+		if (resolve_poll_step(c->ch, &c->poll, errs, "resolve") < 0)
 			goto out;
-		}
-		if (n == 0)
-			ares_process_fd(c->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-		for (i = 0; i < (size_t)n; i++) {
-			int fd = evs[i].data.fd;
-			uint32_t e = evs[i].events;
-
-			ares_process_fd(c->ch, (e & (EPOLLIN | EPOLLERR | EPOLLHUP)) ? fd : ARES_SOCKET_BAD,
-					(e & EPOLLOUT) ? fd : ARES_SOCKET_BAD);
-		}
 	}
 	if (c->oom || rs_group(c, &first) < 0 || rs_emit(c, in, tmap, first, out, errs, st, on_fail, ud) < 0) {
 		nomem = 1;
@@ -614,8 +621,8 @@ out:
 	if (c) {
 		if (c->ch)
 			ares_destroy(c->ch); /* cancels what is still in flight (error paths) */
-		if (c->ep >= 0)
-			close(c->ep);
+		if (c->poll.ep >= 0)
+			close(c->poll.ep);
 		free(c->names);
 		free(c->addrs);
 		free(c);

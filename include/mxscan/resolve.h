@@ -86,6 +86,16 @@ int resolve_targets(const struct target_set *in, const char *const *servers, int
 /* Point a c-ares channel (ares_channel, passed as void * so this header needs
  * no ares.h) at servers ("IP", "IP:port", "[IPv6]:port"; port 53 by default).
  * Errors go to errs prefixed with who. 0, or -1. Shared by resolve.c and mx.c. */
+/* c-ares driven from an epoll set, shared by resolve.c and mx.c: the socket
+ * callback (pass a struct dns_poll as its data) and one wait-and-process step
+ * bounded by c-ares' next timeout. The step returns 0, or -1 with a message. */
+struct dns_poll {
+	int ep;       /* epoll descriptor */
+	int ep_error; /* errno of a failed epoll_ctl in the callback */
+};
+void resolve_sock_state(void *data, int fd, int readable, int writable);
+int resolve_poll_step(void *channel, struct dns_poll *p, FILE *errs, const char *who);
+
 int resolve_set_servers(void *channel, const char *const *servers, FILE *errs, const char *who);
 
 #endif
