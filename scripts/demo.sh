@@ -47,10 +47,8 @@ echo "== scanning"
   -i "$OUT/targets.txt" -o "$OUT/records.ndjson.gz"
 
 echo "== summary ($OUT/summary.txt)"
-"$PY" scripts/summary.py "$OUT/records.ndjson.gz" | tee "$OUT/summary.txt"
-"$BIN/mxreport" summary "$OUT/records.ndjson.gz" > "$OUT/report.txt"
+"$BIN/mxreport" summary "$OUT/records.ndjson.gz" | tee "$OUT/summary.txt"
 "$BIN/mxreport" html "$OUT/records.ndjson.gz" -o "$OUT/report.html"
-echo "   mxreport: $OUT/report.txt, $OUT/report.html"
 
 echo "== checks"
 status=0
