@@ -387,18 +387,14 @@ static void sync_slot(struct slot *s)
 {
 	struct worker *w = s->w;
 	struct conn *c = &s->c;
-	for (int round = 0; round < 2; round++) {
-		if (c->state != CONN_DONE && c->txlen > 0 && c->state != CONN_EXPECT_CONNECT) {
-			ssize_t n = send(s->fd, c->tx, c->txlen, MSG_NOSIGNAL);
-			if (n > 0) {
-				memmove(c->tx, c->tx + n, c->txlen - (size_t)n);
-				c->txlen -= (size_t)n;
-			} else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-				conn_on_error(c, errno);
-				continue;
-			}
+	if (c->state != CONN_DONE && c->txlen > 0 && c->state != CONN_EXPECT_CONNECT) {
+		ssize_t n = send(s->fd, c->tx, c->txlen, MSG_NOSIGNAL);
+		if (n > 0) {
+			memmove(c->tx, c->tx + n, c->txlen - (size_t)n);
+			c->txlen -= (size_t)n;
+		} else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			conn_on_error(c, errno); /* enters DONE: closed below */
 		}
-		break;
 	}
 	if (c->rearm) {
 		c->rearm = 0;
