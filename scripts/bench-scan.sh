@@ -24,7 +24,7 @@ for l in open(sys.argv[1]):
     m=json.loads(l); print(m["ip"]+":"+str(m["port"]))' "$T/fleet/manifest.jsonl" > "$T/targets.txt"
 n=$(wc -l < "$T/targets.txt")
 start=$(date +%s%N)
-/usr/bin/time -f '%M %e %U %S' -o "$T/time" "$BIN/mxscan" --allowlist 127.0.0.0/8 -q -c "$CONC" -t "$THREADS" \
+/usr/bin/time -f '%M %e %U %S' -o "$T/time" "$BIN/mxscan" --allowlist 127.0.0.0/8 -q --enum quick --no-handshake -c "$CONC" -t "$THREADS" \
   -i "$T/targets.txt" -o "$T/records.ndjson.gz"
 end=$(date +%s%N)
 read -r rss wall user sys < "$T/time"
