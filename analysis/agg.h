@@ -16,7 +16,7 @@
 #ifndef MXREPORT_AGG_H
 #define MXREPORT_AGG_H
 
-#include "jsonr.h"
+#include "mxscan/jsonr.h"
 #include "rin.h"
 #include "smap.h"
 

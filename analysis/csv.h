@@ -14,7 +14,7 @@
 #ifndef MXREPORT_CSV_H
 #define MXREPORT_CSV_H
 
-#include "jsonr.h"
+#include "mxscan/jsonr.h"
 #include "mxscan/json.h"
 
 #include <stdint.h>

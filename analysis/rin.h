@@ -14,7 +14,7 @@
 #ifndef MXREPORT_RIN_H
 #define MXREPORT_RIN_H
 
-#include "jsonr.h"
+#include "mxscan/jsonr.h"
 
 #include <stdint.h>
 

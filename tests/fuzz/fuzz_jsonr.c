@@ -1,4 +1,4 @@
-// fuzz-sources: analysis/jsonr.c
+// fuzz-sources: scanner/jsonr.c
 // fuzz-sources: scanner/json.c
 /*
  * fuzz_jsonr: mxreport's JSON reader on arbitrary bytes.
@@ -15,7 +15,7 @@
  * bytes when they were valid UTF-8 (NULs included, written as \u0000).
  * Any violation calls abort().
  */
-#include "../../analysis/jsonr.h"
+#include "mxscan/jsonr.h"
 #include "mxscan/json.h"
 
 #include <stdint.h>

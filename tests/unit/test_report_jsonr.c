@@ -1,5 +1,5 @@
 /*
- * test_report_jsonr: mxreport's JSON reader (analysis/jsonr.c). Valid
+ * test_report_jsonr: mxreport's JSON reader (scanner/jsonr.c). Valid
  * documents give the expected tree (types, numbers exactly, strings decoded:
  * short escapes, \u escapes, surrogate pairs, raw UTF-8, \u0000 inside a
  * string); malformed, truncated, invalid-UTF-8 and too-deep input is refused
@@ -10,7 +10,7 @@
  * The Makefile links unit tests with build/libmxscan.a only, and the reader
  * belongs to mxreport, so its source is compiled into this test directly.
  */
-#include "../../analysis/jsonr.c"
+#include "../../scanner/jsonr.c"
 #include "tap.h"
 
 #include <stdint.h>

@@ -13,7 +13,7 @@
  * text by JR_MAX_LINE, and a number's text by JR_MAX_NUMBER (strtod on
  * megabytes of digits is slow, and no record field needs more).
  */
-#include "jsonr.h"
+#include "mxscan/jsonr.h"
 
 #include <stdarg.h>
 #include <stdio.h>
