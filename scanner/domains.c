@@ -53,68 +53,72 @@ int domains_reserve(struct domain_map *m, size_t ntargets)
 	return 0;
 }
 
+static int hosts_push(struct domain_map *m, uint32_t idx)
+{
+	if (m->nhostrefs == m->caphostrefs) {
+		size_t ncap = m->caphostrefs ? m->caphostrefs * 2 : 1024;
+		uint32_t *nh = realloc(m->hosts, ncap * sizeof(*nh));
+		if (!nh)
+			return -1;
+		m->hosts = nh;
+		m->caphostrefs = ncap;
+	}
+	m->hosts[m->nhostrefs++] = idx;
+	return 0;
+}
+
 int domains_build(struct domain_map *m, struct mx_domain *doms, const uint16_t *ports, size_t n,
 		  struct target_set *targets, const struct blocklist *bl, unsigned long *blocked, FILE *errs)
 {
 	m->doms = doms;
 	m->ndoms = n;
-	m->hosts = calloc(n ? n : 1, sizeof(*m->hosts));
-	m->nhosts = calloc(n ? n : 1, sizeof(*m->nhosts));
-	if (!m->hosts || !m->nhosts)
+	m->hoff = calloc(n + 1, sizeof(*m->hoff));
+	if (!m->hoff)
 		return -1;
 	for (size_t d = 0; d < n; d++) {
 		struct mx_domain *dom = &doms[d];
-		size_t cap = 0;
-		for (int h = 0; h < dom->nmx; h++)
-			cap += (size_t)dom->mx[h].naddr;
-		m->hosts[d] = calloc(cap ? cap : 1, sizeof(uint32_t));
-		if (!m->hosts[d])
-			return -1;
+		m->hoff[d] = m->nhostrefs;
 		for (int h = 0; h < dom->nmx; h++) {
-			struct mx_host *mh = &dom->mx[h];
-			for (int a = 0; a < mh->naddr; a++) {
+			const struct mx_host *mh = dom->mx[h].host;
+			const char *mxname = mx_ref_name(&dom->mx[h]);
+			for (uint32_t a = 0; mh && a < mh->naddr; a++) {
 				const char *why;
-				if (!bl_check(bl, (const struct sockaddr *)&mh->addr[a], &why)) {
+				struct target t;
+				memset(&t, 0, sizeof(t));
+				t.addrlen = mx_addr_sockaddr(&mh->addr[a], &t.addr);
+				if (!bl_check(bl, (const struct sockaddr *)&t.addr, &why)) {
 					(*blocked)++;
-					m->hosts[d][m->nhosts[d]++] = UINT32_MAX;
+					if (hosts_push(m, UINT32_MAX) < 0)
+						return -1;
 					if (errs)
-						fprintf(errs, "mxscan: %s (MX of %s) not scanned: %s\n", mh->name,
+						fprintf(errs, "mxscan: %s (MX of %s) not scanned: %s\n", mxname,
 							dom->domain, why);
 					continue;
 				}
-				struct target t;
-				memset(&t, 0, sizeof(t));
-				t.addr = mh->addr[a];
-				t.addrlen = mh->addrlen[a];
 				t.has_addr = 1;
 				t.port = ports ? ports[d] : 0;
 				t.line = dom->line;
-				if (t.addr.ss_family == AF_INET)
-					inet_ntop(AF_INET, &((struct sockaddr_in *)&t.addr)->sin_addr, t.host,
-						  sizeof(t.host));
-				else
-					inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&t.addr)->sin6_addr, t.host,
-						  sizeof(t.host));
-				snprintf(t.sni, sizeof(t.sni), "%s", mh->name);
+				inet_ntop(mh->addr[a].v6 ? AF_INET6 : AF_INET, mh->addr[a].a, t.host, sizeof(t.host));
+				snprintf(t.sni, sizeof(t.sni), "%s", mxname);
 				size_t idx;
 				if (ts_add_idx(targets, &t, &idx) < 0 || domains_reserve(m, ts_count(targets)) < 0)
 					return -1;
-				if (strlist_add(&m->meta[idx].names, mh->name) < 0 ||
+				if (strlist_add(&m->meta[idx].names, mxname) < 0 ||
 				    strlist_add(&m->meta[idx].domains, dom->domain) < 0)
 					return -1;
-				m->hosts[d][m->nhosts[d]++] = (uint32_t)idx;
+				if (hosts_push(m, (uint32_t)idx) < 0)
+					return -1;
 			}
 		}
 	}
+	m->hoff[n] = m->nhostrefs;
 	return 0;
 }
 
 void domains_free(struct domain_map *m)
 {
-	for (size_t d = 0; d < m->ndoms; d++)
-		free(m->hosts ? m->hosts[d] : NULL);
 	free(m->hosts);
-	free(m->nhosts);
+	free(m->hoff);
 	for (size_t i = 0; i < m->ntargets; i++) {
 		for (unsigned k = 0; k < m->meta[i].names.n; k++)
 			free(m->meta[i].names.v[k]);
@@ -129,14 +133,6 @@ void domains_free(struct domain_map *m)
 static int grade_rank(char g)
 {
 	return g >= 'A' && g <= 'F' ? g - 'A' : g == '?' ? 6 : -1;
-}
-
-static void addr_text(const struct sockaddr_storage *sa, char *out, size_t cap)
-{
-	if (sa->ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
-	else
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)cap);
 }
 
 static void domain_record(struct jbuf *jb, const struct domain_map *m, size_t d, const struct target_set *targets,
@@ -156,25 +152,31 @@ static void domain_record(struct jbuf *jb, const struct domain_map *m, size_t d,
 		jb_bool(jb, "implicit_mx", 1);
 	if (dom->ad)
 		jb_bool(jb, "dnssec_ad", 1);
+	if (dom->source != MX_SRC_DNS) {
+		jb_obj_open(jb, "dns");
+		jb_str(jb, "source", mx_source_name(dom->source));
+		jb_obj_close(jb);
+	}
 	jb_arr_open(jb, "mx");
-	size_t k = 0;
+	size_t k = m->hoff[d], kend = m->hoff[d + 1];
 	for (int h = 0; h < dom->nmx; h++) {
-		const struct mx_host *mh = &dom->mx[h];
+		const struct mx_host *mh = dom->mx[h].host;
+		uint32_t naddr = mh ? mh->naddr : 0;
 		jb_obj_open(jb, NULL);
-		jb_str(jb, "name", mh->name);
-		jb_uint(jb, "preference", mh->pref);
-		if (mh->cname)
+		jb_str(jb, "name", mx_ref_name(&dom->mx[h]));
+		jb_uint(jb, "preference", dom->mx[h].pref);
+		if (mh && mh->cname_target)
 			jb_str(jb, "cname", mh->cname_target);
-		jb_str(jb, "address_status", mx_status_name(mh->addr_status));
+		jb_str(jb, "address_status", mx_status_name(mh ? mh->addr_status : MXS_NODATA));
 		jb_arr_open(jb, "addresses");
-		for (int a = 0; a < mh->naddr; a++) {
-			addr_text(&mh->addr[a], buf, sizeof(buf));
+		for (uint32_t a = 0; a < naddr; a++) {
+			inet_ntop(mh->addr[a].v6 ? AF_INET6 : AF_INET, mh->addr[a].a, buf, sizeof(buf));
 			jb_str(jb, NULL, buf);
 		}
 		jb_arr_close(jb);
 		jb_arr_open(jb, "hosts");
-		for (int a = 0; a < mh->naddr && k < m->nhosts[d]; a++, k++) {
-			uint32_t idx = m->hosts[d][k];
+		for (uint32_t a = 0; a < naddr && k < kend; a++, k++) {
+			uint32_t idx = m->hosts[k];
 			if (idx == UINT32_MAX) {
 				jb_null(jb, NULL);
 				continue;
@@ -192,8 +194,8 @@ static void domain_record(struct jbuf *jb, const struct domain_map *m, size_t d,
 	/* verdict from the hosts */
 	unsigned scanned = 0, tls = 0, starttls = 0, certs = 0, trusted = 0, mx_match = 0, dom_match = 0;
 	int best = -1, worst = -1;
-	for (size_t i = 0; i < m->nhosts[d]; i++) {
-		uint32_t idx = m->hosts[d][i];
+	for (size_t i = m->hoff[d]; i < m->hoff[d + 1]; i++) {
+		uint32_t idx = m->hosts[i];
 		if (idx == UINT32_MAX || idx >= m->ntargets || !m->sum[idx].done)
 			continue;
 		const struct host_summary *s = &m->sum[idx];

@@ -345,6 +345,7 @@ int main(int argc, char **argv)
 	struct target_set *raw = NULL, *targets = NULL, *named = NULL, *resolved = NULL;
 	struct recw *out = NULL;
 	struct mx_domain *doms = NULL;
+	struct mx_store *store = NULL;
 	uint16_t *dports = NULL;
 	struct domain_map dmap;
 	int dmap_used = 0, names_are_domains = 1;
@@ -637,14 +638,20 @@ int main(int argc, char **argv)
 		size_t nd = ts_count(named);
 		doms = calloc(nd, sizeof(*doms));
 		dports = calloc(nd, sizeof(*dports));
-		if (!doms || !dports) {
+		store = mx_store_new();
+		if (!doms || !dports || !store) {
 			fprintf(stderr, "mxscan: out of memory for %zu domains\n", nd);
 			rc = EXIT_USAGE;
 			goto out;
 		}
 		for (size_t i = 0; i < nd; i++) {
 			const struct target *t = ts_get(named, i);
-			snprintf(doms[i].domain, sizeof(doms[i].domain), "%s", t->host);
+			doms[i].domain = mx_store_str(store, t->host, strlen(t->host));
+			if (!doms[i].domain) {
+				fprintf(stderr, "mxscan: out of memory for %zu domains\n", nd);
+				rc = EXIT_USAGE;
+				goto out;
+			}
 			doms[i].rank = t->rank;
 			doms[i].line = t->line;
 			dports[i] = t->port;
@@ -654,7 +661,7 @@ int main(int argc, char **argv)
 		resolvers[nresolvers] = NULL;
 		if (!quiet)
 			fprintf(stderr, "mxscan: resolving MX of %zu domains\n", nd);
-		if (mx_resolve(doms, nd, nresolvers ? resolvers : NULL, 0, 0, 0, AF_UNSPEC, &mst, stderr) < 0) {
+		if (mx_resolve(store, doms, nd, nresolvers ? resolvers : NULL, 0, 0, 0, AF_UNSPEC, &mst, stderr) < 0) {
 			fprintf(stderr, "mxscan: MX resolution could not start (check --resolver)\n");
 			rc = EXIT_USAGE;
 			goto out;
@@ -852,6 +859,7 @@ out:
 	if (dmap_used)
 		domains_free(&dmap);
 	free(doms);
+	mx_store_free(store);
 	free(dports);
 	if (bl)
 		bl_free(bl);

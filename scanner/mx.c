@@ -18,9 +18,13 @@
  * c-ares 1.18's ares_send keeps the ID it is given (it does not pick one), so IDs are drawn at
  * random here and kept unique among outstanding queries with a 65536-bit map.
  *
- * Results are assembled after the loop: each host's addresses are sorted and de-duplicated
- * once, then copied into every domain that names the host. Doing it afterwards keeps the
- * output independent of the order in which answers arrive.
+ * Results live in a store (struct mx_store): an arena for names, MX lists and addresses, and
+ * the host table, whose entries are pointer-stable (chunks of MX_HCHUNK). A domain holds its
+ * name and an array of (host, preference) in the arena, so it costs about 40 bytes plus 16 per
+ * MX; a host's addresses (17 bytes each) are kept once however many domains name it. While
+ * the loop runs, answers accumulate in per-host work vectors; afterwards each host's addresses
+ * are sorted, de-duplicated and capped once and copied into the arena, which keeps the output
+ * independent of the order in which answers arrive.
  */
 #include "mxscan/mx.h"
 #include "mxscan/resolve.h"
@@ -51,6 +55,8 @@
 #define MX_T_MX      15
 #define MX_T_AAAA    28
 #define MX_RCVBUF    (4 * 1024 * 1024)
+#define MX_HCHUNK    1024u /* hosts per chunk of the store's host table */
+#define MX_BLOCK     (64u * 1024u)
 
 static const char *const mx_status_names[] = {
 	[MXS_OK] = "ok",           [MXS_NXDOMAIN] = "nxdomain", [MXS_NODATA] = "nodata",
@@ -67,22 +73,37 @@ const char *mx_status_name(enum mx_status s)
 	return mx_status_names[s];
 }
 
+const char *mx_source_name(enum mx_source s)
+{
+	return s == MX_SRC_DNS ? "dns" : "zdns";
+}
+
 enum mq_kind { MQ_MX, MQ_A, MQ_AAAA };
 
-struct mh_addr {
-	uint8_t v6;
-	uint8_t a[16];
+/* Addresses of a host gathered while the loop runs. */
+struct mh_work {
+	struct mx_addr *addrs;
+	uint32_t naddrs, cap;
+	uint8_t used; /* queried in this call: finished after the loop */
 };
 
-/* A name looked up for addresses: an exchange, or a domain tried as its own implicit MX. */
-struct mh_host {
-	char *name;         /* as first seen, trailing dot stripped */
-	char *cname_target; /* end of the CNAME chain of an answer, NULL when not an alias */
-	struct mh_addr *addrs;
-	uint32_t naddrs, cap;
-	int8_t st[2]; /* per family (0 = A, 1 = AAAA): enum mx_status or MH_* */
-	enum mx_status addr_status;
+struct mx_blk {
+	struct mx_blk *next;
+	size_t used, cap;
+	max_align_t data[];
 };
+
+struct mx_store {
+	struct mx_blk *blk; /* current block first */
+	size_t bytes;
+	struct mx_host **chunks; /* MX_HCHUNK hosts each */
+	size_t nchunks, nhosts;
+	uint32_t *table; /* host ids, MH_NONE = empty */
+	size_t tslots;   /* power of two */
+};
+
+/* Internal per-host id: the index in the store. */
+static uint32_t *mx_host_id(struct mx_host *h);
 
 struct mx_ctx;
 
@@ -104,14 +125,12 @@ struct mx_ctx {
 	ares_channel ch;
 	struct dns_poll poll; /* epoll set of c-ares sockets (resolve.h) */
 	int oom;
+	struct mx_store *store;
 	struct mx_domain *doms;
 	size_t n;
-	uint32_t *dom_h;  /* n * MX_MAX_HOSTS host indices of the kept exchanges (MH_NONE for ".") */
-	uint8_t *dom_imp; /* implicit MX tried: dom_h[d * MX_MAX_HOSTS] is the domain's own name */
-	struct mh_host *hosts;
-	size_t nhosts, cap_hosts;
-	uint32_t *table;  /* host indices, MH_NONE = empty */
-	size_t tslots;    /* power of two */
+	uint8_t *dom_imp;  /* implicit MX tried: doms[d].mx[0] is the domain's own name */
+	struct mh_work *w; /* per host id */
+	size_t nw;
 	struct mx_hq *hq; /* address queries waiting for a slot: hq[hq_head..hq_len) */
 	size_t hq_head, hq_len, hq_cap;
 	int fams[2], nfams;
@@ -123,7 +142,100 @@ struct mx_ctx {
 	struct mx_stats *st;
 };
 
-/* ---------------------------------------------------------------- names and hosts */
+/* ---------------------------------------------------------------- the store */
+
+/* The extra fields of a host, behind the public part. */
+struct mx_host_x {
+	struct mx_host h;
+	uint32_t id;
+};
+
+static uint32_t *mx_host_id(struct mx_host *h)
+{
+	return &((struct mx_host_x *)(void *)h)->id;
+}
+
+static struct mx_host *mx_host_at(const struct mx_store *s, size_t id)
+{
+	return &((struct mx_host_x *)(void *)s->chunks[id / MX_HCHUNK])[id % MX_HCHUNK].h;
+}
+
+static void *mx_alloc(struct mx_store *s, size_t size)
+{
+	struct mx_blk *b = s->blk;
+	void *p;
+
+	size = (size + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+	if (!b || b->cap - b->used < size) {
+		size_t cap = size > MX_BLOCK - sizeof *b ? size : MX_BLOCK - sizeof *b;
+
+		b = malloc(sizeof *b + cap);
+		if (!b)
+			return NULL;
+		b->next = s->blk;
+		b->used = 0;
+		b->cap = cap;
+		s->blk = b;
+		s->bytes += sizeof *b + cap;
+	}
+	p = (char *)b->data + b->used;
+	b->used += size;
+	return p;
+}
+
+struct mx_store *mx_store_new(void)
+{
+	return calloc(1, sizeof(struct mx_store));
+}
+
+void mx_store_free(struct mx_store *s)
+{
+	size_t i;
+
+	if (!s)
+		return;
+	while (s->blk) {
+		struct mx_blk *n = s->blk->next;
+
+		free(s->blk);
+		s->blk = n;
+	}
+	for (i = 0; i < s->nchunks; i++)
+		free(s->chunks[i]);
+	free(s->chunks);
+	free(s->table);
+	free(s);
+}
+
+const char *mx_store_str(struct mx_store *s, const char *str, size_t len)
+{
+	char *p = mx_alloc(s, len + 1);
+
+	if (!p)
+		return NULL;
+	memcpy(p, str, len);
+	p[len] = '\0';
+	return p;
+}
+
+size_t mx_store_bytes(const struct mx_store *s)
+{
+	return s->bytes + s->nchunks * MX_HCHUNK * sizeof(struct mx_host_x) + s->tslots * sizeof *s->table;
+}
+
+size_t mx_store_hosts(const struct mx_store *s)
+{
+	return s->nhosts;
+}
+
+struct mx_ref *mx_store_refs(struct mx_store *s, size_t n)
+{
+	struct mx_ref *r = mx_alloc(s, (n ? n : 1) * sizeof *r);
+
+	if (r)
+		memset(r, 0, (n ? n : 1) * sizeof *r);
+	return r;
+}
 
 static uint64_t mx_hash(const char *s, size_t len)
 {
@@ -152,26 +264,198 @@ static size_t mx_name_len(const char *name)
 	return bs % 2 ? len : len - 1;
 }
 
-static int mx_table_grow(struct mx_ctx *c)
+static uint64_t mx_host_hash(const char *name, size_t len, int given)
 {
-	size_t nslots = c->tslots ? c->tslots * 2 : 1024, i, j;
+	return mx_hash(name, len) ^ (given ? 0x9e3779b97f4a7c15ull : 0);
+}
+
+static int mx_table_grow(struct mx_store *s)
+{
+	size_t nslots = s->tslots ? s->tslots * 2 : 1024, i, j;
 	uint32_t *t = malloc(nslots * sizeof *t);
 
 	if (!t)
 		return -1;
 	memset(t, 0xff, nslots * sizeof *t);
-	for (i = 0; i < c->nhosts; i++) {
-		const char *nm = c->hosts[i].name;
+	for (i = 0; i < s->nhosts; i++) {
+		const struct mx_host *h = mx_host_at(s, i);
 
-		for (j = mx_hash(nm, strlen(nm)) & (nslots - 1); t[j] != MH_NONE; j = (j + 1) & (nslots - 1))
+		for (j = mx_host_hash(h->name, strlen(h->name), h->given) & (nslots - 1); t[j] != MH_NONE;
+		     j = (j + 1) & (nslots - 1))
 			;
 		t[j] = (uint32_t)i;
 	}
-	free(c->table);
-	c->table = t;
-	c->tslots = nslots;
+	free(s->table);
+	s->table = t;
+	s->tslots = nslots;
 	return 0;
 }
+
+struct mx_host *mx_store_host(struct mx_store *s, const char *name, int given)
+{
+	size_t len = mx_name_len(name), j;
+	uint64_t hv;
+	struct mx_host_x *x;
+	struct mx_host *h;
+
+	given = !!given;
+	hv = mx_host_hash(name, len, given);
+	if (s->tslots) {
+		for (j = hv & (s->tslots - 1); s->table[j] != MH_NONE; j = (j + 1) & (s->tslots - 1)) {
+			h = mx_host_at(s, s->table[j]);
+			if (h->given == given && strlen(h->name) == len && strncasecmp(h->name, name, len) == 0)
+				return h;
+		}
+	}
+	if (s->nhosts >= UINT32_MAX - 1)
+		return NULL;
+	if ((s->nhosts + 1) * 2 > s->tslots && mx_table_grow(s) < 0)
+		return NULL;
+	if (s->nhosts == s->nchunks * MX_HCHUNK) {
+		struct mx_host **nc = realloc(s->chunks, (s->nchunks + 1) * sizeof *nc);
+
+		if (!nc)
+			return NULL;
+		s->chunks = nc;
+		nc[s->nchunks] = malloc(MX_HCHUNK * sizeof(struct mx_host_x));
+		if (!nc[s->nchunks])
+			return NULL;
+		s->nchunks++;
+	}
+	x = &((struct mx_host_x *)(void *)s->chunks[s->nhosts / MX_HCHUNK])[s->nhosts % MX_HCHUNK];
+	memset(x, 0, sizeof *x);
+	h = &x->h;
+	h->name = mx_store_str(s, name, len);
+	if (!h->name)
+		return NULL;
+	h->given = (uint8_t)given;
+	h->addr_status = given ? MXS_NODATA : MXS_ERROR;
+	h->st[0] = h->st[1] = MH_NOT_ASKED;
+	x->id = (uint32_t)s->nhosts;
+	for (j = hv & (s->tslots - 1); s->table[j] != MH_NONE; j = (j + 1) & (s->tslots - 1))
+		;
+	s->table[j] = (uint32_t)s->nhosts++;
+	return h;
+}
+
+struct mx_host *mx_store_ref(struct mx_store *s, struct mx_ref *r, const char *name, int given)
+{
+	size_t len = mx_name_len(name);
+	struct mx_host *h = mx_store_host(s, name, given);
+
+	r->host = h;
+	r->name = NULL;
+	if (!h)
+		return NULL;
+	if (strncmp(h->name, name, len) != 0) {
+		r->name = mx_store_str(s, name, len);
+		if (!r->name)
+			return NULL;
+	}
+	return h;
+}
+
+static int mx_addr_cmp(const void *pa, const void *pb)
+{
+	const struct mx_addr *a = pa, *b = pb;
+
+	if (a->v6 != b->v6)
+		return a->v6 < b->v6 ? -1 : 1;
+	return memcmp(a->a, b->a, 16);
+}
+
+/*
+ * Sort and de-duplicate a[0..n) (IPv4 bytes past the 4th must be zero), then keep at most
+ * MX_MAX_ADDRS in the store for h: over the cap, each family keeps at least half the slots it
+ * can fill. Returns 0 or -1 (ENOMEM).
+ */
+static int mx_keep_addrs(struct mx_store *s, struct mx_host *h, struct mx_addr *a, size_t n)
+{
+	size_t i, w = 0, n4 = 0, n6, k4, k6;
+	struct mx_addr *out;
+
+	if (n > 1)
+		qsort(a, n, sizeof *a, mx_addr_cmp);
+	for (i = 0; i < n; i++)
+		if (w == 0 || mx_addr_cmp(&a[w - 1], &a[i]) != 0)
+			a[w++] = a[i];
+	n = w;
+	while (n4 < n && !a[n4].v6)
+		n4++;
+	n6 = n - n4;
+	k4 = n4;
+	k6 = n6;
+	if (n4 + n6 > MX_MAX_ADDRS) {
+		if (n4 <= MX_MAX_ADDRS / 2) {
+			k6 = MX_MAX_ADDRS - n4;
+		} else if (n6 <= MX_MAX_ADDRS / 2) {
+			k4 = MX_MAX_ADDRS - n6;
+		} else {
+			k4 = MX_MAX_ADDRS / 2;
+			k6 = MX_MAX_ADDRS - k4;
+		}
+	}
+	h->naddr_total = (uint32_t)n;
+	h->naddr = (uint32_t)(k4 + k6);
+	h->addr = NULL;
+	if (k4 + k6 == 0)
+		return 0;
+	out = mx_alloc(s, (k4 + k6) * sizeof *out);
+	if (!out)
+		return -1;
+	memcpy(out, a, k4 * sizeof *out);
+	memcpy(out + k4, a + n4, k6 * sizeof *out);
+	h->addr = out;
+	return 0;
+}
+
+int mx_store_set_addrs(struct mx_store *s, struct mx_host *h, struct mx_addr *a, size_t n)
+{
+	if (h->st[0] != MH_NOT_ASKED)
+		return 0; /* set before: the first line naming the host wins */
+	if (mx_keep_addrs(s, h, a, n) < 0)
+		return -1;
+	h->addr_status = h->naddr ? MXS_OK : MXS_NODATA;
+	h->st[0] = h->st[1] = (int8_t)h->addr_status;
+	return 0;
+}
+
+socklen_t mx_addr_sockaddr(const struct mx_addr *a, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof *ss);
+	if (a->v6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		memcpy(&sin6->sin6_addr, a->a, 16);
+		return sizeof *sin6;
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)(void *)ss;
+
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, a->a, 4);
+		return sizeof *sin;
+	}
+}
+
+static int mx_cmp_ref(const void *pa, const void *pb)
+{
+	const struct mx_ref *a = pa, *b = pb;
+	int r;
+
+	if (a->pref != b->pref)
+		return a->pref < b->pref ? -1 : 1;
+	r = strcasecmp(mx_ref_name(a), mx_ref_name(b));
+	return r ? r : strcmp(mx_ref_name(a), mx_ref_name(b));
+}
+
+void mx_sort_refs(struct mx_ref *r, size_t n)
+{
+	if (n > 1)
+		qsort(r, n, sizeof *r, mx_cmp_ref);
+}
+
+/* ---------------------------------------------------------------- hosts being looked up */
 
 static int mx_hq_push(struct mx_ctx *c, uint32_t host, int v6)
 {
@@ -190,76 +474,69 @@ static int mx_hq_push(struct mx_ctx *c, uint32_t host, int v6)
 	return 0;
 }
 
-/*
- * Index of the host named name (trailing dot ignored, case-insensitive), added and its
- * address queries queued when new. MH_NONE (and c->oom set) when out of memory.
- */
-static uint32_t mx_host_get(struct mx_ctx *c, const char *name)
+/* Queue the lookups host h still needs (none if asked before or given). -1 on ENOMEM. */
+static int mx_host_queue(struct mx_ctx *c, struct mx_host *h)
 {
-	size_t len = mx_name_len(name), j;
-	struct mh_host *h;
-	uint64_t hv = mx_hash(name, len);
+	uint32_t id = *mx_host_id(h);
 	int f;
 
-	if (c->tslots) {
-		for (j = hv & (c->tslots - 1); c->table[j] != MH_NONE; j = (j + 1) & (c->tslots - 1)) {
-			const char *o = c->hosts[c->table[j]].name;
+	if (h->given)
+		return 0;
+	if (id >= c->nw) {
+		size_t nn = c->nw ? c->nw : 256;
+		struct mh_work *nw;
 
-			if (strlen(o) == len && strncasecmp(o, name, len) == 0)
-				return c->table[j];
-		}
+		while (nn <= id)
+			nn *= 2;
+		nw = realloc(c->w, nn * sizeof *nw);
+		if (!nw)
+			return -1;
+		memset(nw + c->nw, 0, (nn - c->nw) * sizeof *nw);
+		c->w = nw;
+		c->nw = nn;
 	}
-	if ((c->nhosts + 1) * 2 > c->tslots) {
-		if (mx_table_grow(c) < 0)
-			goto oom;
-	}
-	if (c->nhosts == c->cap_hosts) {
-		size_t ncap = c->cap_hosts ? c->cap_hosts * 2 : 64;
-		struct mh_host *nh = realloc(c->hosts, ncap * sizeof *nh);
-
-		if (!nh)
-			goto oom;
-		c->hosts = nh;
-		c->cap_hosts = ncap;
-	}
-	h = &c->hosts[c->nhosts];
-	memset(h, 0, sizeof *h);
-	h->name = strndup(name, len);
-	if (!h->name)
-		goto oom;
-	h->st[0] = h->st[1] = MH_NOT_ASKED;
 	for (f = 0; f < c->nfams; f++) {
-		if (mx_hq_push(c, (uint32_t)c->nhosts, c->fams[f]) < 0) {
-			free(h->name);
-			goto oom;
-		}
-		h->st[c->fams[f]] = MH_PENDING;
+		int fam = c->fams[f];
+
+		if (h->st[fam] != MH_NOT_ASKED)
+			continue;
+		if (mx_hq_push(c, id, fam) < 0)
+			return -1;
+		h->st[fam] = MH_PENDING;
+		c->w[id].used = 1;
 	}
-	for (j = hv & (c->tslots - 1); c->table[j] != MH_NONE; j = (j + 1) & (c->tslots - 1))
-		;
-	c->table[j] = (uint32_t)c->nhosts;
-	return (uint32_t)c->nhosts++;
-oom:
-	c->oom = 1;
-	return MH_NONE;
+	return 0;
 }
 
-static void mx_push_addr(struct mx_ctx *c, struct mh_host *h, int v6, const void *a)
+/* The looked-up host named name, its queries queued when new. NULL (and c->oom set) on ENOMEM. */
+static struct mx_host *mx_host_get(struct mx_ctx *c, const char *name)
 {
-	struct mh_addr *ma;
+	struct mx_host *h = mx_store_host(c->store, name, 0);
 
-	if (h->naddrs == h->cap) {
-		uint32_t ncap = h->cap ? h->cap * 2 : 2;
-		struct mh_addr *na = realloc(h->addrs, ncap * sizeof *na);
+	if (!h || mx_host_queue(c, h) < 0) {
+		c->oom = 1;
+		return NULL;
+	}
+	return h;
+}
+
+static void mx_push_addr(struct mx_ctx *c, uint32_t id, int v6, const void *a)
+{
+	struct mh_work *w = &c->w[id];
+	struct mx_addr *ma;
+
+	if (w->naddrs == w->cap) {
+		uint32_t ncap = w->cap ? w->cap * 2 : 2;
+		struct mx_addr *na = realloc(w->addrs, ncap * sizeof *na);
 
 		if (!na) {
 			c->oom = 1;
 			return;
 		}
-		h->addrs = na;
-		h->cap = ncap;
+		w->addrs = na;
+		w->cap = ncap;
 	}
-	ma = &h->addrs[h->naddrs++];
+	ma = &w->addrs[w->naddrs++];
 	memset(ma, 0, sizeof *ma);
 	ma->v6 = (uint8_t)v6;
 	memcpy(ma->a, a, v6 ? 16 : 4);
@@ -385,7 +662,7 @@ static void mx_send(struct mx_ctx *c, struct mx_slot *s)
 		name = c->doms[s->idx].domain;
 		type = MX_T_MX;
 	} else {
-		name = c->hosts[s->idx].name;
+		name = mx_host_at(c->store, s->idx)->name;
 		type = s->kind == MQ_AAAA ? MX_T_AAAA : MX_T_A;
 	}
 	s->id = mx_new_id(c);
@@ -433,14 +710,17 @@ static void mx_got_mx(struct mx_ctx *c, uint32_t d, unsigned char *abuf, int ale
 	if (r == ARES_SUCCESS && !head)
 		r = ARES_ENODATA;
 	if (r == ARES_ENODATA) {
-		uint32_t h;
+		struct mx_host *h;
 
 		/* RFC 5321 section 5.1: no MX, the domain itself is the implicit MX. */
 		dom->status = MXS_NODATA;
 		h = mx_host_get(c, dom->domain);
-		if (h == MH_NONE)
+		dom->mx = mx_store_refs(c->store, 1);
+		if (!h || !dom->mx) {
+			c->oom = 1;
 			return;
-		c->dom_h[(size_t)d * MX_MAX_HOSTS] = h;
+		}
+		dom->mx[0].host = h;
 		c->dom_imp[d] = 1;
 		return;
 	}
@@ -464,21 +744,24 @@ static void mx_got_mx(struct mx_ctx *c, uint32_t d, unsigned char *abuf, int ale
 		goto out;
 	}
 	dom->status = MXS_OK;
-	dom->mx_total = (int)cnt;
+	dom->mx_total = cnt > UINT16_MAX ? UINT16_MAX : (uint16_t)cnt;
+	dom->mx = mx_store_refs(c->store, cnt < MX_MAX_HOSTS ? cnt : MX_MAX_HOSTS);
+	if (!dom->mx) {
+		c->oom = 1;
+		goto out;
+	}
 	for (i = 0; i < cnt && i < MX_MAX_HOSTS; i++) {
-		struct mx_host *mh = &dom->mx[i];
-		uint32_t h = MH_NONE;
+		struct mx_ref *mr = &dom->mx[i];
 
-		memset(mh, 0, sizeof *mh);
-		snprintf(mh->name, sizeof mh->name, "%.*s", (int)mx_name_len(v[i]->host), v[i]->host);
-		mh->pref = v[i]->priority;
-		mh->addr_status = MXS_NODATA;
+		mr->pref = v[i]->priority;
 		if (v[i]->host[0]) {
-			h = mx_host_get(c, v[i]->host);
-			if (h == MH_NONE)
+			struct mx_host *h = mx_store_ref(c->store, mr, v[i]->host, 0);
+
+			if (!h || mx_host_queue(c, h) < 0) {
+				c->oom = 1;
 				goto out;
+			}
 		}
-		c->dom_h[(size_t)d * MX_MAX_HOSTS + i] = h;
 		dom->nmx++;
 	}
 out:
@@ -490,13 +773,13 @@ out:
 /* Host h's A or AAAA answer (rcode 0). */
 static void mx_got_addr(struct mx_ctx *c, uint32_t hi, int v6, unsigned char *abuf, int alen)
 {
-	struct mh_host *h = &c->hosts[hi];
+	struct mx_host *h = mx_host_at(c->store, hi);
 	struct hostent *he = NULL;
 	char target[1024];
 	int r;
 
 	if (!h->cname_target && mx_cname_end(abuf, alen, target, sizeof target) == 1) {
-		h->cname_target = strdup(target);
+		h->cname_target = mx_store_str(c->store, target, mx_name_len(target));
 		if (!h->cname_target)
 			c->oom = 1;
 	}
@@ -507,7 +790,7 @@ static void mx_got_addr(struct mx_ctx *c, uint32_t hi, int v6, unsigned char *ab
 		char **p;
 
 		for (p = he->h_addr_list; *p; p++)
-			mx_push_addr(c, h, v6, *p);
+			mx_push_addr(c, hi, v6, *p);
 		h->st[v6] = MXS_OK;
 	} else {
 		h->st[v6] = r == ARES_ENODATA ? MXS_NODATA : MXS_ERROR;
@@ -549,7 +832,7 @@ static void mx_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
 		else if (s->kind == MQ_MX)
 			c->doms[s->idx].status = res;
 		else
-			c->hosts[s->idx].st[s->kind == MQ_AAAA] = (int8_t)res;
+			mx_host_at(c->store, s->idx)->st[s->kind == MQ_AAAA] = (int8_t)res;
 	} else {
 		/* No usable response: timeout, unreachable server, bad name, ENOMEM... */
 		if (status == ARES_ETIMEOUT || status == ARES_ECONNREFUSED)
@@ -558,7 +841,7 @@ static void mx_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
 		if (s->kind == MQ_MX)
 			c->doms[s->idx].status = res;
 		else
-			c->hosts[s->idx].st[s->kind == MQ_AAAA] = (int8_t)res;
+			mx_host_at(c->store, s->idx)->st[s->kind == MQ_AAAA] = (int8_t)res;
 	}
 	s->next_free = c->free_head;
 	c->free_head = (int)(s - c->slots);
@@ -567,32 +850,21 @@ static void mx_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
 
 /* ---------------------------------------------------------------- assembly */
 
-static int mx_addr_cmp(const void *pa, const void *pb)
-{
-	const struct mh_addr *a = pa, *b = pb;
-
-	if (a->v6 != b->v6)
-		return a->v6 < b->v6 ? -1 : 1;
-	return memcmp(a->a, b->a, 16);
-}
-
-/* Sort and de-duplicate h's addresses and settle its addr_status. */
-static void mx_host_finish(struct mx_ctx *c, struct mh_host *h)
+/* Keep h's addresses in the store and settle its addr_status. */
+static void mx_host_finish(struct mx_ctx *c, struct mx_host *h)
 {
 	/* Most telling first when no family gave an address (same order as resolve.c). */
 	static const enum mx_status order[] = { MXS_NXDOMAIN, MXS_TIMEOUT, MXS_SERVFAIL,
 						MXS_REFUSED,  MXS_ERROR,   MXS_NODATA };
-	uint32_t i, w = 0;
+	struct mh_work *w = &c->w[*mx_host_id(h)];
 	size_t k;
 	int f;
 
-	if (h->naddrs > 1)
-		qsort(h->addrs, h->naddrs, sizeof *h->addrs, mx_addr_cmp);
-	for (i = 0; i < h->naddrs; i++)
-		if (w == 0 || mx_addr_cmp(&h->addrs[w - 1], &h->addrs[i]) != 0)
-			h->addrs[w++] = h->addrs[i];
-	h->naddrs = w;
-	if (w > 0) {
+	if (mx_keep_addrs(c->store, h, w->addrs, w->naddrs) < 0) {
+		c->oom = 1;
+		return;
+	}
+	if (h->naddr > 0) {
 		h->addr_status = MXS_OK;
 		return;
 	}
@@ -605,91 +877,31 @@ static void mx_host_finish(struct mx_ctx *c, struct mh_host *h)
 			}
 }
 
-static void mx_fill_addr(struct mx_host *mh, const struct mh_addr *a)
-{
-	size_t k = (size_t)mh->naddr++;
-
-	memset(&mh->addr[k], 0, sizeof mh->addr[k]);
-	if (a->v6) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)&mh->addr[k];
-
-		sin6->sin6_family = AF_INET6;
-		memcpy(&sin6->sin6_addr, a->a, 16);
-		mh->addrlen[k] = sizeof *sin6;
-	} else {
-		struct sockaddr_in *sin = (struct sockaddr_in *)(void *)&mh->addr[k];
-
-		sin->sin_family = AF_INET;
-		memcpy(&sin->sin_addr, a->a, 4);
-		mh->addrlen[k] = sizeof *sin;
-	}
-}
-
-/* Copy host h's result into mh (name and pref already set). */
-static void mx_fill_host(struct mx_host *mh, const struct mh_host *h)
-{
-	uint32_t n4 = 0, n6, k4, k6, i;
-
-	mh->addr_status = h->addr_status;
-	mh->cname = h->cname_target != NULL;
-	if (h->cname_target)
-		snprintf(mh->cname_target, sizeof mh->cname_target, "%.*s", (int)mx_name_len(h->cname_target),
-			 h->cname_target);
-	mh->naddr_total = (int)h->naddrs;
-	mh->naddr = 0;
-	while (n4 < h->naddrs && !h->addrs[n4].v6)
-		n4++;
-	n6 = h->naddrs - n4;
-	/* Over the cap, each family keeps at least half the slots it can fill. */
-	k4 = n4;
-	k6 = n6;
-	if (n4 + n6 > MX_MAX_ADDRS) {
-		if (n4 <= MX_MAX_ADDRS / 2) {
-			k6 = MX_MAX_ADDRS - n4;
-		} else if (n6 <= MX_MAX_ADDRS / 2) {
-			k4 = MX_MAX_ADDRS - n6;
-		} else {
-			k4 = MX_MAX_ADDRS / 2;
-			k6 = MX_MAX_ADDRS - k4;
-		}
-	}
-	for (i = 0; i < k4; i++)
-		mx_fill_addr(mh, &h->addrs[i]);
-	for (i = 0; i < k6; i++)
-		mx_fill_addr(mh, &h->addrs[n4 + i]);
-}
-
 static void mx_assemble(struct mx_ctx *c)
 {
 	size_t d, i;
 
-	for (i = 0; i < c->nhosts; i++)
-		mx_host_finish(c, &c->hosts[i]);
+	for (i = 0; i < c->nw && i < c->store->nhosts; i++)
+		if (c->w[i].used)
+			mx_host_finish(c, mx_host_at(c->store, i));
 	for (d = 0; d < c->n; d++) {
 		struct mx_domain *dom = &c->doms[d];
-		const uint32_t *dh = &c->dom_h[d * MX_MAX_HOSTS];
 
 		if (c->dom_imp[d]) {
-			const struct mh_host *h = &c->hosts[dh[0]];
+			const struct mx_host *h = dom->mx[0].host;
 
 			/* An address, or a failure that does not say there is none, makes the implicit
 			 * MX worth recording; NODATA/NXDOMAIN mean the domain has no mail host. */
 			if (h->addr_status != MXS_NODATA && h->addr_status != MXS_NXDOMAIN) {
-				struct mx_host *mh = &dom->mx[0];
-
-				memset(mh, 0, sizeof *mh);
-				snprintf(mh->name, sizeof mh->name, "%.*s", (int)mx_name_len(dom->domain), dom->domain);
-				mh->pref = 0;
-				mx_fill_host(mh, h);
+				dom->mx[0].pref = 0;
 				dom->implicit_mx = 1;
 				dom->nmx = dom->mx_total = 1;
+			} else {
+				dom->mx = NULL;
 			}
-		} else {
-			for (i = 0; i < (size_t)dom->nmx; i++)
-				if (dh[i] != MH_NONE)
-					mx_fill_host(&dom->mx[i], &c->hosts[dh[i]]);
 		}
-		c->st->by_status[dom->status]++;
+		if (dom->status < MXS__COUNT)
+			c->st->by_status[dom->status]++;
 	}
 }
 
@@ -703,8 +915,8 @@ static double mx_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int mx_resolve(struct mx_domain *doms, size_t n, const char *const *servers, int timeout_ms, int tries,
-	       unsigned inflight, int families, struct mx_stats *st, FILE *errs)
+int mx_resolve(struct mx_store *store, struct mx_domain *doms, size_t n, const char *const *servers, int timeout_ms,
+	       int tries, unsigned inflight, int families, struct mx_stats *st, FILE *errs)
 {
 	struct mx_stats local;
 	struct mx_ctx *c = NULL;
@@ -717,7 +929,7 @@ int mx_resolve(struct mx_domain *doms, size_t n, const char *const *servers, int
 	if (!st)
 		st = &local;
 	memset(st, 0, sizeof *st);
-	if (!doms && n > 0) {
+	if ((!doms && n > 0) || !store) {
 		if (errs)
 			fprintf(errs, "mx: invalid arguments\n");
 		goto out;
@@ -729,9 +941,12 @@ int mx_resolve(struct mx_domain *doms, size_t n, const char *const *servers, int
 	st->inflight = inflight;
 	st->domains = n;
 	for (i = 0; i < n; i++) {
+		if (doms[i].source != MX_SRC_DNS)
+			continue; /* MX set from input */
 		doms[i].status = MXS_ERROR;
 		doms[i].implicit_mx = doms[i].ad = 0;
 		doms[i].nmx = doms[i].mx_total = 0;
+		doms[i].mx = NULL;
 	}
 	c = calloc(1, sizeof *c);
 	if (!c) {
@@ -740,6 +955,7 @@ int mx_resolve(struct mx_domain *doms, size_t n, const char *const *servers, int
 	}
 	c->poll.ep = -1;
 	c->st = st;
+	c->store = store;
 	c->doms = doms;
 	c->n = n;
 	if (families == AF_INET || families == AF_UNSPEC)
@@ -751,12 +967,18 @@ int mx_resolve(struct mx_domain *doms, size_t n, const char *const *servers, int
 			fprintf(errs, "mx: families must be AF_INET, AF_INET6 or AF_UNSPEC\n");
 		goto out;
 	}
-	c->dom_h = malloc((n ? n : 1) * MX_MAX_HOSTS * sizeof *c->dom_h);
 	c->dom_imp = calloc(n ? n : 1, 1);
 	c->slots = calloc(inflight, sizeof *c->slots);
-	if (!c->dom_h || !c->dom_imp || !c->slots || mx_table_grow(c) < 0) {
+	if (!c->dom_imp || !c->slots) {
 		nomem = 1;
 		goto out;
+	}
+	/* Exchanges named by input (zdns MX lines) that still need their addresses. */
+	for (i = 0; i < store->nhosts; i++) {
+		if (mx_host_queue(c, mx_host_at(store, i)) < 0) {
+			nomem = 1;
+			goto out;
+		}
 	}
 	for (i = 0; i < inflight; i++) {
 		c->slots[i].ctx = c;
@@ -822,7 +1044,9 @@ int mx_resolve(struct mx_domain *doms, size_t n, const char *const *servers, int
 
 				s->kind = MQ_MX;
 				s->idx = (uint32_t)next_dom++;
-				if (!memchr(dom->domain, '\0', sizeof dom->domain) || dom->domain[0] == '\0')
+				if (dom->source != MX_SRC_DNS)
+					continue; /* MX set from input */
+				if (!dom->domain || dom->domain[0] == '\0' || strlen(dom->domain) > 254)
 					continue; /* not a name: stays MXS_ERROR, nothing asked */
 			}
 			c->free_head = s->next_free;
@@ -846,8 +1070,13 @@ int mx_resolve(struct mx_domain *doms, size_t n, const char *const *servers, int
 		nomem = 1;
 		goto out;
 	}
-	st->hosts = c->nhosts;
+	for (i = 0; i < c->nw; i++)
+		st->hosts += c->w[i].used;
 	mx_assemble(c);
+	if (c->oom) {
+		nomem = 1;
+		goto out;
+	}
 	rc = 0;
 out:
 	if (nomem && errs)
@@ -857,15 +1086,10 @@ out:
 			ares_destroy(c->ch); /* cancels what is still in flight (error paths) */
 		if (c->poll.ep >= 0)
 			close(c->poll.ep);
-		for (i = 0; i < c->nhosts; i++) {
-			free(c->hosts[i].name);
-			free(c->hosts[i].cname_target);
-			free(c->hosts[i].addrs);
-		}
-		free(c->hosts);
-		free(c->table);
+		for (i = 0; i < c->nw; i++)
+			free(c->w[i].addrs);
+		free(c->w);
 		free(c->hq);
-		free(c->dom_h);
 		free(c->dom_imp);
 		free(c->slots);
 		free(c);

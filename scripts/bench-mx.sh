@@ -6,7 +6,8 @@
 # 127.0.x.53:5353, builds tests/bench/bench_mx.c with cc, and resolves every domain once per
 # INFLIGHT value (default: 100 200): domains/s, queries, answers, retries, lost (must be 0) and
 # the in-flight setting. knotd is stopped by its pid (dns.sh stop) on exit. Exits 1 if a lookup
-# was lost or a domain came back wrong.
+# was lost or a domain came back wrong. BENCH_MX_DNS=IP serves the zone on that address instead
+# of a free one picked in 127.0.20-239.53 (for runs that must stay in a given loopback range).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count=${1:-100000}
@@ -30,9 +31,10 @@ awk -v n="$count" 'BEGIN {
 }' > "$dir/bench.test.zone"
 
 port=5353
-ip=""
+ip=${BENCH_MX_DNS:-}
 start=$((RANDOM % 200 + 20))
 for i in $(seq 0 199); do
+  [ -z "$ip" ] || break
   cand=127.0.$(( (start + i) % 220 + 20 )).53
   if ! ss -Hlnu 2>/dev/null | grep -q "$cand:$port " && ! ss -Hlnt 2>/dev/null | grep -q "$cand:$port "; then
     ip=$cand
@@ -41,7 +43,7 @@ for i in $(seq 0 199); do
 done
 [ -n "$ip" ] || { echo "bench-mx.sh: no free 127.0.x.53:$port" >&2; exit 2; }
 
-${CC:-cc} -std=c17 -O2 -Wall -Wextra -D_GNU_SOURCE -Iinclude tests/bench/bench_mx.c scanner/mx.c scanner/target.c \
+${CC:-cc} -std=c17 -O2 -Wall -Wextra -D_GNU_SOURCE -Iinclude tests/bench/bench_mx.c scanner/mx.c scanner/resolve.c scanner/target.c \
   -o "$out/bench_mx" $(pkg-config --cflags --libs libcares)
 scripts/dns.sh start "$dir" "$dir/bench.test.zone" --listen "$ip@$port" 2> "$dir/dns.err" \
   || { cat "$dir/dns.err" >&2; exit 2; }

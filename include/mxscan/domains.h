@@ -19,8 +19,10 @@
 struct domain_map {
 	struct mx_domain *doms;
 	size_t ndoms;
-	uint32_t **hosts; /* per domain: target indices (UINT32_MAX: address blocked) */
-	size_t *nhosts;
+	uint32_t *hosts; /* target indices of every MX address of every domain, domain after domain
+			    (UINT32_MAX: address blocked) */
+	size_t *hoff;    /* ndoms + 1 offsets: domain d's are hosts[hoff[d] .. hoff[d + 1]) */
+	size_t nhostrefs, caphostrefs;
 	struct host_meta *meta; /* per target index */
 	struct host_summary *sum;
 	size_t ntargets;

@@ -49,33 +49,114 @@ enum mx_status {
 /* "ok", "nxdomain", "nodata", "null-mx", "servfail", "refused", "timeout", "error"; "?" otherwise. */
 const char *mx_status_name(enum mx_status s);
 
-struct mx_host {
-	char name[256];             /* MX exchange as received (trailing dot stripped), or the domain itself for an
-				       implicit MX; "" for a "." exchange listed among other MX (RFC 7505 section 3
-				       forbids it; kept as data, not looked up, addr_status NODATA) */
-	uint16_t pref;              /* MX preference; 0 for an implicit MX */
-	int cname;                  /* the name is an alias (RFC 2181 section 10.3 forbids it for an exchange) */
-	char cname_target[256];     /* end of the CNAME chain in the A/AAAA answer (trailing dot stripped) */
-	enum mx_status addr_status; /* OK: at least one address; else the most telling failure of the
-				       families asked: NXDOMAIN, TIMEOUT, SERVFAIL, REFUSED, ERROR, NODATA */
-	int naddr, naddr_total;     /* addresses kept / distinct addresses found */
-	struct sockaddr_storage addr[MX_MAX_ADDRS]; /* port 0 */
-	socklen_t addrlen[MX_MAX_ADDRS];
+/* An address as DNS gives it: 4 (IPv4) or 16 (IPv6) bytes, no port, no sockaddr. */
+struct mx_addr {
+	uint8_t v6; /* 0: IPv4 in a[0..4), 1: IPv6 in a[0..16) */
+	uint8_t a[16];
 };
 
+/*
+ * An exchange: one per distinct name (compared case-insensitively, trailing dot ignored) and
+ * origin in a store, however many domains name it. Its addresses are kept once here; domains
+ * refer to it. Pointers into the store stay valid until mx_store_free.
+ */
+struct mx_host {
+	const char *name;            /* as first seen, trailing dot stripped; the domain itself for an
+					implicit MX */
+	const char *cname_target;    /* end of the CNAME chain of its A/AAAA answer (trailing dot stripped);
+					NULL when the name is not an alias (RFC 2181 section 10.3 forbids it
+					for an exchange) */
+	const struct mx_addr *addr;  /* naddr kept: sorted, IPv4 first, no duplicates */
+	uint32_t naddr, naddr_total; /* kept (at most MX_MAX_ADDRS) / distinct addresses found */
+	enum mx_status addr_status;  /* OK: at least one address; else the most telling failure of the
+					families asked: NXDOMAIN, TIMEOUT, SERVFAIL, REFUSED, ERROR, NODATA */
+	uint8_t given;               /* from input (zdns mxlookup): addresses not looked up */
+	int8_t st[2];                /* internal: per family lookup state */
+};
+
+/* One MX of a domain. */
+struct mx_ref {
+	const struct mx_host *host; /* NULL for a "." exchange listed among other MX (RFC 7505
+				       section 3 forbids it; kept as data: name "", not looked up) */
+	const char *name;           /* the exchange as this domain's answer spells it (trailing dot
+				       stripped) when it differs from host->name in case; else NULL */
+	uint16_t pref;              /* MX preference; 0 for an implicit MX */
+};
+
+/* Name of an MX as the domain's answer gives it ("" for a "." exchange). */
+static inline const char *mx_ref_name(const struct mx_ref *r)
+{
+	return r->name ? r->name : r->host ? r->host->name : "";
+}
+
+/* Where a domain's MX set came from. */
+enum mx_source {
+	MX_SRC_DNS = 0, /* mx_resolve asked for it */
+	MX_SRC_ZDNS,    /* a zdns mxlookup line: MX and addresses from input, nothing asked */
+	MX_SRC_ZDNS_MX, /* a zdns MX line: MX from input, addresses asked by mx_resolve */
+};
+
+/* "dns", "zdns", "zdns". */
+const char *mx_source_name(enum mx_source s);
+
+/*
+ * A mail domain: 32 bytes plus its MX list (24 bytes per MX); names and addresses live in
+ * the store, exchanges once per store.
+ */
 struct mx_domain {
 	/* input, set by the caller */
-	char domain[256]; /* mail domain, a trailing dot allowed */
-	unsigned rank;    /* from ranked input, 0 if none (not used by mx_resolve) */
-	unsigned line;    /* input line (not used by mx_resolve) */
-	/* output, every field below is set by mx_resolve */
-	enum mx_status status; /* of the MX query: OK (MX records), NODATA (no MX: implicit MX per RFC 5321
-				  section 5.1 tried), NULL_MX, NXDOMAIN, SERVFAIL, REFUSED, TIMEOUT, ERROR */
-	int implicit_mx;       /* no MX records: the domain's own A/AAAA used as the MX (RFC 5321 section 5.1) */
-	int ad;                /* AD bit of the MX answer (only meaningful from a validating resolver) */
-	int nmx, mx_total;     /* entries kept in mx[] / entries there would be without MX_MAX_HOSTS */
-	struct mx_host mx[MX_MAX_HOSTS]; /* only mx[0..nmx) is written */
+	const char *domain; /* mail domain, a trailing dot allowed (mx_store_str copies one in) */
+	unsigned rank;      /* from ranked input, 0 if none (not used by mx_resolve) */
+	unsigned line;      /* input line (not used by mx_resolve) */
+	uint8_t source;     /* enum mx_source; mx_resolve leaves MX_SRC_ZDNS domains as they are and
+			       only looks up the addresses of MX_SRC_ZDNS_MX ones */
+	/* output, every field below is set by mx_resolve (or by mx_zdns_parse) */
+	uint8_t status;      /* enum mx_status of the MX query: OK (MX records), NODATA (no MX: implicit MX
+				per RFC 5321 section 5.1 tried), NULL_MX, NXDOMAIN, SERVFAIL, REFUSED,
+				TIMEOUT, ERROR */
+	uint8_t implicit_mx; /* no MX records: the domain's own A/AAAA used as the MX (RFC 5321 section 5.1) */
+	uint8_t ad;          /* AD bit of the MX answer (only meaningful from a validating resolver) */
+	uint16_t nmx;        /* entries in mx[] (at most MX_MAX_HOSTS) */
+	uint16_t mx_total;   /* entries there would be without MX_MAX_HOSTS */
+	struct mx_ref *mx;   /* nmx entries, in the store; sorted by preference, then name */
 };
+
+/*
+ * The store behind a set of domains: an arena for names, MX lists and addresses, and the
+ * table of exchanges (one per distinct name and origin). One store may serve several
+ * mx_resolve calls and zdns lines; everything it holds is freed at once.
+ */
+struct mx_store;
+
+struct mx_store *mx_store_new(void);
+void mx_store_free(struct mx_store *s);
+/* A NUL-terminated copy of s[0..len) in the store, NULL on ENOMEM. */
+const char *mx_store_str(struct mx_store *s, const char *str, size_t len);
+/* Bytes the store holds (arena blocks and tables), for statistics. */
+size_t mx_store_bytes(const struct mx_store *s);
+/* Distinct exchanges in the store. */
+size_t mx_store_hosts(const struct mx_store *s);
+
+/*
+ * The exchange named name (trailing dot ignored, case-insensitive) of the given origin
+ * (given = 1: from input with its addresses; 0: looked up by mx_resolve), added when new
+ * (given: with no address, addr_status NODATA; looked up: not asked yet). NULL on ENOMEM.
+ */
+struct mx_host *mx_store_host(struct mx_store *s, const char *name, int given);
+/*
+ * Set the addresses of a given host from input: sorted, de-duplicated, capped at MX_MAX_ADDRS
+ * as mx_resolve caps them (each family keeps at least half the slots it can fill);
+ * addr_status OK when any, else NODATA. Only the first call for a host counts (the first input
+ * line naming an exchange gives its addresses). Returns 0 or -1 (ENOMEM).
+ */
+int mx_store_set_addrs(struct mx_store *s, struct mx_host *h, struct mx_addr *a, size_t n);
+/* An array of n MX entries in the store (zeroed), NULL on ENOMEM. */
+struct mx_ref *mx_store_refs(struct mx_store *s, size_t n);
+/* Point r at the exchange name (given: from input), keeping the spelling when it differs;
+ * returns the host, NULL on ENOMEM. */
+struct mx_host *mx_store_ref(struct mx_store *s, struct mx_ref *r, const char *name, int given);
+/* Sort a domain's MX entries by preference, then name (case-insensitive, then bytes). */
+void mx_sort_refs(struct mx_ref *r, size_t n);
 
 struct mx_stats {
 	size_t domains;
@@ -124,7 +205,12 @@ struct mx_stats {
  * data), -1 on a setup error (invalid arguments, server string or families, c-ares or epoll
  * initialisation) or out of memory, with one message on errs (may be NULL).
  */
-int mx_resolve(struct mx_domain *doms, size_t n, const char *const *servers, int timeout_ms, int tries,
-	       unsigned inflight, int families, struct mx_stats *st, FILE *errs);
+int mx_resolve(struct mx_store *store, struct mx_domain *doms, size_t n, const char *const *servers, int timeout_ms,
+	       int tries, unsigned inflight, int families, struct mx_stats *st, FILE *errs);
+
+/*
+ * Fill a sockaddr (port 0) from a; returns its length.
+ */
+socklen_t mx_addr_sockaddr(const struct mx_addr *a, struct sockaddr_storage *ss);
 
 #endif

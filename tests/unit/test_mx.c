@@ -27,6 +27,25 @@
 #include <time.h>
 #include <unistd.h>
 
+static struct mx_store *store; /* names, MX lists and exchanges of the current test */
+static struct mx_store *stores[64];
+static int nstores;
+
+/* A fresh store for each mx_resolve call (results of earlier calls stay readable until the end). */
+static struct mx_store *newstore(void)
+{
+	store = mx_store_new();
+	if (!store || nstores == 64)
+		abort();
+	stores[nstores++] = store;
+	return store;
+}
+
+static void freestores(void)
+{
+	while (nstores > 0)
+		mx_store_free(stores[--nstores]);
+}
 #define SLOW_MS  300
 #define MAX_HELD 64
 
@@ -398,7 +417,7 @@ static struct mx_domain *mkdoms(const char *const *names, size_t n)
 	size_t i;
 
 	for (i = 0; d && i < n; i++) {
-		snprintf(d[i].domain, sizeof d[i].domain, "%s", names[i]);
+		d[i].domain = names[i];
 		d[i].line = (unsigned)i + 1;
 	}
 	return d;
@@ -408,15 +427,10 @@ static const char *addr_str(const struct mx_host *h, int k)
 {
 	static char buf[4][INET6_ADDRSTRLEN];
 	static int b;
-	const struct sockaddr_storage *ss = &h->addr[k];
+	const struct mx_addr *a = &h->addr[k];
 	char *o = buf[b++ % 4];
 
-	if (ss->ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ss)->sin_addr, o, INET6_ADDRSTRLEN);
-	else if (ss->ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr, o, INET6_ADDRSTRLEN);
-	else
-		snprintf(o, INET6_ADDRSTRLEN, "family %d", ss->ss_family);
+	inet_ntop(a->v6 ? AF_INET6 : AF_INET, a->a, o, INET6_ADDRSTRLEN);
 	return o;
 }
 
@@ -425,16 +439,17 @@ static const char *mx_desc(const struct mx_domain *d)
 {
 	static char buf[4096];
 	size_t o = 0;
-	int i, k;
+	int i;
+	uint32_t k;
 
 	buf[0] = '\0';
 	for (i = 0; i < d->nmx; i++) {
-		const struct mx_host *h = &d->mx[i];
+		const struct mx_host *h = d->mx[i].host;
 
-		o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s/%u/%s/", i ? ";" : "", h->name, h->pref,
-				      mx_status_name(h->addr_status));
-		for (k = 0; k < h->naddr && o < sizeof buf; k++)
-			o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s", k ? "," : "", addr_str(h, k));
+		o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s/%u/%s/", i ? ";" : "", mx_ref_name(&d->mx[i]),
+				      d->mx[i].pref, mx_status_name(h ? h->addr_status : MXS_NODATA));
+		for (k = 0; h && k < h->naddr && o < sizeof buf; k++)
+			o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s", k ? "," : "", addr_str(h, (int)k));
 	}
 	return buf;
 }
@@ -470,7 +485,7 @@ static void test_cases(struct fake *f, const char *const *servers)
 	double t0 = now_s();
 
 	/* timeout 200 ms x 2 tries: the slow server's answer (300 ms) comes during the second try */
-	r = mx_resolve(d, NCASES, servers, 200, 2, 100, AF_UNSPEC, &st, errs);
+	r = mx_resolve(newstore(), d, NCASES, servers, 200, 2, 100, AF_UNSPEC, &st, errs);
 	fflush(errs);
 	is_int(r, 0, "mx_resolve returns 0 (failures are data)");
 	is_int(el, 0, "nothing on errs");
@@ -483,11 +498,9 @@ static void test_cases(struct fake *f, const char *const *servers)
 	is_int(x->mx_total, 2, "ok: mx_total 2");
 	is_str(mx_desc(x), "mx1.f.test/10/ok/127.0.1.1,::1;mx2.f.test/20/ok/127.0.1.2",
 	       "ok: sorted by preference, A before AAAA");
-	ok(!x->implicit_mx && !x->ad && !x->mx[0].cname, "ok: not implicit, no AD, no CNAME");
-	ok(x->mx[0].addr[0].ss_family == AF_INET && x->mx[0].addrlen[0] == sizeof(struct sockaddr_in) &&
-		   x->mx[0].addr[1].ss_family == AF_INET6 && x->mx[0].addrlen[1] == sizeof(struct sockaddr_in6),
-	   "ok: sockaddr families and lengths");
-	is_int(x->mx[0].naddr_total, 2, "ok: naddr_total");
+	ok(!x->implicit_mx && !x->ad && !(x->mx[0].host->cname_target != NULL), "ok: not implicit, no AD, no CNAME");
+	ok(x->mx[0].host->addr[0].v6 == 0 && x->mx[0].host->addr[1].v6 == 1, "ok: sockaddr families and lengths");
+	is_int((int)x->mx[0].host->naddr_total, 2, "ok: naddr_total");
 
 	x = find(d, NCASES, "nullmx.f.test");
 	is_int(x->status, MXS_NULL_MX, "nullmx: status null-mx");
@@ -512,18 +525,20 @@ static void test_cases(struct fake *f, const char *const *servers)
 	x = find(d, NCASES, "cnamemx.f.test");
 	is_int(x->status, MXS_OK, "cnamemx: ok");
 	is_str(mx_desc(x), "alias.f.test/10/ok/127.0.1.1,::1", "cnamemx: alias resolved through the CNAME");
-	ok(x->mx[0].cname == 1, "cnamemx: exchange flagged as CNAME (RFC 2181 10.3)");
-	is_str(x->mx[0].cname_target, "mx1.f.test", "cnamemx: cname_target");
+	ok((x->mx[0].host->cname_target != NULL) == 1, "cnamemx: exchange flagged as CNAME (RFC 2181 10.3)");
+	is_str(x->mx[0].host->cname_target, "mx1.f.test", "cnamemx: cname_target");
 
 	x = find(d, NCASES, "cnamenoaddr.f.test");
 	is_str(mx_desc(x), "alias2.f.test/10/nodata/", "cnamenoaddr: alias to a name without address");
-	ok(x->mx[0].cname == 1 && !strcmp(x->mx[0].cname_target, "txtonly.f.test"),
+	ok((x->mx[0].host->cname_target != NULL) == 1 && !strcmp(x->mx[0].host->cname_target, "txtonly.f.test"),
 	   "cnamenoaddr: CNAME seen in a NODATA answer");
 
 	x = find(d, NCASES, "noaddr.f.test");
 	is_str(mx_desc(x), "bare.f.test/10/nodata/;nxhost.f.test/20/nxdomain/",
 	       "noaddr: host without A/AAAA is nodata, missing host nxdomain");
-	ok(x->mx[0].naddr == 0 && x->mx[0].naddr_total == 0 && !x->mx[0].cname, "noaddr: no address");
+	ok((int)x->mx[0].host->naddr == 0 && (int)x->mx[0].host->naddr_total == 0 &&
+		   !(x->mx[0].host->cname_target != NULL),
+	   "noaddr: no address");
 
 	x = find(d, NCASES, "drop1.f.test");
 	ok(x->status == MXS_TIMEOUT && x->nmx == 0, "drop1: timeout (got %s)", mx_status_name(x->status));
@@ -543,17 +558,19 @@ static void test_cases(struct fake *f, const char *const *servers)
 
 	x = find(d, NCASES, "many.f.test");
 	ok(x->nmx == MX_MAX_HOSTS && x->mx_total == 20, "many: %d of %d MX kept", x->nmx, x->mx_total);
-	ok(!strcmp(x->mx[0].name, "wide18.f.test") && x->mx[0].pref == 91 && !strcmp(x->mx[1].name, "wide19.f.test") &&
-		   !strcmp(x->mx[14].name, "wide04.f.test") && !strcmp(x->mx[15].name, "wide05.f.test") &&
-		   x->mx[15].pref == 98,
+	ok(!strcmp(mx_ref_name(&x->mx[0]), "wide18.f.test") && x->mx[0].pref == 91 &&
+		   !strcmp(mx_ref_name(&x->mx[1]), "wide19.f.test") &&
+		   !strcmp(mx_ref_name(&x->mx[14]), "wide04.f.test") &&
+		   !strcmp(mx_ref_name(&x->mx[15]), "wide05.f.test") && x->mx[15].pref == 98,
 	   "many: lowest preferences kept, ties by name");
-	is_str(addr_str(&x->mx[15], 0), "127.0.4.6", "many: last kept host resolved");
+	is_str(addr_str(x->mx[15].host, 0), "127.0.4.6", "many: last kept host resolved");
 
 	x = find(d, NCASES, "multiaddr.f.test");
-	ok(x->mx[0].naddr == MX_MAX_ADDRS && x->mx[0].naddr_total == 23, "multiaddr: %d of %d addresses kept",
-	   x->mx[0].naddr, x->mx[0].naddr_total);
-	ok(!strcmp(addr_str(&x->mx[0], 0), "127.0.5.1") && !strcmp(addr_str(&x->mx[0], 12), "127.0.5.13") &&
-		   !strcmp(addr_str(&x->mx[0], 13), "fd00::5:1") && !strcmp(addr_str(&x->mx[0], 15), "fd00::5:3"),
+	ok((int)x->mx[0].host->naddr == MX_MAX_ADDRS && (int)x->mx[0].host->naddr_total == 23,
+	   "multiaddr: %d of %d addresses kept", (int)x->mx[0].host->naddr, (int)x->mx[0].host->naddr_total);
+	ok(!strcmp(addr_str(x->mx[0].host, 0), "127.0.5.1") && !strcmp(addr_str(x->mx[0].host, 12), "127.0.5.13") &&
+		   !strcmp(addr_str(x->mx[0].host, 13), "fd00::5:1") &&
+		   !strcmp(addr_str(x->mx[0].host, 15), "fd00::5:3"),
 	   "multiaddr: sorted, de-duplicated, IPv6 kept alongside 13 IPv4");
 
 	/* counters */
@@ -575,28 +592,33 @@ static void test_cases(struct fake *f, const char *const *servers)
 	diag("fake server saw %d queries", atomic_load(&f->total) - total0);
 
 	/* Order independence: one query at a time gives the same bytes. */
-	r = mx_resolve(d1, NCASES, servers, 200, 2, 1, AF_UNSPEC, &st1, NULL);
+	r = mx_resolve(newstore(), d1, NCASES, servers, 200, 2, 1, AF_UNSPEC, &st1, NULL);
 	is_int(r, 0, "inflight 1: returns 0");
 	is_int(st1.peak_inflight, 1, "inflight 1: one query at a time");
-	for (i = 0; i < (int)NCASES; i++)
-		if (memcmp(&d[i], &d1[i], sizeof d[i]) != 0) {
+	for (i = 0; i < (int)NCASES; i++) {
+		char *a = strdup(mx_desc(&d[i]));
+
+		if (d[i].status != d1[i].status || d[i].implicit_mx != d1[i].implicit_mx || d[i].ad != d1[i].ad ||
+		    d[i].nmx != d1[i].nmx || d[i].mx_total != d1[i].mx_total || strcmp(a, mx_desc(&d1[i])) != 0) {
 			ok_ad = 0;
-			diag("differs: %s: %s vs %s", d[i].domain, mx_desc(&d[i]), mx_desc(&d1[i]));
+			diag("differs: %s: %s vs %s", d[i].domain, a, mx_desc(&d1[i]));
 		}
+		free(a);
+	}
 	ok(ok_ad, "inflight 1 and 100 give identical results");
 
 	/* IPv4 only */
 	memset(d1, 0, NCASES * sizeof *d1);
 	for (i = 0; i < (int)NCASES; i++)
-		snprintf(d1[i].domain, sizeof d1[i].domain, "%s", case_names[i]);
-	r = mx_resolve(d1, NCASES, servers, 200, 1, 0, AF_INET, &st1, NULL);
+		d1[i].domain = case_names[i];
+	r = mx_resolve(newstore(), d1, NCASES, servers, 200, 1, 0, AF_INET, &st1, NULL);
 	is_int(r, 0, "AF_INET: returns 0");
 	is_int(st1.inflight, MX_DEFAULT_INFLIGHT, "inflight 0 means the default");
 	is_str(mx_desc(find(d1, NCASES, "ok.f.test")), "mx1.f.test/10/ok/127.0.1.1;mx2.f.test/20/ok/127.0.1.2",
 	       "AF_INET: no AAAA asked");
 	is_int(st1.queries, NCASES + 25, "AF_INET: one address query per host");
 	x = find(d1, NCASES, "multiaddr.f.test");
-	ok(x->mx[0].naddr == 16 && x->mx[0].naddr_total == 20, "AF_INET: 16 of 20 IPv4 kept");
+	ok((int)x->mx[0].host->naddr == 16 && (int)x->mx[0].host->naddr_total == 20, "AF_INET: 16 of 20 IPv4 kept");
 
 	free(d);
 	free(d1);
@@ -619,11 +641,11 @@ static void test_formerr(struct fake *f, const char *const *servers)
 	int r, no_opt0 = atomic_load(&f->no_opt);
 
 	atomic_store(&f->formerr, 0);
-	r = mx_resolve(d, 2, servers, 1000, 2, 1, AF_UNSPEC, &st, NULL);
+	r = mx_resolve(newstore(), d, 2, servers, 1000, 2, 1, AF_UNSPEC, &st, NULL);
 	is_int(r, 0, "formerr: returns 0");
-	ok(d[0].status == MXS_OK && d[0].nmx == 1 && !strcmp(d[0].mx[0].name, "mx1.f.test"),
+	ok(d[0].status == MXS_OK && d[0].nmx == 1 && !strcmp(mx_ref_name(&d[0].mx[0]), "mx1.f.test"),
 	   "formerr1: answered after c-ares's EDNS fallback (%s)", mx_status_name(d[0].status));
-	ok(d[1].status == MXS_OK && d[1].nmx == 1 && !strcmp(d[1].mx[0].name, "mx1.f.test"),
+	ok(d[1].status == MXS_OK && d[1].nmx == 1 && !strcmp(mx_ref_name(&d[1].mx[0]), "mx1.f.test"),
 	   "formerr2: answered after mx.c's EDNS fallback (%s)", mx_status_name(d[1].status));
 	is_int(atomic_load(&f->formerr), 2, "formerr: two FORMERR answers given");
 	is_int(atomic_load(&f->no_opt) - no_opt0, 2, "formerr: each asked again without OPT");
@@ -640,11 +662,15 @@ static void test_shared(struct fake *f, const char *const *servers)
 	size_t i, bad = 0;
 	int r;
 
-	for (i = 0; i < N; i++)
-		snprintf(d[i].domain, sizeof d[i].domain, "shared%zu.f.test", i);
+	for (i = 0; i < N; i++) {
+		char nm[64];
+
+		snprintf(nm, sizeof nm, "shared%zu.f.test", i);
+		d[i].domain = mx_store_str(store, nm, strlen(nm));
+	}
 	atomic_store(&f->pool_a, 0);
 	atomic_store(&f->pool_aaaa, 0);
-	r = mx_resolve(d, N, servers, 2000, 2, 100, AF_UNSPEC, &st, NULL);
+	r = mx_resolve(newstore(), d, N, servers, 2000, 2, 100, AF_UNSPEC, &st, NULL);
 	is_int(r, 0, "shared: returns 0");
 	is_int(atomic_load(&f->pool_a), 5, "shared: 1,000 domains on 5 exchanges, exactly 5 A lookups");
 	is_int(atomic_load(&f->pool_aaaa), 5, "shared: and exactly 5 AAAA lookups");
@@ -672,9 +698,13 @@ static void test_burst(const char *const *servers)
 	size_t i, bad = 0;
 	int r;
 
-	for (i = 0; i < N; i++)
-		snprintf(d[i].domain, sizeof d[i].domain, "burst%zu.f.test", i);
-	r = mx_resolve(d, N, servers, 2000, 2, 100, AF_INET, &st, NULL);
+	for (i = 0; i < N; i++) {
+		char nm[64];
+
+		snprintf(nm, sizeof nm, "burst%zu.f.test", i);
+		d[i].domain = mx_store_str(store, nm, strlen(nm));
+	}
+	r = mx_resolve(newstore(), d, N, servers, 2000, 2, 100, AF_INET, &st, NULL);
 	is_int(r, 0, "burst: returns 0");
 	diag("burst: %zu domains, %zu queries in %.3f s (%.0f domains/s), peak in flight %zu", st.domains, st.queries,
 	     st.seconds, st.domains / (st.seconds > 0 ? st.seconds : 1e-9), st.peak_inflight);
@@ -714,7 +744,7 @@ static void test_silent(void)
 	bind(s, (struct sockaddr *)&sin, sizeof sin);
 	getsockname(s, (struct sockaddr *)&sin, &sl);
 	snprintf(buf, sizeof buf, "127.0.0.1:%u", ntohs(sin.sin_port));
-	r = mx_resolve(d, 3, servers, 100, 2, 0, AF_UNSPEC, &st, NULL);
+	r = mx_resolve(newstore(), d, 3, servers, 100, 2, 0, AF_UNSPEC, &st, NULL);
 	dt = now_s() - t0;
 	is_int(r, 0, "silent server: returns 0");
 	ok(d[0].status == MXS_TIMEOUT && d[1].status == MXS_TIMEOUT && d[2].status == MXS_TIMEOUT,
@@ -740,17 +770,19 @@ static void test_errors(const char *const *servers)
 	size_t el = 0;
 	FILE *errs = open_memstream(&eb, &el);
 
-	is_int(mx_resolve(d, 3, bad1, 100, 1, 0, AF_UNSPEC, &st, errs), -1, "host name as DNS server rejected");
-	is_int(mx_resolve(d, 3, bad2, 100, 1, 0, AF_UNSPEC, &st, errs), -1, "CSV-looking server rejected");
-	is_int(mx_resolve(d, 3, none, 100, 1, 0, AF_UNSPEC, &st, errs), -1, "empty server list rejected");
-	is_int(mx_resolve(d, 3, servers, 100, 1, 0, 12345, &st, errs), -1, "bad families rejected");
-	is_int(mx_resolve(NULL, 3, servers, 100, 1, 0, AF_UNSPEC, &st, errs), -1, "NULL domains rejected");
+	is_int(mx_resolve(newstore(), d, 3, bad1, 100, 1, 0, AF_UNSPEC, &st, errs), -1,
+	       "host name as DNS server rejected");
+	is_int(mx_resolve(newstore(), d, 3, bad2, 100, 1, 0, AF_UNSPEC, &st, errs), -1, "CSV-looking server rejected");
+	is_int(mx_resolve(newstore(), d, 3, none, 100, 1, 0, AF_UNSPEC, &st, errs), -1, "empty server list rejected");
+	is_int(mx_resolve(newstore(), d, 3, servers, 100, 1, 0, 12345, &st, errs), -1, "bad families rejected");
+	is_int(mx_resolve(newstore(), NULL, 3, servers, 100, 1, 0, AF_UNSPEC, &st, errs), -1, "NULL domains rejected");
 	fflush(errs);
 	ok(eb && strstr(eb, "mx: invalid DNS server 'ns.example.net'") && strstr(eb, "families must be"),
 	   "setup errors explained on errs");
-	is_int(mx_resolve(d, 0, servers, 100, 1, 0, AF_UNSPEC, &st, NULL), 0, "no domain: returns 0");
+	is_int(mx_resolve(newstore(), d, 0, servers, 100, 1, 0, AF_UNSPEC, &st, NULL), 0, "no domain: returns 0");
 	is_int(st.queries, 0, "no domain: no query");
-	is_int(mx_resolve(d, 3, servers, 1000, 1, 0, AF_UNSPEC, &st, NULL), 0, "empty domain name: returns 0");
+	is_int(mx_resolve(newstore(), d, 3, servers, 1000, 1, 0, AF_UNSPEC, &st, NULL), 0,
+	       "empty domain name: returns 0");
 	ok(d[1].status == MXS_ERROR && d[1].nmx == 0, "empty domain name: error, not asked");
 	ok(d[0].status == MXS_OK && d[2].status == MXS_NXDOMAIN, "the others resolved");
 	is_int(st.queries, 2 + 4, "2 MX + A/AAAA of mx1, mx2");
@@ -770,6 +802,7 @@ int main(void)
 
 	if (!ok(f && fake_start(f) == 0, "fake DNS server started"))
 		return done_testing();
+	newstore();
 	snprintf(server, sizeof server, "127.0.0.1:%u", f->port);
 	test_cases(f, servers);
 	test_formerr(f, servers);
@@ -779,5 +812,6 @@ int main(void)
 	test_errors(servers);
 	fake_stop(f);
 	free(f);
+	freestores();
 	return done_testing();
 }

@@ -22,6 +22,25 @@
 #define N_SHARED 2000
 #define N_POOL   20
 
+static struct mx_store *store; /* names, MX lists and exchanges of the current test */
+static struct mx_store *stores[64];
+static int nstores;
+
+/* A fresh store for each mx_resolve call (results of earlier calls stay readable until the end). */
+static struct mx_store *newstore(void)
+{
+	store = mx_store_new();
+	if (!store || nstores == 64)
+		abort();
+	stores[nstores++] = store;
+	return store;
+}
+
+static void freestores(void)
+{
+	while (nstores > 0)
+		mx_store_free(stores[--nstores]);
+}
 static void print_zone(void)
 {
 	int i;
@@ -47,32 +66,29 @@ static const char *addr_str(const struct mx_host *h, int k)
 {
 	static char buf[4][INET6_ADDRSTRLEN];
 	static int b;
-	const struct sockaddr_storage *ss = &h->addr[k];
+	const struct mx_addr *a = &h->addr[k];
 	char *o = buf[b++ % 4];
 
-	if (ss->ss_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)ss)->sin_addr, o, INET6_ADDRSTRLEN);
-	else if (ss->ss_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr, o, INET6_ADDRSTRLEN);
-	else
-		snprintf(o, INET6_ADDRSTRLEN, "family %d", ss->ss_family);
+	inet_ntop(a->v6 ? AF_INET6 : AF_INET, a->a, o, INET6_ADDRSTRLEN);
 	return o;
 }
 
+/* "name/pref/addr_status/a1,a2" of each kept MX, ";"-separated. */
 static const char *mx_desc(const struct mx_domain *d)
 {
 	static char buf[4096];
 	size_t o = 0;
-	int i, k;
+	int i;
+	uint32_t k;
 
 	buf[0] = '\0';
 	for (i = 0; i < d->nmx; i++) {
-		const struct mx_host *h = &d->mx[i];
+		const struct mx_host *h = d->mx[i].host;
 
-		o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s/%u/%s/", i ? ";" : "", h->name, h->pref,
-				      mx_status_name(h->addr_status));
-		for (k = 0; k < h->naddr && o < sizeof buf; k++)
-			o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s", k ? "," : "", addr_str(h, k));
+		o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s/%u/%s/", i ? ";" : "", mx_ref_name(&d->mx[i]),
+				      d->mx[i].pref, mx_status_name(h ? h->addr_status : MXS_NODATA));
+		for (k = 0; h && k < h->naddr && o < sizeof buf; k++)
+			o += (size_t)snprintf(buf + o, sizeof buf - o, "%s%s", k ? "," : "", addr_str(h, (int)k));
 	}
 	return buf;
 }
@@ -90,11 +106,16 @@ static void test_cases(const char *const *servers)
 	struct mx_stats st;
 	int r;
 
+	newstore();
 	for (i = 0; i < NNAMES; i++)
-		snprintf(d[i].domain, sizeof d[i].domain, "%s", names[i]);
-	for (i = 0; i < N_SHARED; i++)
-		snprintf(d[NNAMES + i].domain, sizeof d[0].domain, "d%zu.mx.test", i);
-	r = mx_resolve(d, n, servers, 1000, 3, 100, AF_UNSPEC, &st, stdout);
+		d[i].domain = names[i];
+	for (i = 0; i < N_SHARED; i++) {
+		char nm[64];
+
+		snprintf(nm, sizeof nm, "d%zu.mx.test", i);
+		d[NNAMES + i].domain = mx_store_str(store, nm, strlen(nm));
+	}
+	r = mx_resolve(store, d, n, servers, 1000, 3, 100, AF_UNSPEC, &st, stdout);
 	is_int(r, 0, "mx_resolve against %s", servers[0]);
 	diag("%zu domains, %zu queries, %zu answers, %zu retries, %zu lost, %zu hosts in %.3f s", st.domains,
 	     st.queries, st.answers, st.retries, st.lost, st.hosts, st.seconds);
@@ -102,7 +123,8 @@ static void test_cases(const char *const *servers)
 	is_int(d[0].status, MXS_OK, "ok: status ok");
 	is_str(mx_desc(&d[0]), "mx1.mx.test/10/ok/127.0.1.1,::1;mx2.mx.test/20/ok/127.0.1.2",
 	       "ok: two MX sorted by preference, A and AAAA");
-	ok(d[0].mx_total == 2 && !d[0].implicit_mx && !d[0].mx[0].cname, "ok: 2 records, not implicit, no CNAME");
+	ok(d[0].mx_total == 2 && !d[0].implicit_mx && !(d[0].mx[0].host->cname_target != NULL),
+	   "ok: 2 records, not implicit, no CNAME");
 	is_int(d[0].ad, 0, "ok: AD clear (knot, unsigned zone, no validation)");
 
 	is_int(d[1].status, MXS_NULL_MX, "nullmx: \"0 .\" is a null MX (RFC 7505)");
@@ -117,8 +139,8 @@ static void test_cases(const char *const *servers)
 
 	is_int(d[4].status, MXS_OK, "cnamemx: ok");
 	is_str(mx_desc(&d[4]), "alias.mx.test/10/ok/127.0.1.1,::1", "cnamemx: exchange resolved through its CNAME");
-	ok(d[4].mx[0].cname == 1 && !strcmp(d[4].mx[0].cname_target, "mx1.mx.test"),
-	   "cnamemx: exchange flagged as an alias of mx1.mx.test (%s)", d[4].mx[0].cname_target);
+	ok((d[4].mx[0].host->cname_target != NULL) == 1 && !strcmp(d[4].mx[0].host->cname_target, "mx1.mx.test"),
+	   "cnamemx: exchange flagged as an alias of mx1.mx.test (%s)", d[4].mx[0].host->cname_target);
 
 	is_int(d[5].status, MXS_OK, "noaddr: ok");
 	is_str(mx_desc(&d[5]), "bare.mx.test/10/nodata/;gone.mx.test/20/nxdomain/",
@@ -169,5 +191,6 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	test_cases(servers);
+	freestores();
 	return done_testing();
 }
