@@ -29,6 +29,7 @@
 #include "mxscan/suites.h"
 #include "mxscan/target.h"
 #include "mxscan/verify.h"
+#include "mxscan/zdns.h"
 
 #ifndef MXSCAN_VERSION
 #define MXSCAN_VERSION "0.1.0"
@@ -57,6 +58,8 @@ static const char usage_text[] =
 	"  example.net  example.net:587   mail domains: MX -> A/AAAA (--names mx: names are MX hosts)\n"
 	"  192.0.2.7,mx1.example.net[,tag[,port]]   zgrab2 CSV: scan this IP, present this MX name (SNI)\n"
 	"  1234,example.net                          ranked top list (rank,domain)\n"
+	"  {\"name\":\"example.net\",...}                a zdns mxlookup/MX JSON line (file or stdin): MX set\n"
+	"                                            (mxlookup: and addresses) taken from it, not asked\n"
 	"  Blank lines and lines starting with # are ignored; duplicates are scanned once.\n"
 	"\n"
 	"Input:\n"
@@ -244,6 +247,34 @@ struct resolve_ctx {
 	unsigned long failed;
 };
 
+/* zdns lines of the input: domains whose MX set comes from the line (zdns.h). */
+struct zdns_in {
+	struct mx_store *store;
+	struct mx_domain *doms;
+	size_t n, cap;
+	struct jr_doc jd;
+};
+
+static int on_zdns_line(void *arg, char *line, size_t len, unsigned lineno, char *err, size_t errlen)
+{
+	struct zdns_in *z = arg;
+	if (z->n == z->cap) {
+		size_t ncap = z->cap ? z->cap * 2 : 256;
+		struct mx_domain *nd = realloc(z->doms, ncap * sizeof(*nd));
+		if (!nd) {
+			snprintf(err, errlen, "out of memory");
+			return -2;
+		}
+		z->doms = nd;
+		z->cap = ncap;
+	}
+	if (zdns_parse_line(&z->jd, line, len, z->store, &z->doms[z->n], err, errlen) < 0)
+		return strcmp(err, "out of memory") ? -1 : -2;
+	z->doms[z->n].line = lineno;
+	z->n++;
+	return 0;
+}
+
 static void on_resolve_fail(const struct target *t, enum resolve_status status, const char *reason, void *ud)
 {
 	struct resolve_ctx *rc = ud;
@@ -346,6 +377,9 @@ int main(int argc, char **argv)
 	struct recw *out = NULL;
 	struct mx_domain *doms = NULL;
 	struct mx_store *store = NULL;
+	struct zdns_in zin;
+	memset(&zin, 0, sizeof(zin));
+	jr_init(&zin.jd);
 	uint16_t *dports = NULL;
 	struct domain_map dmap;
 	int dmap_used = 0, names_are_domains = 1;
@@ -586,7 +620,13 @@ int main(int argc, char **argv)
 					"'mxscan --help' shows the options.\n");
 		}
 		unsigned b = 0;
-		int r = ts_read_file(raw, f, name, strict, &b, stderr);
+		zin.store = store = mx_store_new();
+		if (!store) {
+			fprintf(stderr, "mxscan: out of memory\n");
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		int r = ts_read_file_json(raw, f, name, strict, &b, stderr, on_zdns_line, &zin);
 		bad += b;
 		if (f != stdin)
 			fclose(f);
@@ -632,19 +672,22 @@ int main(int argc, char **argv)
 				fprintf(stderr, "mxscan: %s not scanned: %s\n", t->host, why);
 		}
 	}
-	if (ts_count(named) > 0 && names_are_domains) {
+	if ((ts_count(named) > 0 && names_are_domains) || zin.n > 0) {
 		/* Mail domains: MX (sorted by preference) → A/AAAA, every answer kept as
-		 * data; each (IP, port) scanned once however many domains share it. */
-		size_t nd = ts_count(named);
-		doms = calloc(nd, sizeof(*doms));
-		dports = calloc(nd, sizeof(*dports));
-		store = mx_store_new();
+		 * data; each (IP, port) scanned once however many domains share it.
+		 * Domains from zdns lines come with their MX set (and, from mxlookup,
+		 * their addresses) and are asked nothing that the line answers. */
+		size_t nn = names_are_domains ? ts_count(named) : 0, nd = nn + zin.n, nask = nn;
+		doms = calloc(nd ? nd : 1, sizeof(*doms));
+		dports = calloc(nd ? nd : 1, sizeof(*dports));
+		if (!store)
+			store = mx_store_new();
 		if (!doms || !dports || !store) {
 			fprintf(stderr, "mxscan: out of memory for %zu domains\n", nd);
 			rc = EXIT_USAGE;
 			goto out;
 		}
-		for (size_t i = 0; i < nd; i++) {
+		for (size_t i = 0; i < nn; i++) {
 			const struct target *t = ts_get(named, i);
 			doms[i].domain = mx_store_str(store, t->host, strlen(t->host));
 			if (!doms[i].domain) {
@@ -656,26 +699,37 @@ int main(int argc, char **argv)
 			doms[i].line = t->line;
 			dports[i] = t->port;
 		}
+		for (size_t i = 0; i < zin.n; i++) {
+			doms[nn + i] = zin.doms[i];
+			nask += zin.doms[i].source == MX_SRC_ZDNS_MX;
+		}
 		struct mx_stats mst;
 		memset(&mst, 0, sizeof(mst));
 		resolvers[nresolvers] = NULL;
-		if (!quiet)
-			fprintf(stderr, "mxscan: resolving MX of %zu domains\n", nd);
-		if (mx_resolve(store, doms, nd, nresolvers ? resolvers : NULL, 0, 0, 0, AF_UNSPEC, &mst, stderr) < 0) {
-			fprintf(stderr, "mxscan: MX resolution could not start (check --resolver)\n");
-			rc = EXIT_USAGE;
-			goto out;
+		if (zin.n > 0 && !quiet)
+			fprintf(stderr, "mxscan: %zu domains from zdns lines (%zu need address lookups)\n", zin.n,
+				nask - nn);
+		if (nask > 0) {
+			if (!quiet)
+				fprintf(stderr, "mxscan: resolving MX of %zu domains\n", nn);
+			if (mx_resolve(store, doms, nd, nresolvers ? resolvers : NULL, 0, 0, 0, AF_UNSPEC, &mst,
+				       stderr) < 0) {
+				fprintf(stderr, "mxscan: MX resolution could not start (check --resolver)\n");
+				rc = EXIT_USAGE;
+				goto out;
+			}
+			if (!quiet)
+				fprintf(stderr, "mxscan: %zu domains resolved in %.2f s (%zu queries, %zu lost)\n", nd,
+					mst.seconds, mst.queries, mst.lost);
 		}
-		if (!quiet)
-			fprintf(stderr, "mxscan: %zu domains resolved in %.2f s (%zu queries, %zu lost)\n", nd,
-				mst.seconds, mst.queries, mst.lost);
 		dmap_used = 1;
 		if (domains_build(&dmap, doms, dports, nd, targets, bl, &blocked_early, quiet ? NULL : stderr) < 0) {
 			fprintf(stderr, "mxscan: out of memory building the scan plan\n");
 			rc = EXIT_USAGE;
 			goto out;
 		}
-	} else if (ts_count(named) > 0) {
+	}
+	if (ts_count(named) > 0 && !names_are_domains) {
 		resolved = ts_new();
 		struct resolve_stats rst;
 		memset(&rst, 0, sizeof(rst));
@@ -859,6 +913,8 @@ out:
 	if (dmap_used)
 		domains_free(&dmap);
 	free(doms);
+	free(zin.doms);
+	jr_free(&zin.jd);
 	mx_store_free(store);
 	free(dports);
 	if (bl)

@@ -653,8 +653,16 @@ static long ts_getline(FILE *f, char *buf, size_t cap, int *toolong)
 
 int ts_read_file(struct target_set *set, FILE *f, const char *name, int strict, unsigned *bad_lines, FILE *errs)
 {
-	/* Room for a maximal line plus "\r\n"; anything longer is flagged by ts_getline. */
-	char buf[TARGET_MAX_LINE + 2], err[256];
+	return ts_read_file_json(set, f, name, strict, bad_lines, errs, NULL, NULL);
+}
+
+int ts_read_file_json(struct target_set *set, FILE *f, const char *name, int strict, unsigned *bad_lines, FILE *errs,
+		      ts_json_fn json, void *arg)
+{
+	/* Room for a maximal JSON line plus "\r\n" and the NUL the JSON reader writes; target
+	 * lines over TARGET_MAX_LINE are refused by target_parse_line. */
+	size_t cap = TS_JSON_MAX_LINE + 2;
+	char *buf = NULL, err[256];
 	struct target t;
 	unsigned lineno = 0;
 	long n;
@@ -667,19 +675,47 @@ int ts_read_file(struct target_set *set, FILE *f, const char *name, int strict, 
 			fprintf(errs, "%s: invalid argument\n", name);
 		return -1;
 	}
+	buf = malloc(cap + 1);
+	if (!buf) {
+		if (errs)
+			fprintf(errs, "%s: out of memory\n", name);
+		return -1;
+	}
 	flockfile(f);
-	while ((n = ts_getline(f, buf, sizeof buf, &toolong)) >= 0) {
-		const char *s = buf;
-		size_t len = (size_t)n;
+	while ((n = ts_getline(f, buf, cap, &toolong)) >= 0) {
+		char *s = buf;
+		size_t len = (size_t)n, b = 0;
 
 		lineno++;
 		if (lineno == 1 && len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0) {
 			s += 3;
 			len -= 3;
 		}
+		while (b < len && tg_blank(s[b]))
+			b++;
 		if (toolong) {
-			snprintf(err, sizeof err, "line longer than %d bytes", TARGET_MAX_LINE);
+			snprintf(err, sizeof err, "line longer than %u bytes",
+				 b < len && s[b] == '{' ? TS_JSON_MAX_LINE : TARGET_MAX_LINE);
 			r = -1;
+		} else if (b < len && s[b] == '{') {
+			if (len > 0 && s[len - 1] == '\n')
+				len--;
+			if (len > 0 && s[len - 1] == '\r')
+				len--;
+			if (!json) {
+				snprintf(err, sizeof err, "JSON line (zdns input) not accepted here");
+				r = -1;
+			} else {
+				err[0] = '\0';
+				r = json(arg, s + b, len - b, lineno, err, sizeof err);
+				if (r == -2) {
+					if (errs)
+						fprintf(errs, "%s:%u: %s\n", name, lineno, err);
+					goto out;
+				}
+				if (r == 0)
+					continue;
+			}
 		} else {
 			r = target_parse_line(s, len, &t, err, sizeof err);
 		}
@@ -709,5 +745,6 @@ int ts_read_file(struct target_set *set, FILE *f, const char *name, int strict, 
 	rc = 0;
 out:
 	funlockfile(f);
+	free(buf);
 	return rc;
 }

@@ -98,4 +98,17 @@ size_t ts_dups(const struct target_set *set);
  */
 int ts_read_file(struct target_set *set, FILE *f, const char *name, int strict, unsigned *bad_lines, FILE *errs);
 
+/*
+ * ts_read_file that also accepts JSON lines: a line whose first non-blank byte is '{' (up to
+ * TS_JSON_MAX_LINE bytes) is handed to json(arg, line, len, lineno, err, errlen) instead of
+ * the target parser, from its '{' to its end (line end removed), line[len] writable. json returns 0 when
+ * the line was taken, -1 with a message in err when it is invalid (reported and counted like
+ * any bad line); -2 with a message stops reading (out of memory). With json NULL,
+ * such lines are invalid.
+ */
+#define TS_JSON_MAX_LINE (256u * 1024u)
+typedef int (*ts_json_fn)(void *arg, char *line, size_t len, unsigned lineno, char *err, size_t errlen);
+int ts_read_file_json(struct target_set *set, FILE *f, const char *name, int strict, unsigned *bad_lines, FILE *errs,
+		      ts_json_fn json, void *arg);
+
 #endif
