@@ -658,11 +658,14 @@ int main(int argc, char **argv)
 	/* First blocklist pass, before any DNS query; host names are checked
 	 * once resolved, and every address again right before connect. */
 	unsigned long blocked_early = 0, resolve_failed = 0;
+	size_t raw_dups = ts_dups(raw), nn = 0;
 	named = ts_new();
 	for (size_t i = 0; i < ts_count(raw); i++) {
 		const struct target *t = ts_get(raw, i);
 		const char *why;
-		if (!t->has_addr) {
+		if (!t->has_addr && names_are_domains) {
+			nn++; /* mail domain: read from raw below, without a second copy */
+		} else if (!t->has_addr) {
 			ts_add(named, t);
 		} else if (bl_check(bl, (const struct sockaddr *)&t->addr, &why)) {
 			ts_add(targets, t);
@@ -672,12 +675,12 @@ int main(int argc, char **argv)
 				fprintf(stderr, "mxscan: %s not scanned: %s\n", t->host, why);
 		}
 	}
-	if ((ts_count(named) > 0 && names_are_domains) || zin.n > 0) {
+	if (nn > 0 || zin.n > 0) {
 		/* Mail domains: MX (sorted by preference) → A/AAAA, every answer kept as
 		 * data; each (IP, port) scanned once however many domains share it.
 		 * Domains from zdns lines come with their MX set (and, from mxlookup,
 		 * their addresses) and are asked nothing that the line answers. */
-		size_t nn = names_are_domains ? ts_count(named) : 0, nd = nn + zin.n, nask = nn;
+		size_t nd = nn + zin.n, nask = nn, k = 0;
 		doms = calloc(nd ? nd : 1, sizeof(*doms));
 		dports = calloc(nd ? nd : 1, sizeof(*dports));
 		if (!store)
@@ -687,18 +690,24 @@ int main(int argc, char **argv)
 			rc = EXIT_USAGE;
 			goto out;
 		}
-		for (size_t i = 0; i < nn; i++) {
-			const struct target *t = ts_get(named, i);
-			doms[i].domain = mx_store_str(store, t->host, strlen(t->host));
-			if (!doms[i].domain) {
+		for (size_t i = 0; i < ts_count(raw) && k < nn; i++) {
+			const struct target *t = ts_get(raw, i);
+			if (t->has_addr)
+				continue;
+			doms[k].domain = mx_store_str(store, t->host, strlen(t->host));
+			if (!doms[k].domain) {
 				fprintf(stderr, "mxscan: out of memory for %zu domains\n", nd);
 				rc = EXIT_USAGE;
 				goto out;
 			}
-			doms[i].rank = t->rank;
-			doms[i].line = t->line;
-			dports[i] = t->port;
+			doms[k].rank = t->rank;
+			doms[k].line = t->line;
+			dports[k++] = t->port;
 		}
+		/* The input set (about 720 bytes a target) is not needed any more: the
+		 * domains live in the store from here on. */
+		ts_free(raw);
+		raw = NULL;
 		for (size_t i = 0; i < zin.n; i++) {
 			doms[nn + i] = zin.doms[i];
 			nask += zin.doms[i].source == MX_SRC_ZDNS_MX;
@@ -729,7 +738,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (ts_count(named) > 0 && !names_are_domains) {
+	if (ts_count(named) > 0) {
 		resolved = ts_new();
 		struct resolve_stats rst;
 		memset(&rst, 0, sizeof(rst));
@@ -807,7 +816,7 @@ int main(int argc, char **argv)
 		.targets = ts_count(targets),
 		.bad_lines = bad,
 		.blocked = blocked_early,
-		.duplicates = ts_dups(raw),
+		.duplicates = raw_dups,
 		.unresolved = resolve_failed,
 		.threads = (unsigned)threads,
 	};
