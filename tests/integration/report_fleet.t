@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# mxreport against ground truth: a fleet of known composition (datasets/fleet/report-a.conf, 18
+# servers on 127.28.x.y:2525) scanned with full enumeration and geo databases, then the same
+# fleet with three servers' personalities changed (report-b.conf).
+#   - geo: MaxMind DBs written here (tests/integration/lib/mkmmdb.pl: country, ASN, city, flat,
+#     combined styles) map the fleet's /24s to made-up countries and ASNs; every host record
+#     carries exactly its network's geo; --by country|asn|provider group as the fleet says;
+#     mxreport --geoip/--asn-db fills geo for records without it and leaves existing geo alone;
+#     a file that is not a MaxMind DB is refused (exit 1) before any output is truncated.
+#   - aggregates: every number of the status, STARTTLS, versions, best version, verify code and
+#     failure tables (summary text and json) equals the count derived from the fleet's
+#     manifest.jsonl (what mxfleet was configured to be), not from the records.
+#   - diff A -> B lists exactly the three changed servers, with the changed fields and values the
+#     two manifests imply.
+# Addresses: 127.28.0.0/16 only (this test's own range).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+BIN=${BIN:-bin}
+PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
+R="$BIN/mxreport"
+T=$(mktemp -d /tmp/mxreport-fleet.XXXXXX); chmod 755 "$T"
+trap 'scripts/fleet.sh stop "$T/fleet" >/dev/null 2>&1; rm -rf "$T"' EXIT
+n=0
+t() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
+echo "1..24"
+
+MK="perl tests/integration/lib/mkmmdb.pl"
+# alpha DE/AS64500, beta FR/AS64501, gamma JP (no AS in any database), delta in no database
+$MK "$T/country.mmdb" country 127.28.1.0/24=DE 127.28.2.0/24=FR 127.28.3.0/24=JP &&
+  $MK "$T/asn.mmdb" asn '127.28.1.0/24=,64500,Test AS DE' '127.28.2.0/24=,64501,Test AS FR' &&
+  $MK "$T/city.mmdb" city 127.28.1.0/24=DE 127.28.2.0/24=FR 127.28.3.0/24=JP &&
+  $MK "$T/flat.mmdb" flat 127.28.1.0/24=DE 127.28.2.0/24=FR 127.28.3.0/24=JP &&
+  $MK "$T/combined.mmdb" combined '127.28.1.0/24=DE,64500,Test AS DE' '127.28.2.0/24=FR,64501,Test AS FR' \
+    127.28.3.0/24=JP &&
+  $MK "$T/other.mmdb" combined '127.0.0.0/8=XX,65000,Elsewhere'
+t $? "test MaxMind DBs written (country, asn, city, flat, combined)"
+
+fleet_start() { # CONF
+  if ! MXFLEET="$BIN/mxfleet" scripts/fleet.sh start "$T/fleet" "$1" > "$T/fleet.out" 2>&1; then
+    sed 's/^/# /' "$T/fleet.out"; return 1
+  fi
+  cp "$T/fleet/manifest.jsonl" "$T/manifest-$(basename "$1" .conf).jsonl"
+  # zgrab2-style CSV: the address with its MX name (SNI, name checks, provider grouping)
+  "$PY" -c 'import json,sys
+for l in open(sys.argv[1]):
+    m = json.loads(l); print("%s,%s,,%d" % (m["ip"], m["names"][0], m["port"]))' "$T/fleet/manifest.jsonl" > "$T/targets"
+}
+SCAN=("$BIN/mxscan" --allowlist 127.28.0.0/16 -q --banner-timeout 5 --timeout 5 --tls-timeout 3)
+
+fleet_start datasets/fleet/report-a.conf
+t $? "fleet A (report-a.conf) starts"
+"${SCAN[@]}" --ca-file "$T/fleet/certs/ca.pem" --geoip "$T/country.mmdb" --asn-db "$T/asn.mmdb" \
+  -i "$T/targets" -o "$T/a.ndjson.gz" 2> "$T/scan-a.err"
+r=$?
+[ $r = 0 ] && scripts/validate-records "$T/a.ndjson.gz" > "$T/val-a.out" 2>&1
+t $? "scan A with --geoip/--asn-db: exit 0, every record valid against the schema (geo included)"
+
+"$PY" - "$T/a.ndjson.gz" "$T/manifest-report-a.jsonl" <<'PYEOF'
+import gzip, json, sys
+want = {"127.28.1": {"country": "DE", "asn": 64500, "as_org": "Test AS DE"},
+        "127.28.2": {"country": "FR", "asn": 64501, "as_org": "Test AS FR"},
+        "127.28.3": {"country": "JP"}, "127.28.4": {}}
+H = [r for r in map(json.loads, gzip.open(sys.argv[1], "rt")) if r["type"] == "host"]
+M = [json.loads(l) for l in open(sys.argv[2])]
+ok = sorted(h["ip"] for h in H) == sorted(m["ip"] for m in M)
+for h in H:
+    w = want[h["ip"].rsplit(".", 1)[0]]
+    if h.get("geo") != w:
+        print("#", h["ip"], h.get("geo"), "!=", w); ok = False
+sys.exit(0 if ok else 1)
+PYEOF
+t $? "every host record has its network's geo: DE/AS64500, FR/AS64501, JP without AS, {} outside the DBs"
+
+# Expected groups from the manifest: a host's group follows from its address (geo) or MX name.
+"$PY" - "$T/manifest-report-a.jsonl" "$T" <<'PYEOF'
+import json, sys
+M = [json.loads(l) for l in open(sys.argv[1])]
+net = lambda m: m["ip"].rsplit(".", 1)[0]
+country = {"127.28.1": "DE", "127.28.2": "FR", "127.28.3": "JP", "127.28.4": "(not in database)"}
+asn = {"127.28.1": "AS64500 Test AS DE", "127.28.2": "AS64501 Test AS FR"}
+def provider(name):
+    labels = name.split(".")
+    return ".".join(labels[-3:] if ".".join(labels[-2:]) == "co.uk" else labels[-2:])
+keys = {"country": lambda m: country[net(m)], "asn": lambda m: asn.get(net(m), "(not in database)"),
+        "provider": lambda m: provider(m["names"][0])}
+for by, key in keys.items():
+    g = {}
+    for m in M:
+        e = g.setdefault(key(m), {"hosts": 0, "success": 0})
+        e["hosts"] += 1
+        e["success"] += m["expect"]["status"] == "success"
+    json.dump(g, open(f"{sys.argv[2]}/want-{by}.json", "w"), sort_keys=True)
+PYEOF
+check_groups() { # JSON BY  -> compares the json report's by.groups with want-BY.json
+  "$PY" - "$1" "$T/want-$2.json" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1])); want = json.load(open(sys.argv[2]))
+got = {g["group"]: {"hosts": g["hosts"], "success": g["success"]["count"]} for g in d["by"]["groups"]}
+if got != want: print("# got", got, "\n# want", want)
+sys.exit(0 if got == want else 1)
+PYEOF
+}
+for by in country asn provider; do
+  "$R" json --by $by "$T/a.ndjson.gz" > "$T/by-$by.json" && check_groups "$T/by-$by.json" $by
+  t $? "json --by $by: one group per $by with the fleet's hosts and successes"
+done
+"$R" summary --by provider "$T/a.ndjson.gz" > "$T/by-provider.txt" &&
+  grep -Eq '^  beta\.co\.uk +5 ' "$T/by-provider.txt" && grep -Eq '^  alpha\.test +6 ' "$T/by-provider.txt" &&
+  grep -q 'co.uk' "$T/by-provider.txt"
+t $? "summary --by provider: mx3.beta.co.uk groups as beta.co.uk (multi-label suffix), the note says how"
+
+# ---- mxreport --geoip/--asn-db on records without geo ----
+"$PY" -c 'import gzip,json,sys
+for l in gzip.open(sys.argv[1], "rt"):
+    r = json.loads(l); r.pop("geo", None); print(json.dumps(r))' "$T/a.ndjson.gz" > "$T/nogeo.ndjson"
+"$R" json --by country "$T/nogeo.ndjson" | grep -q 'no geo data in records'
+t $? "json --by country on records without geo: the note says where geo comes from"
+ok=0
+for db in country city flat combined; do
+  "$R" json --by country --geoip "$T/$db.mmdb" "$T/nogeo.ndjson" > "$T/en-$db.json" &&
+    check_groups "$T/en-$db.json" country || { echo "# $db style"; ok=1; }
+done
+t $ok "mxreport --geoip fills country from country, city, flat (country_code) and combined DBs"
+"$R" json --by asn --asn-db "$T/asn.mmdb" "$T/nogeo.ndjson" > "$T/en-asn.json" && check_groups "$T/en-asn.json" asn &&
+  "$R" json --by asn --geoip "$T/combined.mmdb" "$T/nogeo.ndjson" > "$T/en-asn2.json" &&
+  check_groups "$T/en-asn2.json" asn
+t $? "mxreport --asn-db (and a combined DB given as --geoip) fills asn and as_org"
+"$R" csv --fields ip,geo.country,geo.asn,geo.as_org --geoip "$T/country.mmdb" --asn-db "$T/asn.mmdb" \
+  "$T/nogeo.ndjson" > "$T/en.csv" && "$R" csv --fields ip,geo.country,geo.asn,geo.as_org "$T/a.ndjson.gz" > "$T/a.csv" &&
+  cmp -s "$T/en.csv" "$T/a.csv"
+t $? "csv --geoip/--asn-db rows equal the rows of records geo-tagged at scan time"
+"$R" json --by country --geoip "$T/other.mmdb" "$T/a.ndjson.gz" > "$T/keep.json" && check_groups "$T/keep.json" country
+t $? "mxreport --geoip leaves records that already carry geo alone"
+
+# ---- a file that is not a MaxMind DB ----
+printf 'just some text, not a MaxMind DB\n' > "$T/bogus.mmdb"
+cp "$T/a.ndjson.gz" "$T/keep.ndjson.gz"
+"${SCAN[@]}" --geoip "$T/bogus.mmdb" -o "$T/keep.ndjson.gz" 127.28.1.1:2525 > "$T/bogus.out" 2> "$T/bogus.err"
+r=$?
+[ $r = 1 ] && [ "$(wc -l < "$T/bogus.err")" = 1 ] && grep -q "bogus.mmdb is not a MaxMind DB" "$T/bogus.err" &&
+  cmp -s "$T/a.ndjson.gz" "$T/keep.ndjson.gz" && [ ! -s "$T/bogus.out" ]
+t $? "mxscan --geoip NOT-MMDB: exit 1, one message naming the file, the existing output untouched"
+"${SCAN[@]}" --asn-db "$T/missing.mmdb" -o "$T/keep.ndjson.gz" 127.28.1.1:2525 2> "$T/missing.err"
+r=$?
+[ $r = 1 ] && grep -q -- "--asn-db: cannot open" "$T/missing.err" && cmp -s "$T/a.ndjson.gz" "$T/keep.ndjson.gz"
+t $? "mxscan --asn-db MISSING: exit 1 with a message, output untouched"
+echo keep > "$T/report.txt"
+"$R" summary --geoip "$T/bogus.mmdb" -o "$T/report.txt" "$T/a.ndjson.gz" 2> "$T/r-bogus.err"
+r=$?
+[ $r = 1 ] && grep -q "not a MaxMind DB" "$T/r-bogus.err" && [ "$(cat "$T/report.txt")" = keep ]
+t $? "mxreport --geoip NOT-MMDB: exit 1, the -o file untouched"
+
+# ---- aggregates against the manifest ----
+"$PY" - "$T/manifest-report-a.jsonl" > "$T/want-tables.json" <<'PYEOF'
+import json, sys
+from collections import Counter
+M = [json.loads(l) for l in open(sys.argv[1])]
+V = ["SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
+reach = [m for m in M if m["expect"]["tls_reachable"]]
+sup = lambda m: [v for v in V if m["tls"]["versions"][v]["supported"]]
+want = {
+    "status": (len(M), Counter(m["expect"]["status"] for m in M)),
+    # of STARTTLS-mode hosts that answered EHLO (smtp.starttls is null when the greeting stops the client)
+    "starttls": (sum(m["smtp"]["starttls"] is not None for m in M),
+                 Counter(m["smtp"]["starttls"] for m in M if m["smtp"]["starttls"] is not None)),
+    "versions_supported": (len(reach), Counter({v: sum(v in sup(m) for m in reach) for v in V})),
+    "best_version": (len(reach), Counter(sup(m)[-1] for m in reach)),
+    "verify": (len(reach), Counter(str(m["tls"]["certificate"]["verify"]["code"]) for m in reach)),
+    "failures": (len(M), Counter(f'{m["expect"]["failure"]["stage"]}: {m["expect"]["failure"]["reason"]}'
+                                 for m in M if m["expect"]["failure"])),
+}
+json.dump({k: [d, dict(c)] for k, (d, c) in want.items()}, sys.stdout)
+PYEOF
+"$R" json "$T/a.ndjson.gz" > "$T/a.json"
+"$PY" - "$T/a.json" "$T/want-tables.json" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))["tables"]; want = json.load(open(sys.argv[2]))
+ok = True
+for tid, (den, counts) in want.items():
+    got = {k: v for k, v in d[tid]["counts"].items() if v}
+    if tid == "verify":  # labels are "CODE TEXT"; the manifest knows the code
+        got = {k.split(" ", 1)[0]: v for k, v in got.items()}
+    counts = {k: v for k, v in counts.items() if v}
+    if d[tid]["denominator"] != den or got != counts:
+        print("#", tid, "got", d[tid]["denominator"], got, "want", den, counts); ok = False
+sys.exit(0 if ok else 1)
+PYEOF
+t $? "json: status, STARTTLS, versions, best version, verify codes, failures equal the manifest's counts"
+"$R" summary "$T/a.ndjson.gz" > "$T/a.txt"
+"$PY" - "$T/a.txt" "$T/want-tables.json" <<'PYEOF'
+import json, re, sys
+text = open(sys.argv[1]).read(); want = json.load(open(sys.argv[2]))
+titles = {"status": "hosts by status", "starttls": "STARTTLS in the EHLO reply",
+          "versions_supported": "TLS versions supported", "failures": "failures (stage: reason)"}
+ok = True
+for tid, title in titles.items():
+    den, counts = want[tid]
+    block = re.search(r"^" + re.escape(title) + r" \(of (\d+) [^\n]*\n((?:  [^\n]*\n)*)", text, re.M)
+    if not block or int(block.group(1)) != den:
+        print("#", tid, "block or denominator missing"); ok = False; continue
+    for label, c in counts.items():
+        if c and not re.search(r"^  " + re.escape(label) + r" +" + f"{c}/{den} ", block.group(2), re.M):
+            print("#", tid, label, f"{c}/{den}", "not in", block.group(2)); ok = False
+sys.exit(0 if ok else 1)
+PYEOF
+t $? "summary text: the same counts and denominators as the manifest"
+
+# ---- diff A -> B ----
+scripts/fleet.sh stop "$T/fleet" > /dev/null 2>&1
+fleet_start datasets/fleet/report-b.conf   # same directory: the same certificates
+t $? "fleet B (report-b.conf) starts"
+"${SCAN[@]}" --ca-file "$T/fleet/certs/ca.pem" -i "$T/targets" -o "$T/b.ndjson.gz" 2> "$T/scan-b.err"
+t $? "scan B"
+"$R" diff --json "$T/a.ndjson.gz" "$T/b.ndjson.gz" > "$T/diff.json"
+r=$?
+"$PY" - "$T/diff.json" "$T/manifest-report-a.jsonl" "$T/manifest-report-b.jsonl" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))["hosts"]
+V = ["SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
+def facts(m):
+    reach = m["expect"]["tls_reachable"]
+    return {"status": m["expect"]["status"], "starttls": m["smtp"]["starttls"],
+            "versions": sorted(v for v in V if m["tls"]["versions"][v]["supported"]) if reach else None,
+            "verify_code": m["tls"]["certificate"]["verify"]["code"] if reach else None}
+A = {f'{m["ip"]}:{m["port"]}': facts(m) for m in map(json.loads, open(sys.argv[2]))}
+B = {f'{m["ip"]}:{m["port"]}': facts(m) for m in map(json.loads, open(sys.argv[3]))}
+want = {}
+for k in A:
+    ch = {f: [A[k][f], B[k][f]] for f in A[k] if A[k][f] != B[k][f]}
+    if ch: want[k] = ch
+got = {}
+for c in d["changed"]:
+    ch = dict(c["changes"])
+    if "least_grade" in ch and "versions" not in ch:   # grades follow from suites: only with a version change
+        print("# least_grade changed alone on", c["key"]); sys.exit(1)
+    ch.pop("least_grade", None)
+    got[c["key"]] = {f: [sorted(v["old"]) if f == "versions" and v["old"] else v["old"],
+                         sorted(v["new"]) if f == "versions" and v["new"] else v["new"]] for f, v in ch.items()}
+ok = (got == want and len(want) == 3 and d["appeared"] == [] and d["disappeared"] == []
+      and d["unchanged"] == len(A) - 3)
+if not ok: print("# got", got, "\n# want", want)
+sys.exit(0 if ok else 1)
+PYEOF
+[ $? = 0 ] && [ $r = 0 ]
+t $? "diff --json A B: exactly the three re-personalised servers, with the manifests' field changes"
+"$R" diff "$T/a.ndjson.gz" "$T/b.ndjson.gz" > "$T/diff.txt" &&
+  [ "$(grep -cE '127\.28\.(1\.2|2\.4|3\.1):2525' "$T/diff.txt")" -ge 3 ] &&
+  ! grep -qE '127\.28\.(1\.[13456]|2\.[1235]|3\.[234]|4\.[123]):2525' "$T/diff.txt"
+t $? "diff text names the three changed servers and no other"
+"$R" diff --json "$T/a.ndjson.gz" "$T/a.ndjson.gz" | "$PY" -c 'import json,sys; d=json.load(sys.stdin)["hosts"]; sys.exit(0 if d["changed"]==[] and d["unchanged"]==18 else 1)'
+t $? "diff of a scan with itself: nothing changed"
+
+# ---- CSV formula guard ----
+printf '%s\n' '{"type":"host","schema":"1","scan_id":"f","ip":"192.0.2.1","port":25,"mode":"starttls","status":"=HYPERLINK(\"http://x\",\"y\")","failure":{"stage":"@SUM(A1)","reason":"+cmd|calc","detail":"-2+3"},"probes":{"connections":-1,"duration_ms":1.5e3}}' > "$T/formula.ndjson"
+"$R" csv --fields status,failure.stage,failure.reason,failure.detail,probes.connections,probes.duration_ms,port "$T/formula.ndjson" > "$T/formula.csv"
+"$PY" - "$T/formula.csv" <<'PYEOF'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], newline="")))
+want = ["'=HYPERLINK(\"http://x\",\"y\")", "'@SUM(A1)", "'+cmd|calc", "'-2+3", "-1", "1.5e3", "25"]
+ok = len(rows) == 2 and rows[1] == want
+if not ok: print("# got", rows)
+sys.exit(0 if ok else 1)
+PYEOF
+t $? "csv: cells starting with = + - @ get a leading quote (numbers like -1 stay numbers)"
