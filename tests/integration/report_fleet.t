@@ -22,7 +22,7 @@ T=$(mktemp -d /tmp/mxreport-fleet.XXXXXX); chmod 755 "$T"
 trap 'scripts/fleet.sh stop "$T/fleet" >/dev/null 2>&1; rm -rf "$T"' EXIT
 n=0
 t() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
-echo "1..24"
+echo "1..27"
 
 MK="perl tests/integration/lib/mkmmdb.pl"
 # alpha DE/AS64500, beta FR/AS64501, gamma JP (no AS in any database), delta in no database
@@ -262,3 +262,65 @@ if not ok: print("# got", rows)
 sys.exit(0 if ok else 1)
 PYEOF
 t $? "csv: cells starting with = + - @ get a leading quote (numbers like -1 stay numbers)"
+
+# ---- the HTML report in a real browser (headless Chromium, file://, no network) ----
+if command -v chromium > /dev/null 2>&1; then
+  "$R" html --by country "$T/a.ndjson.gz" datasets/report/hostile.ndjson -o "$T/report.html"
+  scripts/report-screenshot.sh "$T/report.html" "$T/report.png" 2> "$T/shot.err"
+  r=$?
+  [ $r = 0 ] || sed 's/^/# /' "$T/shot.err" "$T/report.png.console.log"
+  t $r "report-screenshot.sh: Chromium renders the page with an empty console log"
+  "$PY" - "$T/report.html" "$T/report.png.dom.html" "$T/report.png" <<'PYEOF'
+import html.parser, struct, sys, zlib
+class Count(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__(); self.tags = {}; self.bars = 0
+    def handle_starttag(self, tag, attrs):
+        self.tags[tag] = self.tags.get(tag, 0) + 1
+        self.bars += tag == "rect" and ("class", "bar") in attrs
+def count(path):
+    c = Count(); c.feed(open(path, encoding="utf-8").read()); return c
+src, dom = count(sys.argv[1]), count(sys.argv[2])
+ok = True
+for tag in ("svg", "rect", "table"):
+    if dom.tags.get(tag, 0) != src.tags.get(tag, 0) or not src.tags.get(tag):
+        print(f"# {tag}: page {src.tags.get(tag)} DOM {dom.tags.get(tag)}"); ok = False
+if dom.bars != src.bars or src.bars < 20:
+    print("# bars", src.bars, dom.bars); ok = False
+if dom.tags.get("script") or dom.tags.get("img") or dom.tags.get("iframe"):
+    print("# hostile record text became markup:", dom.tags); ok = False
+# the screenshot: decode the PNG (8-bit RGB/RGBA, stdlib only) and count pixels of the bar colour
+data = open(sys.argv[3], "rb").read()
+assert data[:8] == b"\x89PNG\r\n\x1a\n"
+pos, idat, w = 8, b"", 0
+while pos < len(data):
+    ln, typ = struct.unpack(">I4s", data[pos:pos + 8]); body = data[pos + 8:pos + 8 + ln]; pos += 12 + ln
+    if typ == b"IHDR": w, h, depth, ctype = struct.unpack(">IIBB", body[:10])
+    elif typ == b"IDAT": idat += body
+bpp = {2: 3, 6: 4}[ctype]; raw = zlib.decompress(idat); stride = w * bpp
+prev, rows, i = bytearray(stride), [], 0
+for _ in range(h):
+    f = raw[i]; line = bytearray(raw[i + 1:i + 1 + stride]); i += 1 + stride
+    for x in range(stride):
+        a = line[x - bpp] if x >= bpp else 0; b = prev[x]; c = prev[x - bpp] if x >= bpp else 0
+        if f == 1: line[x] = (line[x] + a) & 255
+        elif f == 2: line[x] = (line[x] + b) & 255
+        elif f == 3: line[x] = (line[x] + (a + b) // 2) & 255
+        elif f == 4:
+            p = a + b - c; pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+            line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+    rows.append(bytes(line)); prev = line
+bar = bytes([0x3f, 0x7b, 0xc4])
+blue = sum(r[x:x + 3] == bar for r in rows for x in range(0, stride, bpp))
+print(f"# screenshot {w}x{h}, {blue} pixels of the bar colour")
+ok = ok and blue > 2000
+sys.exit(0 if ok else 1)
+PYEOF
+  t $? "the rendered DOM keeps every chart (svg, bars) and table, no hostile markup; the screenshot shows the bars"
+  printf '<html><body><script>console.error("probe")</script></body></html>' > "$T/noisy.html"
+  scripts/report-screenshot.sh "$T/noisy.html" "$T/noisy.png" 2> /dev/null
+  [ $? = 2 ] && grep -q probe "$T/noisy.png.console.log"
+  t $? "report-screenshot.sh catches console output (a page with console.error exits 2)"
+else
+  for i in 1 2 3; do n=$((n+1)); echo "ok $n # SKIP chromium not installed (scripts/deps.sh installs it)"; done
+fi
