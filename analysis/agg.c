@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define AGG_MAX_SUITES_PER_HOST 1024
 
@@ -71,19 +72,44 @@ static void agg_lower_copy(char *out, size_t n, const char *s, size_t len)
 	ru_utf8_fix(out);
 }
 
-/* "mx1.mail.example.net." -> "example.net": the last two labels (no public suffix list). */
+/*
+ * Second-level suffixes under which registrations are third-level names
+ * (a small built-in excerpt of the Public Suffix List's ICANN section, the
+ * ones common in MX names), so mx.example.co.uk groups as example.co.uk,
+ * not co.uk. Not the whole list: other multi-label suffixes group by their
+ * last two labels.
+ */
+static const char *const agg_suffix2[] = {
+	"ac.uk",  "co.uk",  "gov.uk", "ltd.uk", "me.uk",  "net.uk", "org.uk", "plc.uk", "ac.jp",  "co.jp",  "ne.jp",
+	"or.jp",  "com.au", "net.au", "org.au", "edu.au", "gov.au", "co.nz",  "net.nz", "org.nz", "com.br", "net.br",
+	"org.br", "com.cn", "net.cn", "org.cn", "co.in",  "net.in", "org.in", "co.za",  "org.za", "com.mx", "com.ar",
+	"com.tr", "co.kr",  "or.kr",  "com.tw", "com.sg", "com.hk", "co.il",  "org.il", "com.ua", "co.id",  "com.my",
+};
+
+static int agg_is_suffix2(const char *s, size_t len)
+{
+	for (size_t i = 0; i < sizeof(agg_suffix2) / sizeof(agg_suffix2[0]); i++)
+		if (strlen(agg_suffix2[i]) == len && strncasecmp(agg_suffix2[i], s, len) == 0)
+			return 1;
+	return 0;
+}
+
+/* "mx1.mail.example.net." -> "example.net", "mx.example.co.uk" -> "example.co.uk": the registered
+ * domain, from the last two labels, or three under a suffix of agg_suffix2. */
 static void agg_provider(const char *name, size_t len, char *out, size_t n)
 {
-	size_t end = len, dots = 0, start = 0;
+	size_t end = len, dots = 0, start = 0, dot[3] = { 0, 0, 0 };
 
 	while (end > 0 && name[end - 1] == '.')
 		end--;
-	for (size_t i = end; i > 0; i--) {
-		if (name[i - 1] == '.' && ++dots == 2) {
-			start = i;
-			break;
-		}
-	}
+	for (size_t i = end; i > 0 && dots < 3; i--)
+		if (name[i - 1] == '.')
+			dot[dots++] = i;
+	/* dot[k]: start of the last k+1 labels */
+	if (dots >= 2 && agg_is_suffix2(name + dot[1], end - dot[1]))
+		start = dots >= 3 ? dot[2] : 0;
+	else if (dots >= 2)
+		start = dot[1];
 	if (end == 0)
 		snprintf(out, n, "(no MX name)");
 	else
@@ -107,7 +133,7 @@ void agg_host_group(enum agg_by by, const struct jr_val *rec, char *out, size_t 
 		v = jr_get(geo, "country");
 		if (!jr_str(v))
 			v = jr_get(geo, "country_code");
-		snprintf(out, n, "%s", jr_str(v) ? jr_str(v) : "(no geo)");
+		snprintf(out, n, "%s", jr_str(v) ? jr_str(v) : geo ? "(not in database)" : "(no geo)");
 		ru_utf8_fix(out);
 		return;
 	case AGG_BY_ASN:
@@ -118,7 +144,7 @@ void agg_host_group(enum agg_by by, const struct jr_val *rec, char *out, size_t 
 			snprintf(out, n, "AS%lld%s%s", (long long)v->i, org ? " " : "", org ? org : "");
 			ru_utf8_fix(out);
 		} else {
-			snprintf(out, n, "%s", jr_str(v) ? jr_str(v) : "(no geo)");
+			snprintf(out, n, "%s", jr_str(v) ? jr_str(v) : geo ? "(not in database)" : "(no geo)");
 			ru_utf8_fix(out);
 		}
 		return;
@@ -530,11 +556,13 @@ int agg_report(const struct agg *a, const struct rin_stats *in, const char *cons
 	if (a->by == AGG_BY_NONE)
 		return 0;
 	if ((a->by == AGG_BY_COUNTRY || a->by == AGG_BY_ASN) && !a->geo_seen)
-		r->by_note = "no geo data in records: mxscan does not write the geo object yet, so every host is "
-			     "in one group";
+		r->by_note = "no geo data in records (scan with mxscan --geoip/--asn-db, or give mxreport "
+			     "--geoip/--asn-db), so every host is in one group";
 	else if (a->by == AGG_BY_PROVIDER)
-		r->by_note = "provider = the last two labels of the first MX name (no public suffix list); hosts "
-			     "scanned by IP have no MX name";
+		r->by_note =
+			"provider = the registered domain of the first MX name (last two labels; three under "
+			"a built-in list of multi-label suffixes like co.uk, not the whole Public Suffix List); hosts "
+			"scanned by IP have no MX name";
 	r->cols = agg_cols;
 	r->ncols = sizeof(agg_cols) / sizeof(agg_cols[0]);
 	if (a->by != AGG_BY_PROVIDER)

@@ -17,7 +17,7 @@ static const struct {
 } csv_defaults[] = {
 	{ "host", "ip,port,mode,names,status,failure.stage,failure.reason,smtp.starttls,tls.baseline.version,"
 		  "tls.baseline.cipher,tls.least_grade,tls.warnings,tls.certificate.verify.code,"
-		  "tls.certificate.name_match.mx,probes.connections" },
+		  "tls.certificate.name_match.mx,probes.connections,geo.country,geo.asn" },
 	{ "domain", "domain,rank,mx_status,implicit_mx,mx.name,mx.hosts,verdict.hosts_scanned,verdict.tls,"
 		    "verdict.starttls_offered,verdict.worst_grade,verdict.certificate_trusted,"
 		    "verdict.name_match_domain" },
@@ -159,8 +159,57 @@ static void csv_collect(struct csv *c, const struct jr_val *v, const char *path,
 		csv_collect(c, best, path + best->klen + 1, plen - best->klen - 1, items);
 }
 
+/* A plain JSON-style number ("-1", "+2.5e3"): left alone by the formula guard. */
+static int csv_is_number(const char *s, size_t n)
+{
+	size_t i = 0, digits = 0;
+
+	if (i < n && (s[i] == '-' || s[i] == '+'))
+		i++;
+	for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+		digits++;
+	if (i < n && s[i] == '.')
+		for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+			digits++;
+	if (digits && i < n && (s[i] == 'e' || s[i] == 'E')) {
+		size_t exp = 0;
+
+		i++;
+		if (i < n && (s[i] == '-' || s[i] == '+'))
+			i++;
+		for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+			exp++;
+		if (!exp)
+			return 0;
+	}
+	return digits && i == n;
+}
+
+/*
+ * RFC 4180 quoting, and a guard against spreadsheet formula injection
+ * (OWASP "CSV injection"): a cell starting with = + - @ (or TAB, CR) that is
+ * not a plain number gets a leading single quote, so a banner such as
+ * "=HYPERLINK(...)" is shown as text by Excel/LibreOffice instead of run.
+ */
 static void csv_write_cell(FILE *out, const char *s, size_t n)
 {
+	int guard = n && s[0] != '\0' && strchr("=+-@\t\r", s[0]) && !csv_is_number(s, n);
+
+	if (guard && !memchr(s, ',', n) && !memchr(s, '"', n) && !memchr(s, '\r', n) && !memchr(s, '\n', n)) {
+		fputc('\'', out);
+		fwrite(s, 1, n, out);
+		return;
+	}
+	if (guard) {
+		fputs("\"'", out);
+		for (size_t i = 0; i < n; i++) {
+			if (s[i] == '"')
+				fputc('"', out);
+			fputc(s[i], out);
+		}
+		fputc('"', out);
+		return;
+	}
 	if (n && !memchr(s, ',', n) && !memchr(s, '"', n) && !memchr(s, '\r', n) && !memchr(s, '\n', n)) {
 		fwrite(s, 1, n, out);
 		return;

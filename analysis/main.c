@@ -14,6 +14,7 @@
 #include "agg.h"
 #include "csv.h"
 #include "diff.h"
+#include "enrich.h"
 #include "rin.h"
 
 #include <errno.h>
@@ -65,8 +66,13 @@ static const char usage_text[] =
 	"Options:\n"
 	"  -o, --output FILE      write here instead of standard output\n"
 	"  --by country|asn|provider   summary/json/html: one more table, a row per group. provider =\n"
-	"                         last two labels of the first MX name; country and asn come from a\n"
-	"                         record's geo object (mxscan does not write it yet: a note says so)\n"
+	"                         the registered domain of the first MX name (last two labels, three\n"
+	"                         under a known multi-label suffix such as co.uk); country and asn\n"
+	"                         come from a record's geo object (mxscan --geoip/--asn-db, or below)\n"
+	"  --geoip FILE, --asn-db FILE   summary/json/html/csv: give host records that have no geo\n"
+	"                         object one from these MaxMind DBs (country; ASN and organisation),\n"
+	"                         as mxscan --geoip/--asn-db would have at scan time\n"
+	"      mxreport summary --by country --geoip GeoLite2-Country.mmdb old-scan.ndjson.gz\n"
 	"  --top N                rows per table in summary/html (default 20; 0 = all). json has all\n"
 	"  --type TYPE            csv: record type, host (default), domain, certificate or scan\n"
 	"  --fields A,B,C         csv: field paths (default per type; see mxreport csv --help)\n"
@@ -94,6 +100,8 @@ struct opts {
 	size_t top;
 	const char *type, *fields;
 	int json, quiet;
+	const char *geoip, *asn_db;
+	struct enrich *en; /* when --geoip/--asn-db were given */
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -120,6 +128,35 @@ struct agg_ctx {
 	struct agg *a;
 };
 
+/* --geoip/--asn-db: attach geo to the record, run the real callback, detach. */
+struct enrich_ctx {
+	struct enrich *en;
+	rin_cb cb;
+	void *ctx;
+};
+
+static int enrich_cb(void *ctx, const struct jr_val *rec, const char *file, uint64_t line)
+{
+	struct enrich_ctx *ec = ctx;
+	int rc;
+
+	/* the record is the reader's scratch tree, rebuilt for every line */
+	enrich_attach(ec->en, (struct jr_val *)rec);
+	rc = ec->cb(ec->ctx, rec, file, line);
+	enrich_detach(ec->en);
+	return rc;
+}
+
+static int read_records(const struct opts *o, const char *const *files, int nfiles, rin_cb cb, void *ctx,
+			struct rin_stats *st)
+{
+	struct enrich_ctx ec = { o->en, cb, ctx };
+
+	if (!o->en)
+		return rin_read(files, nfiles, cb, ctx, st);
+	return rin_read(files, nfiles, enrich_cb, &ec, st);
+}
+
 static int agg_cb(void *ctx, const struct jr_val *rec, const char *file, uint64_t line)
 {
 	(void)file;
@@ -137,7 +174,7 @@ static int run_report(const struct opts *o, FILE *out, const char *const *files,
 	int rc = 0, wr;
 
 	agg_init(&a, o->by);
-	if (rin_read(files, nfiles, agg_cb, &ctx, st) < 0 || agg_report(&a, st, files, nfiles, &r) < 0) {
+	if (read_records(o, files, nfiles, agg_cb, &ctx, st) < 0 || agg_report(&a, st, files, nfiles, &r) < 0) {
 		fprintf(stderr, "mxreport: out of memory\n");
 		agg_free(&a);
 		return EXIT_INPUT;
@@ -164,7 +201,7 @@ static int run_csv(const struct opts *o, FILE *out, const char *const *files, in
 		csv_free(&c);
 		return EXIT_USAGE;
 	}
-	if (rin_read(files, nfiles, csv_record, &c, st) != 0) {
+	if (read_records(o, files, nfiles, csv_record, &c, st) != 0) {
 		fprintf(stderr, "mxreport: out of memory\n");
 		rc = EXIT_INPUT;
 	}
@@ -200,7 +237,7 @@ static int run_diff(const struct opts *o, FILE *out, char *const *files, int nfi
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-	enum { OPT_BY = 256, OPT_TOP, OPT_TYPE, OPT_FIELDS, OPT_JSON, OPT_VERSION };
+	enum { OPT_BY = 256, OPT_TOP, OPT_TYPE, OPT_FIELDS, OPT_JSON, OPT_VERSION, OPT_GEOIP, OPT_ASN_DB };
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "by", required_argument, NULL, OPT_BY },
@@ -208,6 +245,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{ "type", required_argument, NULL, OPT_TYPE },
 		{ "fields", required_argument, NULL, OPT_FIELDS },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "geoip", required_argument, NULL, OPT_GEOIP },
+		{ "asn-db", required_argument, NULL, OPT_ASN_DB },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -250,6 +289,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		case OPT_TYPE: o->type = optarg; break;
 		case OPT_FIELDS: o->fields = optarg; break;
 		case OPT_JSON: o->json = 1; break;
+		case OPT_GEOIP: o->geoip = optarg; break;
+		case OPT_ASN_DB: o->asn_db = optarg; break;
 		default: return usage_error("%s", "bad option");
 		}
 	}
@@ -257,6 +298,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		return usage_error("--by applies to summary, json and html, not %s", cmd_names[o->cmd]);
 	if ((o->type || o->fields) && o->cmd != CMD_CSV)
 		return usage_error("--type and --fields apply to csv, not %s", cmd_names[o->cmd]);
+	if ((o->geoip || o->asn_db) && o->cmd == CMD_DIFF)
+		return usage_error("%s", "--geoip/--asn-db apply to summary, json, html and csv, not diff");
 	if (o->json && o->cmd != CMD_DIFF)
 		return usage_error("--json applies to diff (for the summary as JSON: mxreport json), not %s",
 				   cmd_names[o->cmd]);
@@ -294,10 +337,24 @@ int main(int argc, char **argv)
 	files = argv + 1 + optind;
 	nfiles = argc - 1 - optind;
 	st.quiet = o.quiet;
+	/* databases before the output: a wrong file must not truncate a previous report */
+	if (o.geoip || o.asn_db) {
+		static struct enrich en;
+		char err[512];
+
+		if (enrich_init(&en, o.geoip, o.asn_db, err, sizeof(err)) < 0) {
+			fprintf(stderr, "mxreport: %s\n", err);
+			enrich_free(&en);
+			return EXIT_USAGE;
+		}
+		o.en = &en;
+	}
 	if (o.output && strcmp(o.output, "-") != 0) {
 		out = fopen(o.output, "w");
 		if (!out) {
 			fprintf(stderr, "mxreport: cannot write %s: %s\n", o.output, strerror(errno));
+			if (o.en)
+				enrich_free(o.en);
 			return EXIT_OUTPUT;
 		}
 	}
@@ -307,6 +364,8 @@ int main(int argc, char **argv)
 	case CMD_DIFF: rc = run_diff(&o, out, files, nfiles, &st); break;
 	default: rc = run_report(&o, out, (const char *const *)files, nfiles, &st); break;
 	}
+	if (o.en)
+		enrich_free(o.en);
 	if (fflush(out) != 0 || ferror(out) || (out != stdout && fclose(out) != 0)) {
 		fprintf(stderr, "mxreport: cannot write %s: %s\n", o.output ? o.output : "standard output",
 			strerror(errno));

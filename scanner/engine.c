@@ -27,6 +27,7 @@
 #include "mxscan/blocklist.h"
 #include "mxscan/certkey.h"
 #include "mxscan/certstore.h"
+#include "mxscan/geo.h"
 #include "mxscan/handshake.h"
 #include "mxscan/json.h"
 #include "mxscan/loop.h"
@@ -71,6 +72,7 @@ struct worker {
 	unsigned nfree;
 	struct jbuf jb;
 	struct verify_result vr; /* one verification at a time per worker */
+	struct geo_info geo;     /* the lookup of the record being written */
 	pthread_t th;
 };
 
@@ -226,6 +228,11 @@ static void target_done(struct slot *s)
 	verify_host(s);
 	if (e->cfg.meta)
 		s->res.meta = &e->cfg.meta[s->tidx];
+	s->res.geo = NULL;
+	if (e->cfg.geo) {
+		geo_lookup(e->cfg.geo, s->res.ip, &w->geo);
+		s->res.geo = &w->geo;
+	}
 	s->res.duration_ms = loop_now_ms(w->l) - s->t0;
 	jb_reset(&w->jb);
 	if (record_host(&w->jb, e->cfg.scan_id, &s->res) < 0 || recw_write(e->cfg.out, w->jb.buf, w->jb.len) < 0)
@@ -240,6 +247,7 @@ static void target_done(struct slot *s)
 	free(s->res.probe_chain);
 	s->res.probe_chain = NULL;
 	s->res.verify = NULL;
+	s->res.geo = NULL;
 	if (e->cfg.summaries) {
 		struct host_summary *hsum = &e->cfg.summaries[s->tidx];
 		hsum->status = (uint8_t)s->res.status;

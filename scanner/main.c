@@ -20,6 +20,7 @@
 #include "mxscan/blocklist.h"
 #include "mxscan/domains.h"
 #include "mxscan/engine.h"
+#include "mxscan/geo.h"
 #include "mxscan/plan.h"
 #include "mxscan/json.h"
 #include "mxscan/record.h"
@@ -87,6 +88,10 @@ static const char usage_text[] =
 	"      --flush-secs S      ... or every S seconds (default 5): a killed scan keeps what was flushed\n"
 	"      --append            append to an existing output file (a torn last member is cut first)\n"
 	"      --scan-id ID        identifier written in every record (default: random)\n"
+	"      --geoip FILE        MaxMind DB (.mmdb: GeoLite2/DB-IP country or city, ip-location-db):\n"
+	"                          adds geo.country (ISO code) to host records\n"
+	"      --asn-db FILE       MaxMind DB with ASNs (GeoLite2-ASN, DB-IP ASN): adds geo.asn and\n"
+	"                          geo.as_org. Either file may hold both; each is asked for every field\n"
 	"\n"
 	"Network and timing:\n"
 	"  -t, --threads N         worker threads, one event loop each (default: one per core)\n"
@@ -323,6 +328,8 @@ enum {
 	OPT_NO_HANDSHAKE,
 	OPT_CA_FILE,
 	OPT_NAMES,
+	OPT_GEOIP,
+	OPT_ASN_DB,
 };
 
 static const struct option long_opts[] = {
@@ -340,6 +347,8 @@ static const struct option long_opts[] = {
 	{ "flush-secs", required_argument, 0, OPT_FLUSH_SECS },
 	{ "append", no_argument, 0, OPT_APPEND },
 	{ "scan-id", required_argument, 0, OPT_SCAN_ID },
+	{ "geoip", required_argument, 0, OPT_GEOIP },
+	{ "asn-db", required_argument, 0, OPT_ASN_DB },
 	{ "threads", required_argument, 0, 't' },
 	{ "concurrency", required_argument, 0, 'c' },
 	{ "ehlo", required_argument, 0, OPT_EHLO },
@@ -365,6 +374,8 @@ int main(int argc, char **argv)
 {
 	const char *input = NULL, *output = "-", *blocklist = NULL, *scan_id_opt = NULL, *ca_file = NULL;
 	struct verify_roots *roots = NULL;
+	const char *geoip = NULL, *asn_db = NULL;
+	struct geo *geo = NULL;
 	const char *allow[MAX_LIST], *resolvers[MAX_LIST + 1];
 	unsigned nallow = 0, nresolvers = 0;
 	int strict = 0, append = 0, quiet = 0, progress = -1, rc = EXIT_OK;
@@ -451,6 +462,8 @@ int main(int argc, char **argv)
 			break;
 		case OPT_APPEND: append = 1; break;
 		case OPT_SCAN_ID: scan_id_opt = optarg; break;
+		case OPT_GEOIP: geoip = optarg; break;
+		case OPT_ASN_DB: asn_db = optarg; break;
 		case 't':
 			if (parse_uint(optarg, 1, 256, &threads, "--threads") < 0)
 				return EXIT_USAGE;
@@ -531,6 +544,26 @@ int main(int argc, char **argv)
 			err);
 	}
 	ec.roots = roots;
+
+	/* Geo databases: opened (and checked to be MaxMind DBs) before any
+	 * output is opened, so a wrong file never truncates a previous scan. */
+	if (geoip || asn_db) {
+		const char *files[2] = { geoip, asn_db }, *opts[2] = { "--geoip", "--asn-db" };
+		geo = geo_new();
+		if (!geo) {
+			fprintf(stderr, "mxscan: out of memory\n");
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		for (int i = 0; i < 2; i++) {
+			if (files[i] && geo_add(geo, files[i], err, sizeof(err)) < 0) {
+				fprintf(stderr, "mxscan: %s: %s\n", opts[i], err);
+				rc = EXIT_USAGE;
+				goto out;
+			}
+		}
+		ec.geo = geo;
+	}
 
 	/* Blocklist: the default, or the user's file instead; allow-list entries. */
 	bl = bl_new();
@@ -929,5 +962,6 @@ out:
 	if (bl)
 		bl_free(bl);
 	verify_roots_free(roots);
+	geo_free(geo);
 	return rc;
 }

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "mxscan/conn.h"
+#include "mxscan/geo.h"
 #include "mxscan/grade.h"
 #include "mxscan/hello.h"
 #include "mxscan/plan.h"
@@ -397,6 +398,18 @@ int record_host(struct jbuf *jb, const char *scan_id, struct host_result *r)
 		jb_arr_close(jb);
 		if (r->meta->domains.total > r->meta->domains.n)
 			jb_uint(jb, "domains_total", r->meta->domains.total);
+	}
+	if (r->geo) {
+		/* with --geoip/--asn-db; {} when no database knows the address */
+		jb_obj_open(jb, "geo");
+		if (r->geo->country[0])
+			jb_str(jb, "country", r->geo->country);
+		if (r->geo->asn) {
+			jb_uint(jb, "asn", r->geo->asn);
+			if (r->geo->as_org[0])
+				jb_str(jb, "as_org", r->geo->as_org);
+		}
+		jb_obj_close(jb);
 	}
 	if (r->name[0])
 		jb_str(jb, "input", r->name);

@@ -16,6 +16,7 @@
 
 struct blocklist;
 struct verify_roots;
+struct geo;
 struct recw;
 struct target_set;
 
@@ -31,6 +32,7 @@ struct engine_config {
 	int trace_probes;                 /* keep every probe's outcome in the record */
 	int handshake;                    /* one full wolfSSL handshake per host (chain, post-TLS EHLO) */
 	const struct verify_roots *roots; /* trust anchors for chain verification; NULL = no verification */
+	const struct geo *geo;            /* --geoip/--asn-db databases, NULL = no geo object */
 	const struct host_meta *meta;     /* per target index: MX names and domains (NULL: none) */
 	struct host_summary *summaries;   /* per target index, filled as hosts finish (NULL: not kept) */
 	const struct blocklist *bl;

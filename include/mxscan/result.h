@@ -10,6 +10,8 @@
 
 #include "mxscan/certkey.h"
 
+struct geo_info;
+
 /* zgrab2's status vocabulary (DESIGN.md). */
 enum scan_status {
 	ST_SUCCESS = 0,
@@ -153,6 +155,7 @@ struct host_result {
 	const struct verify_result *verify; /* verification of the chain (set when the record is written) */
 	const char *chain_source;           /* "handshake" or "probe" */
 	const struct host_meta *meta;       /* MX names and domains leading here, or NULL */
+	const struct geo_info *geo;         /* --geoip/--asn-db lookup (set when the record is written), or NULL */
 	char least_grade;                   /* set by record_host: the worst suite grade, 0 if none */
 	const struct plan_summary *plan;    /* enumeration results (NULL in tests without a plan) */
 	struct probe_trace *trace;          /* --trace-probes: one entry per connection, else NULL */

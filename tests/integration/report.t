@@ -274,7 +274,7 @@ t $? "--by provider: groups add up to every host (MX-name suffixes fleet.test, r
 import csv, gzip, json, sys
 rows = list(csv.reader(open(sys.argv[1], newline="")))
 H = [r for r in (json.loads(l) for l in gzip.open(sys.argv[2], "rt")) if r["type"] == "host"]
-hdr = "ip,port,mode,names,status,failure.stage,failure.reason,smtp.starttls,tls.baseline.version,tls.baseline.cipher,tls.least_grade,tls.warnings,tls.certificate.verify.code,tls.certificate.name_match.mx,probes.connections".split(",")
+hdr = "ip,port,mode,names,status,failure.stage,failure.reason,smtp.starttls,tls.baseline.version,tls.baseline.cipher,tls.least_grade,tls.warnings,tls.certificate.verify.code,tls.certificate.name_match.mx,probes.connections,geo.country,geo.asn".split(",")
 ok = rows[0] == hdr and len(rows) == len(H) + 1 and all(len(r) == len(hdr) for r in rows)
 for r, h in zip(rows[1:], H):
     want = [h["ip"], str(h["port"]), h["mode"], ";".join(h.get("names", [])), h["status"],
@@ -284,7 +284,8 @@ for r, h in zip(rows[1:], H):
             ";".join(h.get("tls", {}).get("warnings", [])),
             str(h.get("tls", {}).get("certificate", {}).get("verify", {}).get("code", "")),
             {True: "true", False: "false"}.get(h.get("tls", {}).get("certificate", {}).get("name_match", {}).get("mx"), ""),
-            str(h.get("probes", {}).get("connections", ""))]
+            str(h.get("probes", {}).get("connections", "")),
+            h.get("geo", {}).get("country", ""), str(h.get("geo", {}).get("asn", ""))]
     if r != want:
         print("# row", r, "!=", want); ok = False
 sys.exit(0 if ok else 1)

@@ -1,0 +1,46 @@
+/*
+ * geo: country and autonomous system of an address, from MaxMind DB files
+ * (libmaxminddb). Any GeoLite2- or DB-IP-style database works: country
+ * databases (GeoLite2-Country, DB-IP country lite: country.iso_code), city
+ * databases (the same key; only the country is taken), ASN databases
+ * (GeoLite2-ASN, DB-IP ASN lite: autonomous_system_number and
+ * autonomous_system_organization) and flat ones (ip-location-db:
+ * country_code). Every database given is asked for every field; the first
+ * one that has a field wins, in the order they were opened.
+ *
+ * Thread safety: the databases are opened read-only (memory-mapped) once and
+ * shared; libmaxminddb lookups only read the MMDB_s and the mapping
+ * (libmaxminddb(3), THREAD SAFETY), so worker threads call geo_lookup() on the
+ * same handle without locks.
+ */
+#ifndef MXSCAN_GEO_H
+#define MXSCAN_GEO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GEO_MAX_DBS 4
+
+struct geo_info {
+	int found;       /* some database had an entry for the address */
+	char country[8]; /* ISO 3166-1 alpha-2, "" when unknown */
+	uint32_t asn;    /* 0 when unknown */
+	char as_org[128];
+};
+
+struct geo;
+
+/* An empty set of databases (geo_lookup finds nothing until one is added). NULL: out of memory. */
+struct geo *geo_new(void);
+/* Open path and add it. A file that is missing or is not a MaxMind DB gives -1
+ * and a message in err naming the problem; nothing is added then. */
+int geo_add(struct geo *g, const char *path, char *err, size_t errlen);
+/* Number of databases added. */
+unsigned geo_count(const struct geo *g);
+/* Look up a numeric IPv4 or IPv6 address. Fills out (zeroed first) and returns
+ * 1 when some database knows the address, 0 when none does or ip is not an
+ * address. Safe to call from several threads at once. */
+int geo_lookup(const struct geo *g, const char *ip, struct geo_info *out);
+void geo_free(struct geo *g);
+
+#endif
