@@ -31,6 +31,7 @@
 #include <arpa/nameser.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -422,27 +423,27 @@ static int mx_cmp_reply(const void *pa, const void *pb)
 	return r ? r : strcmp(a->host, b->host);
 }
 
-/* Domain d's MX answer (rcode 0). */
-static void mx_got_mx(struct mx_ctx *c, uint32_t d, unsigned char *abuf, int alen)
+enum mx_status mx_answer_mx(const unsigned char *abuf, int alen, struct mx_domain *dom)
 {
-	struct mx_domain *dom = &c->doms[d];
 	struct ares_mx_reply *head = NULL, *m, **v = NULL;
 	size_t cnt = 0, i;
-	int r = ares_parse_mx_reply(abuf, alen, &head);
+	int r;
 
+	dom->nmx = dom->mx_total = 0;
+	dom->ad = 0;
+	if (!abuf || alen < HFIXEDSZ)
+		return dom->status = MXS_ERROR;
+	dom->ad = (abuf[3] & 0x20) != 0;
+	dom->status = mx_map_rcode(DNS_HEADER_RCODE(abuf));
+	if (dom->status != MXS_OK)
+		return dom->status;
+	r = ares_parse_mx_reply(abuf, alen, &head);
 	if (r == ARES_SUCCESS && !head)
 		r = ARES_ENODATA;
 	if (r == ARES_ENODATA) {
-		uint32_t h;
-
-		/* RFC 5321 section 5.1: no MX, the domain itself is the implicit MX. */
+		/* RFC 5321 section 5.1: no MX, the caller tries the domain itself as the implicit MX. */
 		dom->status = MXS_NODATA;
-		h = mx_host_get(c, dom->domain);
-		if (h == MH_NONE)
-			return;
-		c->dom_h[(size_t)d * MX_MAX_HOSTS] = h;
-		c->dom_imp[d] = 1;
-		return;
+		goto out;
 	}
 	if (r != ARES_SUCCESS) {
 		dom->status = MXS_ERROR;
@@ -452,7 +453,7 @@ static void mx_got_mx(struct mx_ctx *c, uint32_t d, unsigned char *abuf, int ale
 		cnt++;
 	v = malloc(cnt * sizeof *v);
 	if (!v) {
-		c->oom = 1;
+		dom->status = MXS_ERROR;
 		goto out;
 	}
 	for (i = 0, m = head; m; m = m->next)
@@ -463,43 +464,38 @@ static void mx_got_mx(struct mx_ctx *c, uint32_t d, unsigned char *abuf, int ale
 		dom->status = MXS_NULL_MX;
 		goto out;
 	}
-	dom->status = MXS_OK;
-	dom->mx_total = (int)cnt;
+	dom->mx_total = (int)(cnt > INT_MAX ? INT_MAX : cnt);
 	for (i = 0; i < cnt && i < MX_MAX_HOSTS; i++) {
 		struct mx_host *mh = &dom->mx[i];
-		uint32_t h = MH_NONE;
 
 		memset(mh, 0, sizeof *mh);
 		snprintf(mh->name, sizeof mh->name, "%.*s", (int)mx_name_len(v[i]->host), v[i]->host);
 		mh->pref = v[i]->priority;
 		mh->addr_status = MXS_NODATA;
-		if (v[i]->host[0]) {
-			h = mx_host_get(c, v[i]->host);
-			if (h == MH_NONE)
-				goto out;
-		}
-		c->dom_h[(size_t)d * MX_MAX_HOSTS + i] = h;
 		dom->nmx++;
 	}
 out:
 	free(v);
 	if (head)
 		ares_free_data(head);
+	return dom->status;
 }
 
-/* Host h's A or AAAA answer (rcode 0). */
-static void mx_got_addr(struct mx_ctx *c, uint32_t hi, int v6, unsigned char *abuf, int alen)
+enum mx_status mx_answer_addr(const unsigned char *abuf, int alen, int v6, char *cname, size_t cnamelen, int *is_alias,
+			      void (*add)(void *arg, const void *addr), void *arg)
 {
-	struct mh_host *h = &c->hosts[hi];
 	struct hostent *he = NULL;
-	char target[1024];
+	enum mx_status res;
 	int r;
 
-	if (!h->cname_target && mx_cname_end(abuf, alen, target, sizeof target) == 1) {
-		h->cname_target = strdup(target);
-		if (!h->cname_target)
-			c->oom = 1;
-	}
+	*is_alias = 0;
+	if (!abuf || alen < HFIXEDSZ)
+		return MXS_ERROR;
+	res = mx_map_rcode(DNS_HEADER_RCODE(abuf));
+	if (res != MXS_OK)
+		return res;
+	if (cname && cnamelen && mx_cname_end(abuf, alen, cname, cnamelen) == 1)
+		*is_alias = 1;
 	r = v6 ? ares_parse_aaaa_reply(abuf, alen, &he, NULL, NULL) : ares_parse_a_reply(abuf, alen, &he, NULL, NULL);
 	if (r == ARES_SUCCESS && (!he || !he->h_addr_list || !he->h_addr_list[0]))
 		r = ARES_ENODATA;
@@ -507,13 +503,74 @@ static void mx_got_addr(struct mx_ctx *c, uint32_t hi, int v6, unsigned char *ab
 		char **p;
 
 		for (p = he->h_addr_list; *p; p++)
-			mx_push_addr(c, h, v6, *p);
-		h->st[v6] = MXS_OK;
+			add(arg, *p);
+		res = MXS_OK;
 	} else {
-		h->st[v6] = r == ARES_ENODATA ? MXS_NODATA : MXS_ERROR;
+		res = r == ARES_ENODATA ? MXS_NODATA : MXS_ERROR;
 	}
 	if (he)
 		ares_free_hostent(he);
+	return res;
+}
+
+/* Domain d's MX answer: interpret it, then queue the address lookups of its exchanges. */
+static void mx_got_mx(struct mx_ctx *c, uint32_t d, const unsigned char *abuf, int alen)
+{
+	struct mx_domain *dom = &c->doms[d];
+	uint32_t h;
+	int i;
+
+	switch (mx_answer_mx(abuf, alen, dom)) {
+	case MXS_NODATA:
+		h = mx_host_get(c, dom->domain);
+		if (h == MH_NONE)
+			return;
+		c->dom_h[(size_t)d * MX_MAX_HOSTS] = h;
+		c->dom_imp[d] = 1;
+		return;
+	case MXS_OK:
+		for (i = 0; i < dom->nmx; i++) {
+			h = MH_NONE;
+			if (dom->mx[i].name[0]) {
+				h = mx_host_get(c, dom->mx[i].name);
+				if (h == MH_NONE)
+					return;
+			}
+			c->dom_h[(size_t)d * MX_MAX_HOSTS + (size_t)i] = h;
+		}
+		return;
+	default: return;
+	}
+}
+
+struct mx_push_arg {
+	struct mx_ctx *c;
+	struct mh_host *h;
+	int v6;
+};
+
+static void mx_push_cb(void *arg, const void *addr)
+{
+	struct mx_push_arg *a = arg;
+
+	mx_push_addr(a->c, a->h, a->v6, addr);
+}
+
+/* Host hi's A or AAAA answer. */
+static void mx_got_addr(struct mx_ctx *c, uint32_t hi, int v6, const unsigned char *abuf, int alen)
+{
+	struct mh_host *h = &c->hosts[hi];
+	struct mx_push_arg pa = { c, h, v6 };
+	char target[1024];
+	int alias;
+
+	h->st[v6] = (int8_t)mx_answer_addr(abuf, alen, v6, h->cname_target ? NULL : target, sizeof target, &alias,
+					   mx_push_cb, &pa);
+	if (alias) {
+		h->cname_target = strdup(target);
+		if (!h->cname_target)
+			c->oom = 1;
+	}
 }
 
 static void mx_answer(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
@@ -539,17 +596,10 @@ static void mx_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
 			return;
 		}
 		c->st->answers++;
-		res = mx_map_rcode(rcode);
 		if (s->kind == MQ_MX)
-			c->doms[s->idx].ad = (abuf[3] & 0x20) != 0;
-		if (res == MXS_OK && s->kind == MQ_MX)
 			mx_got_mx(c, s->idx, abuf, alen);
-		else if (res == MXS_OK)
-			mx_got_addr(c, s->idx, s->kind == MQ_AAAA, abuf, alen);
-		else if (s->kind == MQ_MX)
-			c->doms[s->idx].status = res;
 		else
-			c->hosts[s->idx].st[s->kind == MQ_AAAA] = (int8_t)res;
+			mx_got_addr(c, s->idx, s->kind == MQ_AAAA, abuf, alen);
 	} else {
 		/* No usable response: timeout, unreachable server, bad name, ENOMEM... */
 		if (status == ARES_ETIMEOUT || status == ARES_ECONNREFUSED)

@@ -127,4 +127,25 @@ struct mx_stats {
 int mx_resolve(struct mx_domain *doms, size_t n, const char *const *servers, int timeout_ms, int tries,
 	       unsigned inflight, int families, struct mx_stats *st, FILE *errs);
 
+/*
+ * The interpretation of raw DNS responses, as c-ares hands them to mx_resolve (which uses
+ * exactly these); public so that tests and the fuzz harness (tests/fuzz/fuzz_dns.c) can feed
+ * bytes directly. Both read only abuf[0..alen) and accept any bytes.
+ *
+ * mx_answer_mx: the response to dom's MX query. Sets dom->ad (AD bit), dom->status (from
+ * the RCODE, then from the answer: OK, NODATA, NULL_MX, ERROR for an answer that does not
+ * parse or when out of memory), and for OK nmx, mx_total and mx[0..nmx) (name without its
+ * trailing dot, pref, addr_status NODATA: addresses are looked up afterwards). Returns
+ * dom->status. For NODATA the caller tries the domain itself (RFC 5321 section 5.1).
+ *
+ * mx_answer_addr: the response to an A (v6 = 0) or AAAA (v6 = 1) query. Every address in the
+ * answer (4 or 16 bytes) goes to add(arg, addr). When cname is not NULL and the question name
+ * is an alias, the end of its CNAME chain is written there (cnamelen bytes) and *is_alias set
+ * to 1 (else 0). Returns OK (at least one address), NODATA, the RCODE's status, or ERROR for
+ * a response that does not parse.
+ */
+enum mx_status mx_answer_mx(const unsigned char *abuf, int alen, struct mx_domain *dom);
+enum mx_status mx_answer_addr(const unsigned char *abuf, int alen, int v6, char *cname, size_t cnamelen, int *is_alias,
+			      void (*add)(void *arg, const void *addr), void *arg);
+
 #endif
