@@ -17,7 +17,7 @@ CFLAGS  := -std=c17 -Wall -Wextra -g $(OPT) $(SAN) -D_GNU_SOURCE -Iinclude -Ites
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 LDFLAGS := $(SAN)
 
-LIB_SRC   := $(filter-out scanner/main.c,$(wildcard scanner/*.c))
+LIB_SRC   := $(filter-out scanner/main.c,$(wildcard scanner/*.c)) analysis/jsonr.c
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB       := $(BUILD)/libmxscan.a
 MAIN_OBJ  := $(BUILD)/scanner/main.o
