@@ -454,7 +454,8 @@ int main(int argc, char **argv)
 	default_ehlo(ehlo, sizeof(ehlo));
 
 	int opt;
-	while ((opt = getopt_long(argc, argv, "i:p:o:t:c:qhV", long_opts, NULL)) != -1) {
+	opterr = 0; /* one message of our own instead of getopt's two lines */
+	while ((opt = getopt_long(argc, argv, ":i:p:o:t:c:qhV", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'i': input = optarg; break;
 		case OPT_STRICT: strict = 1; break;
@@ -544,13 +545,22 @@ int main(int argc, char **argv)
 			if (parse_secs(optarg, &ec.conn.tls_ms, "--tls-timeout") < 0)
 				return EXIT_USAGE;
 			break;
-		case OPT_RESOLVER:
-			if (nresolvers >= MAX_LIST) {
-				fprintf(stderr, "mxscan: at most %d --resolver options\n", MAX_LIST);
+		case OPT_RESOLVER: {
+			struct target rt;
+			if (nresolvers >= 16) {
+				fprintf(stderr, "mxscan: at most 16 --resolver options\n");
+				return EXIT_USAGE;
+			}
+			/* The form resolve_set_servers accepts, checked now rather than after the
+			 * input is read. */
+			if (target_parse_line(optarg, strlen(optarg), &rt, err, sizeof(err)) != 1 || !rt.has_addr ||
+			    rt.sni[0] || rt.tag[0] || strpbrk(optarg, ",#")) {
+				fprintf(stderr, "mxscan: --resolver '%s' is not IP, IP:PORT or [IPv6]:PORT\n", optarg);
 				return EXIT_USAGE;
 			}
 			resolvers[nresolvers++] = optarg;
 			break;
+		}
 		case OPT_BLOCKLIST: blocklist = optarg; break;
 		case OPT_ALLOWLIST:
 			if (nallow >= MAX_LIST) {
@@ -571,7 +581,20 @@ int main(int argc, char **argv)
 		case OPT_SELFTEST: return selftest_run(stdout) == 0 ? EXIT_OK : EXIT_SELFTEST;
 		case 'h': fputs(usage_text, stdout); return EXIT_OK;
 		case 'V': printf("mxscan %s\n", MXSCAN_VERSION); return EXIT_OK;
-		default: fprintf(stderr, "Try 'mxscan --help'.\n"); return EXIT_USAGE;
+		case ':':
+			fprintf(stderr, "mxscan: option '%s' needs a value ('mxscan --help' shows the options)\n",
+				argv[optind - 1]);
+			return EXIT_USAGE;
+		default:
+			if (strncmp(argv[optind - 1], "--", 2) == 0)
+				fprintf(stderr,
+					"mxscan: unknown option '%s', or one that takes no value ('mxscan --help' shows "
+					"the options)\n",
+					argv[optind - 1]);
+			else
+				fprintf(stderr, "mxscan: unknown option '-%c' ('mxscan --help' shows the options)\n",
+					optopt);
+			return EXIT_USAGE;
 		}
 	}
 	if (progress < 0)
@@ -631,6 +654,11 @@ int main(int argc, char **argv)
 					goto out;
 				}
 			}
+		} else if (access(allow[i], F_OK) != 0) {
+			fprintf(stderr, "mxscan: --allowlist %s: neither a CIDR (such as 127.0.0.0/8) nor a file\n",
+				allow[i]);
+			rc = EXIT_USAGE;
+			goto out;
 		} else if (bl_load_file(bl, allow[i], BL_ALLOW, err, sizeof(err)) < 0) {
 			fprintf(stderr, "mxscan: --allowlist %s: %s\n", allow[i], err);
 			{
@@ -669,6 +697,12 @@ int main(int argc, char **argv)
 		FILE *f = stdin;
 		const char *name = "stdin";
 		if (input && strcmp(input, "-") != 0) {
+			struct stat ist;
+			if (stat(input, &ist) == 0 && S_ISDIR(ist.st_mode)) {
+				fprintf(stderr, "mxscan: input %s is a directory; give a file of targets\n", input);
+				rc = EXIT_USAGE;
+				goto out;
+			}
 			f = fopen(input, "r");
 			name = input;
 			if (!f) {
@@ -685,10 +719,17 @@ int main(int argc, char **argv)
 		unsigned b = 0;
 		int r = ts_read_file(raw, f, name, strict, &b, stderr);
 		bad += b;
+		int ferr = ferror(f);
 		if (f != stdin)
 			fclose(f);
-		if (r < 0 && strict) {
+		if (r < 0 && strict && !ferr) {
 			rc = EXIT_STRICT;
+			goto out;
+		}
+		if (r < 0) {
+			/* A read error or memory (ts_read_file said which): a partial target
+			 * list is not scanned. */
+			rc = EXIT_USAGE;
 			goto out;
 		}
 	}
