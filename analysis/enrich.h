@@ -8,7 +8,7 @@
 #ifndef MXREPORT_ENRICH_H
 #define MXREPORT_ENRICH_H
 
-#include "jsonr.h"
+#include "mxscan/jsonr.h"
 #include "mxscan/geo.h"
 
 #include <stdint.h>

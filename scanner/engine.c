@@ -485,6 +485,11 @@ static int start_one(struct worker *w)
 	size_t idx = atomic_fetch_add(&e->next, 1);
 	if (idx >= e->ntargets)
 		return -1;
+	if (e->cfg.skip && e->cfg.skip[idx]) {
+		/* --resume: its record is already in the output. */
+		atomic_fetch_add(&e->st->skipped, 1);
+		return 0;
+	}
 	const struct target *t = ts_get(e->targets, idx);
 	const char *why = NULL;
 	if (!t->has_addr || !bl_check(e->cfg.bl, (const struct sockaddr *)&t->addr, &why)) {
@@ -646,6 +651,8 @@ struct engine *engine_start(const struct engine_config *cfg, const struct target
 		return NULL;
 	}
 	e->certs = certstore_new();
+	for (size_t i = 0; e->certs && i < cfg->nseen_certs; i++)
+		certstore_add(e->certs, cfg->seen_certs[i]);
 	unsigned per = (cfg->concurrency + e->nworkers - 1) / e->nworkers;
 	if (per == 0)
 		per = 1;
@@ -695,7 +702,7 @@ fail:
 
 int engine_running(struct engine *e)
 {
-	return atomic_load(&e->st->done) + atomic_load(&e->st->blocked) < e->ntargets &&
+	return atomic_load(&e->st->done) + atomic_load(&e->st->blocked) + atomic_load(&e->st->skipped) < e->ntargets &&
 	       !(atomic_load(&e->draining) && atomic_load(&e->st->active) == 0);
 }
 

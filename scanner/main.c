@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +28,7 @@
 #include "mxscan/record.h"
 #include "mxscan/recw.h"
 #include "mxscan/resolve.h"
+#include "mxscan/resume.h"
 #include "mxscan/selftest.h"
 #include "mxscan/suites.h"
 #include "mxscan/target.h"
@@ -87,6 +90,9 @@ static const char usage_text[] =
 	"      --flush-records N   finish a gzip member every N records (default 1000)\n"
 	"      --flush-secs S      ... or every S seconds (default 5): a killed scan keeps what was flushed\n"
 	"      --append            append to an existing output file (a torn last member is cut first)\n"
+	"      --resume            continue an interrupted scan into -o FILE: read the records already\n"
+	"                          there, scan only the targets (and domains) without one, append the\n"
+	"                          rest; the same scan_id is kept\n"
 	"      --scan-id ID        identifier written in every record (default: random)\n"
 	"      --geoip FILE        MaxMind DB (.mmdb: GeoLite2/DB-IP country or city, ip-location-db):\n"
 	"                          adds geo.country (ISO code) to host records\n"
@@ -245,9 +251,77 @@ static void progress_line(const struct engine_stats *st, size_t total, uint64_t 
 	fflush(stderr);
 }
 
+/*
+ * Problems with -o found before any work and before the file is touched: --append/--resume
+ * need a file; the input must not be the output; the file (or, when it does not exist yet,
+ * its directory) must accept writing. An existing file is opened without O_TRUNC and closed,
+ * a missing one created and removed again, so nothing is lost whatever fails later.
+ */
+static int check_output(const char *output, const char *input, int append, int resume)
+{
+	struct stat so, si;
+	int fd;
+
+	if (!strcmp(output, "-")) {
+		if (append || resume) {
+			fprintf(stderr, "mxscan: %s needs -o FILE (standard output cannot be %s)\n",
+				resume ? "--resume" : "--append", resume ? "read back" : "appended to");
+			return EXIT_USAGE;
+		}
+		return EXIT_OK;
+	}
+	if (!*output) {
+		fprintf(stderr, "mxscan: -o needs a file name\n");
+		return EXIT_USAGE;
+	}
+	if (stat(output, &so) == 0) {
+		if (S_ISDIR(so.st_mode)) {
+			fprintf(stderr, "mxscan: output %s is a directory; give a file name\n", output);
+			return EXIT_USAGE;
+		}
+		if (input && strcmp(input, "-") && stat(input, &si) == 0 && si.st_dev == so.st_dev &&
+		    si.st_ino == so.st_ino) {
+			fprintf(stderr,
+				"mxscan: input and output are the same file (%s); records would overwrite "
+				"the targets\n",
+				output);
+			return EXIT_USAGE;
+		}
+		fd = open(output, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0) {
+			fprintf(stderr, "mxscan: cannot write output %s: %s\n", output, strerror(errno));
+			return EXIT_OUTPUT;
+		}
+		close(fd);
+		return EXIT_OK;
+	}
+	if (errno != ENOENT) {
+		fprintf(stderr, "mxscan: cannot write output %s: %s\n", output, strerror(errno));
+		return EXIT_OUTPUT;
+	}
+	fd = open(output, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fprintf(stderr, "mxscan: cannot create output %s: %s\n", output, strerror(errno));
+		return EXIT_OUTPUT;
+	}
+	close(fd);
+	unlink(output);
+	return EXIT_OK;
+}
+
+static size_t resume_skipped_targets(const uint8_t *skip, size_t n)
+{
+	size_t k = 0;
+	for (size_t i = 0; skip && i < n; i++)
+		k += skip[i] != 0;
+	return k;
+}
+
 /* A name that gave no address is a result too: it gets a host record. */
 struct resolve_ctx {
-	struct recw *out;
+	char *lines; /* records, one per line, written once the output is open */
+	size_t len, cap;
+	int oom;
 	const char *scan_id;
 	unsigned long failed;
 };
@@ -299,8 +373,22 @@ static void on_resolve_fail(const struct target *t, enum resolve_status status, 
 	jb_str(&jb, "detail", reason);
 	jb_obj_close(&jb);
 	jb_obj_close(&jb);
-	if (jb_ok(&jb))
-		recw_write(rc->out, jb.buf, jb.len);
+	if (jb_ok(&jb)) {
+		if (rc->len + jb.len + 1 > rc->cap) {
+			size_t ncap = (rc->len + jb.len + 1) * 2;
+			char *nl = realloc(rc->lines, ncap);
+			if (!nl) {
+				rc->oom = 1;
+				goto out;
+			}
+			rc->lines = nl;
+			rc->cap = ncap;
+		}
+		memcpy(rc->lines + rc->len, jb.buf, jb.len);
+		rc->len += jb.len;
+		rc->lines[rc->len++] = '\n';
+	}
+out:
 	jb_free(&jb);
 	rc->failed++;
 }
@@ -330,6 +418,7 @@ enum {
 	OPT_NAMES,
 	OPT_GEOIP,
 	OPT_ASN_DB,
+	OPT_RESUME,
 };
 
 static const struct option long_opts[] = {
@@ -346,6 +435,7 @@ static const struct option long_opts[] = {
 	{ "flush-records", required_argument, 0, OPT_FLUSH_RECORDS },
 	{ "flush-secs", required_argument, 0, OPT_FLUSH_SECS },
 	{ "append", no_argument, 0, OPT_APPEND },
+	{ "resume", no_argument, 0, OPT_RESUME },
 	{ "scan-id", required_argument, 0, OPT_SCAN_ID },
 	{ "geoip", required_argument, 0, OPT_GEOIP },
 	{ "asn-db", required_argument, 0, OPT_ASN_DB },
@@ -378,7 +468,7 @@ int main(int argc, char **argv)
 	struct geo *geo = NULL;
 	const char *allow[MAX_LIST], *resolvers[MAX_LIST + 1];
 	unsigned nallow = 0, nresolvers = 0;
-	int strict = 0, append = 0, quiet = 0, progress = -1, rc = EXIT_OK;
+	int strict = 0, append = 0, resume = 0, quiet = 0, progress = -1, rc = EXIT_OK;
 	unsigned long port = 25, threads = 0, concurrency = 200, flush_records = 1000;
 	unsigned flush_ms = 5000;
 	char ehlo[256], err[512], scan_id[64], blpath[PATH_MAX];
@@ -395,6 +485,11 @@ int main(int argc, char **argv)
 	struct domain_map dmap;
 	int dmap_used = 0, names_are_domains = 1;
 	memset(&dmap, 0, sizeof(dmap));
+	struct resume *rs = NULL;
+	uint8_t *skip = NULL;
+	uint64_t meta_resume_records = 0, resume_skipped = 0, resume_domains = 0;
+	struct resolve_ctx rc_;
+	memset(&rc_, 0, sizeof(rc_));
 	struct jbuf jb;
 	jb_init(&jb);
 	memset(&ec, 0, sizeof(ec));
@@ -405,7 +500,8 @@ int main(int argc, char **argv)
 	default_ehlo(ehlo, sizeof(ehlo));
 
 	int opt;
-	while ((opt = getopt_long(argc, argv, "i:p:o:t:c:qhV", long_opts, NULL)) != -1) {
+	opterr = 0; /* one message of our own instead of getopt's two lines */
+	while ((opt = getopt_long(argc, argv, ":i:p:o:t:c:qhV", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'i': input = optarg; break;
 		case OPT_STRICT: strict = 1; break;
@@ -461,6 +557,7 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			break;
 		case OPT_APPEND: append = 1; break;
+		case OPT_RESUME: resume = 1; break;
 		case OPT_SCAN_ID: scan_id_opt = optarg; break;
 		case OPT_GEOIP: geoip = optarg; break;
 		case OPT_ASN_DB: asn_db = optarg; break;
@@ -496,13 +593,22 @@ int main(int argc, char **argv)
 			if (parse_secs(optarg, &ec.conn.tls_ms, "--tls-timeout") < 0)
 				return EXIT_USAGE;
 			break;
-		case OPT_RESOLVER:
-			if (nresolvers >= MAX_LIST) {
-				fprintf(stderr, "mxscan: at most %d --resolver options\n", MAX_LIST);
+		case OPT_RESOLVER: {
+			struct target rt;
+			if (nresolvers >= 16) {
+				fprintf(stderr, "mxscan: at most 16 --resolver options\n");
+				return EXIT_USAGE;
+			}
+			/* The form resolve_set_servers accepts, checked now rather than after the
+			 * input is read. */
+			if (target_parse_line(optarg, strlen(optarg), &rt, err, sizeof(err)) != 1 || !rt.has_addr ||
+			    rt.sni[0] || rt.tag[0] || strpbrk(optarg, ",#")) {
+				fprintf(stderr, "mxscan: --resolver '%s' is not IP, IP:PORT or [IPv6]:PORT\n", optarg);
 				return EXIT_USAGE;
 			}
 			resolvers[nresolvers++] = optarg;
 			break;
+		}
 		case OPT_BLOCKLIST: blocklist = optarg; break;
 		case OPT_ALLOWLIST:
 			if (nallow >= MAX_LIST) {
@@ -523,11 +629,26 @@ int main(int argc, char **argv)
 		case OPT_SELFTEST: return selftest_run(stdout) == 0 ? EXIT_OK : EXIT_SELFTEST;
 		case 'h': fputs(usage_text, stdout); return EXIT_OK;
 		case 'V': printf("mxscan %s\n", MXSCAN_VERSION); return EXIT_OK;
-		default: fprintf(stderr, "Try 'mxscan --help'.\n"); return EXIT_USAGE;
+		case ':':
+			fprintf(stderr, "mxscan: option '%s' needs a value ('mxscan --help' shows the options)\n",
+				argv[optind - 1]);
+			return EXIT_USAGE;
+		default:
+			if (strncmp(argv[optind - 1], "--", 2) == 0)
+				fprintf(stderr,
+					"mxscan: unknown option '%s', or one that takes no value ('mxscan --help' shows "
+					"the options)\n",
+					argv[optind - 1]);
+			else
+				fprintf(stderr, "mxscan: unknown option '-%c' ('mxscan --help' shows the options)\n",
+					optopt);
+			return EXIT_USAGE;
 		}
 	}
 	if (progress < 0)
 		progress = !quiet && isatty(2);
+	if ((rc = check_output(output, input, append, resume)) != EXIT_OK)
+		return rc;
 	ec.conn.ehlo_name = ehlo;
 
 	/* Trust anchors, indexed once. An explicit --ca-file must load; without
@@ -601,6 +722,11 @@ int main(int argc, char **argv)
 					goto out;
 				}
 			}
+		} else if (access(allow[i], F_OK) != 0) {
+			fprintf(stderr, "mxscan: --allowlist %s: neither a CIDR (such as 127.0.0.0/8) nor a file\n",
+				allow[i]);
+			rc = EXIT_USAGE;
+			goto out;
 		} else if (bl_load_file(bl, allow[i], BL_ALLOW, err, sizeof(err)) < 0) {
 			fprintf(stderr, "mxscan: --allowlist %s: %s\n", allow[i], err);
 			{
@@ -639,6 +765,12 @@ int main(int argc, char **argv)
 		FILE *f = stdin;
 		const char *name = "stdin";
 		if (input && strcmp(input, "-") != 0) {
+			struct stat ist;
+			if (stat(input, &ist) == 0 && S_ISDIR(ist.st_mode)) {
+				fprintf(stderr, "mxscan: input %s is a directory; give a file of targets\n", input);
+				rc = EXIT_USAGE;
+				goto out;
+			}
 			f = fopen(input, "r");
 			name = input;
 			if (!f) {
@@ -661,30 +793,40 @@ int main(int argc, char **argv)
 		}
 		int r = ts_read_file_json(raw, f, name, strict, &b, stderr, on_zdns_line, &zin);
 		bad += b;
+		int ferr = ferror(f);
 		if (f != stdin)
 			fclose(f);
-		if (r < 0 && strict) {
+		if (r < 0 && strict && !ferr) {
 			rc = EXIT_STRICT;
+			goto out;
+		}
+		if (r < 0) {
+			/* A read error or memory (ts_read_file said which): a partial target
+			 * list is not scanned. */
+			rc = EXIT_USAGE;
 			goto out;
 		}
 	}
 
-	/* Output */
-	struct recw_opts ro;
-	memset(&ro, 0, sizeof(ro));
-	ro.flush_records = (unsigned)flush_records;
-	ro.flush_ms = flush_ms;
-	ro.append = append;
-	out = recw_open(output, &ro, err, sizeof(err));
-	if (!out) {
-		fprintf(stderr, "mxscan: %s\n", err);
-		{
-			rc = EXIT_OUTPUT;
+	/* --resume: what the interrupted run already wrote. */
+	if (resume) {
+		rs = resume_load(output, err, sizeof(err));
+		if (!rs) {
+			fprintf(stderr, "mxscan: --resume: %s\n", err);
+			rc = EXIT_USAGE;
 			goto out;
 		}
+		uint64_t nrec, nhost, ndom;
+		resume_counts(rs, &nrec, &nhost, &ndom);
+		meta_resume_records = nrec;
+		if (!quiet)
+			fprintf(stderr, "mxscan: resuming %s: %llu records, %llu hosts and %llu domains already done\n",
+				output, (unsigned long long)nrec, (unsigned long long)nhost, (unsigned long long)ndom);
 	}
 	if (scan_id_opt)
 		snprintf(scan_id, sizeof(scan_id), "%s", scan_id_opt);
+	else if (rs && resume_scan_id(rs)[0])
+		snprintf(scan_id, sizeof(scan_id), "%s", resume_scan_id(rs));
 	else
 		make_scan_id(scan_id, sizeof(scan_id));
 
@@ -696,7 +838,11 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < ts_count(raw); i++) {
 		const struct target *t = ts_get(raw, i);
 		const char *why;
-		if (!t->has_addr && names_are_domains) {
+		if (!t->has_addr && rs && names_are_domains && resume_domain_done(rs, t->host)) {
+			resume_domains++;
+		} else if (!t->has_addr && rs && !names_are_domains && resume_name_done(rs, t->host, t->port)) {
+			resume_skipped++;
+		} else if (!t->has_addr && names_are_domains) {
 			nn++; /* mail domain: read from raw below, without a second copy */
 		} else if (!t->has_addr) {
 			ts_add(named, t);
@@ -707,6 +853,17 @@ int main(int argc, char **argv)
 			if (!quiet)
 				fprintf(stderr, "mxscan: %s not scanned: %s\n", t->host, why);
 		}
+	}
+	if (rs && zin.n > 0) {
+		/* zdns lines of domains already recorded are not scanned again either. */
+		size_t w = 0;
+		for (size_t i = 0; i < zin.n; i++) {
+			if (resume_domain_done(rs, zin.doms[i].domain))
+				resume_domains++;
+			else
+				zin.doms[w++] = zin.doms[i];
+		}
+		zin.n = w;
 	}
 	if (nn > 0 || zin.n > 0) {
 		/* Mail domains: MX (sorted by preference) → A/AAAA, every answer kept as
@@ -725,7 +882,7 @@ int main(int argc, char **argv)
 		}
 		for (size_t i = 0; i < ts_count(raw) && k < nn; i++) {
 			const struct target *t = ts_get(raw, i);
-			if (t->has_addr)
+			if (t->has_addr || (rs && resume_domain_done(rs, t->host)))
 				continue;
 			doms[k].domain = mx_store_str(store, t->host, strlen(t->host));
 			if (!doms[k].domain) {
@@ -776,7 +933,7 @@ int main(int argc, char **argv)
 		struct resolve_stats rst;
 		memset(&rst, 0, sizeof(rst));
 		resolvers[nresolvers] = NULL;
-		struct resolve_ctx rc_ = { out, scan_id, 0 };
+		rc_.scan_id = scan_id;
 		if (resolve_targets(named, nresolvers ? resolvers : NULL, 5000, 2, AF_UNSPEC, resolved,
 				    quiet ? NULL : stderr, &rst, on_resolve_fail, &rc_) < 0) {
 			fprintf(stderr, "mxscan: name resolution could not start (check --resolver)\n");
@@ -799,6 +956,11 @@ int main(int argc, char **argv)
 		ts_free(resolved);
 		resolved = NULL;
 		resolve_failed = rc_.failed;
+		if (rc_.oom) {
+			fprintf(stderr, "mxscan: out of memory keeping the records of unresolved names\n");
+			rc = EXIT_USAGE;
+			goto out;
+		}
 	}
 	ts_free(named);
 	named = NULL;
@@ -809,6 +971,49 @@ int main(int argc, char **argv)
 	if (dmap_used) {
 		ec.meta = dmap.meta;
 		ec.summaries = dmap.sum;
+	}
+	if (rs) {
+		/* Targets whose host record is there already: not scanned again; for domain
+		 * verdicts their summary comes from that record. */
+		skip = calloc(ts_count(targets) ? ts_count(targets) : 1, 1);
+		if (!skip) {
+			fprintf(stderr, "mxscan: out of memory\n");
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		for (size_t i = 0; i < ts_count(targets); i++) {
+			const struct target *t = ts_get(targets, i);
+			const struct sockaddr *sa = (const struct sockaddr *)&t->addr;
+			uint16_t p = t->port ? t->port : (uint16_t)port;
+			struct host_summary hs;
+			if (!t->has_addr || !resume_host_done(rs, sa, p, &hs))
+				continue;
+			skip[i] = 1;
+			resume_skipped++;
+			if (dmap_used) {
+				const struct host_meta *m = &dmap.meta[i];
+				for (unsigned k = 0; k < m->domains.n && k < 16; k++)
+					if (resume_host_domain_match(rs, sa, p, m->domains.v[k]))
+						hs.domain_match |= (uint16_t)(1u << k);
+				dmap.sum[i] = hs;
+			}
+		}
+		ec.skip = skip;
+		ec.seen_certs = resume_certs(rs, &ec.nseen_certs);
+	}
+
+	/* Output: opened only now, once every check passed, so a bad invocation never
+	 * truncates an existing file. */
+	struct recw_opts ro;
+	memset(&ro, 0, sizeof(ro));
+	ro.flush_records = (unsigned)flush_records;
+	ro.flush_ms = flush_ms;
+	ro.append = append || resume;
+	out = recw_open(output, &ro, err, sizeof(err));
+	if (!out) {
+		fprintf(stderr, "mxscan: %s\n", err);
+		rc = EXIT_OUTPUT;
+		goto out;
 	}
 
 	/* Descriptors: one per connection plus slack; raise the soft limit. */
@@ -852,9 +1057,19 @@ int main(int argc, char **argv)
 		.duplicates = raw_dups,
 		.unresolved = resolve_failed,
 		.threads = (unsigned)threads,
+		.resumed = rs != NULL,
+		.resume_records = meta_resume_records,
+		.resume_skipped = resume_skipped,
+		.resume_domains = resume_domains,
 	};
 	if (record_scan(&jb, &meta) == 0)
 		recw_write(out, jb.buf, jb.len);
+	/* Host records of names that gave no address (found before the output was open). */
+	for (size_t pos = 0; pos < rc_.len;) {
+		char *nl = memchr(rc_.lines + pos, '\n', rc_.len - pos);
+		recw_write(out, rc_.lines + pos, (size_t)(nl - (rc_.lines + pos)));
+		pos = (size_t)(nl - rc_.lines) + 1;
+	}
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -878,7 +1093,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	size_t total = ts_count(targets);
+	size_t total = ts_count(targets) - resume_skipped_targets(skip, ts_count(targets));
 	unsigned long last_done = 0;
 	double rate = 0, crate = 0;
 	unsigned long last_started = 0;
@@ -963,5 +1178,8 @@ out:
 		bl_free(bl);
 	verify_roots_free(roots);
 	geo_free(geo);
+	resume_free(rs);
+	free(skip);
+	free(rc_.lines);
 	return rc;
 }

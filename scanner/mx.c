@@ -699,21 +699,158 @@ static int mx_cmp_reply(const void *pa, const void *pb)
 	return r ? r : strcmp(a->host, b->host);
 }
 
-/* Domain d's MX answer (rcode 0). */
-static void mx_got_mx(struct mx_ctx *c, uint32_t d, unsigned char *abuf, int alen)
+static int mx_count_cb(void *arg, const char *name, unsigned pref)
 {
-	struct mx_domain *dom = &c->doms[d];
-	struct ares_mx_reply *head = NULL, *m, **v = NULL;
-	size_t cnt = 0, i;
-	int r = ares_parse_mx_reply(abuf, alen, &head);
+	(void)arg;
+	(void)name;
+	(void)pref;
+	return 0;
+}
 
+enum mx_status mx_answer_mx(const unsigned char *abuf, int alen, int *ad, size_t *total,
+			    int (*exch)(void *arg, const char *name, unsigned pref), void *arg)
+{
+	struct ares_mx_reply *head = NULL, *m, **v = NULL;
+	enum mx_status st;
+	size_t cnt = 0, i;
+	int r;
+
+	*ad = 0;
+	*total = 0;
+	if (!abuf || alen < HFIXEDSZ)
+		return MXS_ERROR;
+	*ad = (abuf[3] & 0x20) != 0;
+	st = mx_map_rcode(DNS_HEADER_RCODE(abuf));
+	if (st != MXS_OK)
+		return st;
+	r = ares_parse_mx_reply(abuf, alen, &head);
 	if (r == ARES_SUCCESS && !head)
 		r = ARES_ENODATA;
-	if (r == ARES_ENODATA) {
+	if (r == ARES_ENODATA)
+		return MXS_NODATA;
+	if (r != ARES_SUCCESS) {
+		st = MXS_ERROR;
+		goto out;
+	}
+	for (m = head; m; m = m->next)
+		cnt++;
+	v = malloc(cnt * sizeof *v);
+	if (!v) {
+		st = MXS_ERROR;
+		goto out;
+	}
+	for (i = 0, m = head; m; m = m->next)
+		v[i++] = m;
+	qsort(v, cnt, sizeof *v, mx_cmp_reply);
+	if (cnt == 1 && v[0]->host[0] == '\0' && v[0]->priority == 0) {
+		/* RFC 7505: "0 ." says the domain accepts no mail. c-ares gives the root as "". */
+		st = MXS_NULL_MX;
+		goto out;
+	}
+	*total = cnt;
+	for (i = 0; i < cnt && i < MX_MAX_HOSTS; i++) {
+		if (exch(arg, v[i]->host, v[i]->priority) < 0) {
+			st = MXS_ERROR;
+			goto out;
+		}
+	}
+out:
+	free(v);
+	if (head)
+		ares_free_data(head);
+	return st;
+}
+
+enum mx_status mx_answer_addr(const unsigned char *abuf, int alen, int v6, char *cname, size_t cnamelen, int *is_alias,
+			      void (*add)(void *arg, const void *addr), void *arg)
+{
+	struct hostent *he = NULL;
+	enum mx_status res;
+	int r;
+
+	*is_alias = 0;
+	if (!abuf || alen < HFIXEDSZ)
+		return MXS_ERROR;
+	res = mx_map_rcode(DNS_HEADER_RCODE(abuf));
+	if (res != MXS_OK)
+		return res;
+	if (cname && cnamelen && mx_cname_end(abuf, alen, cname, cnamelen) == 1)
+		*is_alias = 1;
+	r = v6 ? ares_parse_aaaa_reply(abuf, alen, &he, NULL, NULL) : ares_parse_a_reply(abuf, alen, &he, NULL, NULL);
+	if (r == ARES_SUCCESS && (!he || !he->h_addr_list || !he->h_addr_list[0]))
+		r = ARES_ENODATA;
+	if (r == ARES_SUCCESS) {
+		char **p;
+
+		for (p = he->h_addr_list; *p; p++)
+			add(arg, *p);
+		res = MXS_OK;
+	} else {
+		res = r == ARES_ENODATA ? MXS_NODATA : MXS_ERROR;
+	}
+	if (he)
+		ares_free_hostent(he);
+	return res;
+}
+
+/* Collects the exchanges of one MX answer into the domain's MX list in the store. */
+struct mx_exch_arg {
+	struct mx_ctx *c;
+	struct mx_domain *dom;
+	size_t cap;
+};
+
+static int mx_exch_cb(void *arg, const char *name, unsigned pref)
+{
+	struct mx_exch_arg *a = arg;
+	struct mx_domain *dom = a->dom;
+	struct mx_ref *mr;
+
+	if (!dom->mx) {
+		dom->mx = mx_store_refs(a->c->store, a->cap);
+		if (!dom->mx)
+			return -1;
+	}
+	if (dom->nmx >= a->cap)
+		return 0;
+	mr = &dom->mx[dom->nmx];
+	mr->pref = (uint16_t)pref;
+	if (name[0]) {
+		struct mx_host *h = mx_store_ref(a->c->store, mr, name, 0);
+
+		if (!h || mx_host_queue(a->c, h) < 0)
+			return -1;
+	}
+	dom->nmx++;
+	return 0;
+}
+
+/* Domain d's MX answer: interpret it, then queue the address lookups of its exchanges. The
+ * answer is read twice: once for its count (the MX list is sized by it), once to fill it. */
+static void mx_got_mx(struct mx_ctx *c, uint32_t d, const unsigned char *abuf, int alen)
+{
+	struct mx_domain *dom = &c->doms[d];
+	struct mx_exch_arg ea = { c, dom, 0 };
+	size_t total = 0;
+	int ad = 0;
+	enum mx_status st;
+
+	st = mx_answer_mx(abuf, alen, &ad, &total, mx_count_cb, NULL);
+	ea.cap = total < MX_MAX_HOSTS ? total : MX_MAX_HOSTS;
+	dom->ad = (uint8_t)ad;
+	dom->nmx = 0;
+	dom->mx = NULL;
+	if (st == MXS_OK) {
+		st = mx_answer_mx(abuf, alen, &ad, &total, mx_exch_cb, &ea);
+		if (st != MXS_OK)
+			c->oom = 1; /* the answer parsed the first time: only memory can fail now */
+	}
+	dom->status = (uint8_t)st;
+	dom->mx_total = total > UINT16_MAX ? UINT16_MAX : (uint16_t)total;
+	if (st == MXS_NODATA) {
 		struct mx_host *h;
 
 		/* RFC 5321 section 5.1: no MX, the domain itself is the implicit MX. */
-		dom->status = MXS_NODATA;
 		h = mx_host_get(c, dom->domain);
 		dom->mx = mx_store_refs(c->store, 1);
 		if (!h || !dom->mx) {
@@ -722,81 +859,37 @@ static void mx_got_mx(struct mx_ctx *c, uint32_t d, unsigned char *abuf, int ale
 		}
 		dom->mx[0].host = h;
 		c->dom_imp[d] = 1;
-		return;
 	}
-	if (r != ARES_SUCCESS) {
-		dom->status = MXS_ERROR;
-		goto out;
-	}
-	for (m = head; m; m = m->next)
-		cnt++;
-	v = malloc(cnt * sizeof *v);
-	if (!v) {
-		c->oom = 1;
-		goto out;
-	}
-	for (i = 0, m = head; m; m = m->next)
-		v[i++] = m;
-	qsort(v, cnt, sizeof *v, mx_cmp_reply);
-	if (cnt == 1 && v[0]->host[0] == '\0' && v[0]->priority == 0) {
-		/* RFC 7505: "0 ." says the domain accepts no mail. c-ares gives the root as "". */
-		dom->status = MXS_NULL_MX;
-		goto out;
-	}
-	dom->status = MXS_OK;
-	dom->mx_total = cnt > UINT16_MAX ? UINT16_MAX : (uint16_t)cnt;
-	dom->mx = mx_store_refs(c->store, cnt < MX_MAX_HOSTS ? cnt : MX_MAX_HOSTS);
-	if (!dom->mx) {
-		c->oom = 1;
-		goto out;
-	}
-	for (i = 0; i < cnt && i < MX_MAX_HOSTS; i++) {
-		struct mx_ref *mr = &dom->mx[i];
-
-		mr->pref = v[i]->priority;
-		if (v[i]->host[0]) {
-			struct mx_host *h = mx_store_ref(c->store, mr, v[i]->host, 0);
-
-			if (!h || mx_host_queue(c, h) < 0) {
-				c->oom = 1;
-				goto out;
-			}
-		}
-		dom->nmx++;
-	}
-out:
-	free(v);
-	if (head)
-		ares_free_data(head);
 }
 
-/* Host h's A or AAAA answer (rcode 0). */
-static void mx_got_addr(struct mx_ctx *c, uint32_t hi, int v6, unsigned char *abuf, int alen)
+struct mx_push_arg {
+	struct mx_ctx *c;
+	uint32_t id;
+	int v6;
+};
+
+static void mx_push_cb(void *arg, const void *addr)
+{
+	struct mx_push_arg *a = arg;
+
+	mx_push_addr(a->c, a->id, a->v6, addr);
+}
+
+/* Host hi's A or AAAA answer. */
+static void mx_got_addr(struct mx_ctx *c, uint32_t hi, int v6, const unsigned char *abuf, int alen)
 {
 	struct mx_host *h = mx_host_at(c->store, hi);
-	struct hostent *he = NULL;
+	struct mx_push_arg pa = { c, hi, v6 };
 	char target[1024];
-	int r;
+	int alias;
 
-	if (!h->cname_target && mx_cname_end(abuf, alen, target, sizeof target) == 1) {
+	h->st[v6] = (int8_t)mx_answer_addr(abuf, alen, v6, h->cname_target ? NULL : target, sizeof target, &alias,
+					   mx_push_cb, &pa);
+	if (alias) {
 		h->cname_target = mx_store_str(c->store, target, mx_name_len(target));
 		if (!h->cname_target)
 			c->oom = 1;
 	}
-	r = v6 ? ares_parse_aaaa_reply(abuf, alen, &he, NULL, NULL) : ares_parse_a_reply(abuf, alen, &he, NULL, NULL);
-	if (r == ARES_SUCCESS && (!he || !he->h_addr_list || !he->h_addr_list[0]))
-		r = ARES_ENODATA;
-	if (r == ARES_SUCCESS) {
-		char **p;
-
-		for (p = he->h_addr_list; *p; p++)
-			mx_push_addr(c, hi, v6, *p);
-		h->st[v6] = MXS_OK;
-	} else {
-		h->st[v6] = r == ARES_ENODATA ? MXS_NODATA : MXS_ERROR;
-	}
-	if (he)
-		ares_free_hostent(he);
 }
 
 static void mx_answer(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
@@ -822,17 +915,10 @@ static void mx_answer(void *arg, int status, int timeouts, unsigned char *abuf, 
 			return;
 		}
 		c->st->answers++;
-		res = mx_map_rcode(rcode);
 		if (s->kind == MQ_MX)
-			c->doms[s->idx].ad = (abuf[3] & 0x20) != 0;
-		if (res == MXS_OK && s->kind == MQ_MX)
 			mx_got_mx(c, s->idx, abuf, alen);
-		else if (res == MXS_OK)
-			mx_got_addr(c, s->idx, s->kind == MQ_AAAA, abuf, alen);
-		else if (s->kind == MQ_MX)
-			c->doms[s->idx].status = res;
 		else
-			mx_host_at(c->store, s->idx)->st[s->kind == MQ_AAAA] = (int8_t)res;
+			mx_got_addr(c, s->idx, s->kind == MQ_AAAA, abuf, alen);
 	} else {
 		/* No usable response: timeout, unreachable server, bad name, ENOMEM... */
 		if (status == ARES_ETIMEOUT || status == ARES_ECONNREFUSED)

@@ -493,6 +493,13 @@ int record_scan(struct jbuf *jb, const struct scan_meta *m)
 	jb_uint(jb, "blocked", m->blocked);
 	jb_uint(jb, "duplicates", m->duplicates);
 	jb_uint(jb, "unresolved", m->unresolved);
+	if (m->resumed) {
+		jb_obj_open(jb, "resume");
+		jb_uint(jb, "records", m->resume_records);
+		jb_uint(jb, "skipped", m->resume_skipped);
+		jb_uint(jb, "domains_skipped", m->resume_domains);
+		jb_obj_close(jb);
+	}
 	if (m->status_counts) {
 		jb_uint(jb, "done", m->done);
 		jb_obj_open(jb, "status_counts");

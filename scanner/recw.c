@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -287,6 +288,141 @@ out:
 	return ret;
 }
 
+static void recw_set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int recw_looks_gzip(int fd);
+
+/* Hand each complete line of buf[0..n) to cb; the bytes after the last '\n' are left. */
+static int recw_lines(const char *buf, size_t n, size_t *used, int (*cb)(void *, const char *, size_t), void *arg,
+		      uint64_t *count)
+{
+	size_t pos = 0;
+
+	for (;;) {
+		const char *nl = memchr(buf + pos, '\n', n - pos);
+		int r;
+
+		if (!nl)
+			break;
+		r = cb(arg, buf + pos, (size_t)(nl - (buf + pos)));
+		if (r)
+			return r;
+		(*count)++;
+		pos = (size_t)(nl - buf) + 1;
+	}
+	*used = pos;
+	return 0;
+}
+
+long long recw_read(const char *path, int (*cb)(void *arg, const char *line, size_t len), void *arg, char *err,
+		    size_t errlen)
+{
+	unsigned char *in = NULL;
+	char *mem = NULL;
+	size_t memlen = 0, memcap = 0, used;
+	uint64_t count = 0;
+	z_stream zs;
+	int fd, gz, zready = 0, rc;
+	long long ret = -1;
+	off_t pos = 0;
+
+	recw_set_err(err, errlen, "ok");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		recw_set_err(err, errlen, "%s: cannot open for reading: %s", path, strerror(errno));
+		return -1;
+	}
+	gz = recw_looks_gzip(fd);
+	memset(&zs, 0, sizeof(zs));
+	if (gz) {
+		if (inflateInit2(&zs, 15 + 16) != Z_OK) {
+			recw_set_err(err, errlen, "%s: zlib initialisation failed", path);
+			goto out;
+		}
+		zready = 1;
+	}
+	in = malloc(RECW_IO_CHUNK);
+	if (!in)
+		goto oom;
+	for (;;) {
+		ssize_t n = pread(fd, in, RECW_IO_CHUNK, pos);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			recw_set_err(err, errlen, "%s: read error: %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break; /* a torn member's or line's bytes are not handed over */
+		pos += n;
+		if (!gz) {
+			if (memlen + (size_t)n > memcap) {
+				size_t ncap = (memlen + (size_t)n) * 2;
+				char *nm = realloc(mem, ncap);
+
+				if (!nm)
+					goto oom;
+				mem = nm;
+				memcap = ncap;
+			}
+			memcpy(mem + memlen, in, (size_t)n);
+			memlen += (size_t)n;
+			if ((rc = recw_lines(mem, memlen, &used, cb, arg, &count)) != 0)
+				goto stopped;
+			memmove(mem, mem + used, memlen - used);
+			memlen -= used;
+			continue;
+		}
+		zs.next_in = in;
+		zs.avail_in = (uInt)n;
+		while (zs.avail_in > 0) {
+			int zrc;
+
+			/* A member's lines are handed over only once its trailer checked out,
+			 * so exactly what recw_open's repair keeps is read. */
+			if (memcap - memlen < RECW_IO_CHUNK) {
+				size_t ncap = memcap ? memcap * 2 : 4 * RECW_IO_CHUNK;
+				char *nm = realloc(mem, ncap);
+
+				if (!nm)
+					goto oom;
+				mem = nm;
+				memcap = ncap;
+			}
+			zs.next_out = (unsigned char *)mem + memlen;
+			zs.avail_out = (uInt)(memcap - memlen);
+			zrc = inflate(&zs, Z_NO_FLUSH);
+			memlen = memcap - zs.avail_out;
+			if (zrc == Z_STREAM_END) {
+				if ((rc = recw_lines(mem, memlen, &used, cb, arg, &count)) != 0)
+					goto stopped;
+				memlen = 0; /* members hold whole lines */
+				inflateReset(&zs);
+			} else if (zrc != Z_OK && zrc != Z_BUF_ERROR) {
+				goto done; /* corrupt from here on: recw_open cuts it */
+			}
+		}
+	}
+done:
+	ret = (long long)count;
+	goto out;
+stopped:
+	ret = rc < 0 ? rc : (long long)count;
+	recw_set_err(err, errlen, "%s: reading stopped by the caller", path);
+	goto out;
+oom:
+	recw_set_err(err, errlen, "%s: out of memory reading records", path);
+out:
+	if (zready)
+		inflateEnd(&zs);
+	free(in);
+	free(mem);
+	close(fd);
+	return ret;
+}
+
 /* Size of a plain file up to and including its last '\n'; -1 on error. */
 static off_t recw_plain_good_end(int fd, off_t size)
 {
@@ -380,13 +516,25 @@ struct recw *recw_open(const char *path, const struct recw_opts *o, char *err, s
 	if (to_stdout) {
 		w->fd = STDOUT_FILENO;
 	} else {
-		flags = O_CLOEXEC | O_CREAT | (o->append ? O_RDWR | O_APPEND : O_WRONLY | O_TRUNC);
+		/* Not O_TRUNC: the file is locked first, so a second scan started on the same
+		 * output is refused before it destroys or interleaves with the first one's. */
+		flags = O_CLOEXEC | O_CREAT | (o->append ? O_RDWR | O_APPEND : O_WRONLY);
 		w->fd = open(path, flags, 0644);
 		if (w->fd < 0) {
 			recw_set_err(err, errlen, "%s: cannot open for writing: %s", path, strerror(errno));
 			goto fail;
 		}
 		w->own_fd = 1;
+		if (flock(w->fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+			recw_set_err(err, errlen, "%s: another process is writing this file (locked); not touched",
+				     path);
+			goto fail;
+		}
+		if (!o->append && fstat(w->fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+		    ftruncate(w->fd, 0) < 0) {
+			recw_set_err(err, errlen, "%s: cannot truncate: %s", path, strerror(errno));
+			goto fail;
+		}
 	}
 	if (fstat(w->fd, &st) < 0) {
 		recw_set_err(err, errlen, "%s: %s", path, strerror(errno));

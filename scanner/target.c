@@ -561,6 +561,22 @@ int ts_add(struct target_set *set, const struct target *t)
 	return ts_add_idx(set, t, NULL);
 }
 
+long ts_find(const struct target_set *set, const struct target *t)
+{
+	uint64_t h;
+	size_t j;
+
+	if (!set || !t || !set->nslots || t->host[0] == '\0' || memchr(t->host, '\0', sizeof t->host) == NULL)
+		return -1;
+	if (t->has_addr && t->addr.ss_family != AF_INET && t->addr.ss_family != AF_INET6)
+		return -1;
+	h = ts_hash(t);
+	for (j = h & (set->nslots - 1); set->slots[j].idx1; j = (j + 1) & (set->nslots - 1))
+		if (set->slots[j].hash == h && ts_same(ts_at((struct target_set *)set, set->slots[j].idx1 - 1), t))
+			return (long)set->slots[j].idx1 - 1;
+	return -1;
+}
+
 int ts_add_idx(struct target_set *set, const struct target *t, size_t *idx)
 {
 	uint64_t h;

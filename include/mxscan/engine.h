@@ -35,6 +35,9 @@ struct engine_config {
 	const struct geo *geo;            /* --geoip/--asn-db databases, NULL = no geo object */
 	const struct host_meta *meta;     /* per target index: MX names and domains (NULL: none) */
 	struct host_summary *summaries;   /* per target index, filled as hosts finish (NULL: not kept) */
+	const uint8_t *skip;              /* per target index: nonzero = already in the output (--resume) */
+	const uint8_t (*seen_certs)[32];  /* SHA-256 of certificates already written (--resume) */
+	size_t nseen_certs;
 	const struct blocklist *bl;
 	struct recw *out;
 	const char *scan_id;
@@ -42,6 +45,7 @@ struct engine_config {
 
 struct engine_stats {
 	atomic_ulong started, done, active, blocked, write_errors;
+	atomic_ulong skipped;     /* targets whose record was already in the output (--resume) */
 	atomic_ulong connections; /* TCP connections opened (several per target when enumerating) */
 	atomic_ulong status[ST__COUNT];
 };

@@ -213,4 +213,27 @@ int mx_resolve(struct mx_store *store, struct mx_domain *doms, size_t n, const c
  */
 socklen_t mx_addr_sockaddr(const struct mx_addr *a, struct sockaddr_storage *ss);
 
+/*
+ * The interpretation of raw DNS responses, as c-ares hands them to mx_resolve (which uses
+ * exactly these); public so that tests and the fuzz harness (tests/fuzz/fuzz_dns.c) can feed
+ * bytes directly. Both read only abuf[0..alen) and accept any bytes.
+ *
+ * mx_answer_mx: the response to an MX query. Sets *ad (the AD bit) and *total (MX records in
+ * the answer), and hands the first MX_MAX_HOSTS exchanges, sorted by preference then name, to
+ * exch(arg, name, pref) (name as c-ares gives it, "" for the root); exch returns < 0 to stop
+ * (out of memory), which makes the result MXS_ERROR. Returns the status: from the RCODE, then
+ * OK (exchanges handed over), NODATA (no MX record: the caller tries the domain itself, RFC
+ * 5321 section 5.1), NULL_MX (RFC 7505, nothing handed over), ERROR (does not parse).
+ *
+ * mx_answer_addr: the response to an A (v6 = 0) or AAAA (v6 = 1) query. Every address in the
+ * answer (4 or 16 bytes) goes to add(arg, addr). When cname is not NULL and the question name
+ * is an alias, the end of its CNAME chain is written there (cnamelen bytes) and *is_alias set
+ * to 1 (else 0). Returns OK (at least one address), NODATA, the RCODE's status, or ERROR for
+ * a response that does not parse.
+ */
+enum mx_status mx_answer_mx(const unsigned char *abuf, int alen, int *ad, size_t *total,
+			    int (*exch)(void *arg, const char *name, unsigned pref), void *arg);
+enum mx_status mx_answer_addr(const unsigned char *abuf, int alen, int v6, char *cname, size_t cnamelen, int *is_alias,
+			      void (*add)(void *arg, const void *addr), void *arg);
+
 #endif

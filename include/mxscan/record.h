@@ -23,7 +23,9 @@ struct scan_meta {
 	uint64_t time_ms;
 	uint64_t targets, done, bad_lines, blocked, duplicates, unresolved;
 	unsigned threads;
-	const unsigned long *status_counts; /* ST__COUNT entries, or NULL */
+	int resumed;                                             /* --resume: the fields below are written */
+	uint64_t resume_records, resume_skipped, resume_domains; /* records read back, targets and domains skipped */
+	const unsigned long *status_counts;                      /* ST__COUNT entries, or NULL */
 };
 int record_scan(struct jbuf *jb, const struct scan_meta *m);
 

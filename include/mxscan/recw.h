@@ -65,7 +65,9 @@ struct recw_opts {
 
 /*
  * Open path for writing records ("-": standard output, which recw_close()
- * leaves open). On failure returns NULL and writes a message naming the path
+ * leaves open). A file is locked (flock, exclusive) for the writer's life
+ * and truncated only once the lock is held: when another writer holds it,
+ * recw_open fails and the file is left as it was. On failure returns NULL and writes a message naming the path
  * and the cause into err (errlen bytes, may be 0).
  */
 struct recw *recw_open(const char *path, const struct recw_opts *o, char *err, size_t errlen);
@@ -106,6 +108,17 @@ uint64_t recw_records(struct recw *w);
 uint64_t recw_bytes(struct recw *w);
 /* Bytes cut from the end of an appended file by recw_open() (see append). */
 uint64_t recw_repaired(struct recw *w);
+/*
+ * Read back the records of path as recw_open(path, append) would keep them: the lines of every
+ * complete gzip member (a torn or corrupt tail is skipped, not read), or of a plain file up to
+ * its last '\n'. Each line (without its '\n') goes to cb; a non-zero return from cb stops the
+ * reading and is returned when negative. A missing file has no records (returns 0). Returns
+ * the number of lines read, or -1 with a message in err on an open/read error or out of
+ * memory. Memory: one gzip member's uncompressed bytes at a time.
+ */
+long long recw_read(const char *path, int (*cb)(void *arg, const char *line, size_t len), void *arg, char *err,
+		    size_t errlen);
+
 /* Description of the first I/O error, or NULL when none occurred. The string
  * lives as long as w. */
 const char *recw_error(struct recw *w);

@@ -81,6 +81,8 @@ int ts_add(struct target_set *set, const struct target *t);
  * one for a duplicate). */
 int ts_add_idx(struct target_set *set, const struct target *t, size_t *idx);
 size_t ts_count(const struct target_set *set);
+/* Index of the stored target with the same key as *t, or -1 when there is none. */
+long ts_find(const struct target_set *set, const struct target *t);
 /* The i-th stored target in insertion order, or NULL when i >= ts_count. */
 const struct target *ts_get(const struct target_set *set, size_t i);
 /* Number of duplicates dropped so far. */
