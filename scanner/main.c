@@ -26,6 +26,7 @@
 #include "mxscan/recw.h"
 #include "mxscan/resolve.h"
 #include "mxscan/selftest.h"
+#include "mxscan/shard.h"
 #include "mxscan/suites.h"
 #include "mxscan/target.h"
 #include "mxscan/verify.h"
@@ -64,6 +65,8 @@ static const char usage_text[] =
 	"      --strict            stop at the first invalid input line (default: report, count, go on)\n"
 	"  -p, --port N            port for targets without one (default 25)\n"
 	"      --mode MODE         auto (default: 465 implicit TLS, others STARTTLS), starttls, implicit\n"
+	"      --shards N --shard I --seed S   scan only shard I (0..N-1) of the input: a hash of each\n"
+	"                          target (address:port, or name) with S; same N and S on every shard\n"
 	"\n"
 	"TLS probing:\n"
 	"      --enum LEVEL        quick: one broad ClientHello per host (like zgrab2);\n"
@@ -292,6 +295,9 @@ enum {
 	OPT_NO_HANDSHAKE,
 	OPT_CA_FILE,
 	OPT_NAMES,
+	OPT_SHARDS,
+	OPT_SHARD,
+	OPT_SEED,
 };
 
 static const struct option long_opts[] = {
@@ -304,6 +310,9 @@ static const struct option long_opts[] = {
 	{ "no-handshake", no_argument, 0, OPT_NO_HANDSHAKE },
 	{ "ca-file", required_argument, 0, OPT_CA_FILE },
 	{ "names", required_argument, 0, OPT_NAMES },
+	{ "shards", required_argument, 0, OPT_SHARDS },
+	{ "shard", required_argument, 0, OPT_SHARD },
+	{ "seed", required_argument, 0, OPT_SEED },
 	{ "output", required_argument, 0, 'o' },
 	{ "flush-records", required_argument, 0, OPT_FLUSH_RECORDS },
 	{ "flush-secs", required_argument, 0, OPT_FLUSH_SECS },
@@ -339,6 +348,9 @@ int main(int argc, char **argv)
 	int strict = 0, append = 0, quiet = 0, progress = -1, rc = EXIT_OK;
 	unsigned long port = 25, threads = 0, concurrency = 200, flush_records = 1000;
 	unsigned flush_ms = 5000;
+	unsigned long shards = 1, shard = 0;
+	unsigned long long seed = 0;
+	int shard_given = 0;
 	char ehlo[256], err[512], scan_id[64], blpath[PATH_MAX];
 	struct engine_config ec;
 	struct blocklist *bl = NULL;
@@ -405,6 +417,25 @@ int main(int argc, char **argv)
 				goto out;
 			}
 			break;
+		case OPT_SHARDS:
+			if (parse_uint(optarg, 1, 65536, &shards, "--shards") < 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_SHARD:
+			if (parse_uint(optarg, 0, 65535, &shard, "--shard") < 0)
+				return EXIT_USAGE;
+			shard_given = 1;
+			break;
+		case OPT_SEED: {
+			char *end;
+			errno = 0;
+			seed = strtoull(optarg, &end, 0);
+			if (errno || *end || !*optarg || *optarg == '-') {
+				fprintf(stderr, "mxscan: --seed expects an unsigned 64-bit number, got '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		}
 		case 'o': output = optarg; break;
 		case OPT_FLUSH_RECORDS:
 			if (parse_uint(optarg, 1, 10000000, &flush_records, "--flush-records") < 0)
@@ -480,6 +511,12 @@ int main(int argc, char **argv)
 	}
 	if (progress < 0)
 		progress = !quiet && isatty(2);
+	if (shard >= shards || (shards > 1 && !shard_given)) {
+		fprintf(stderr,
+			"mxscan: --shards %lu needs --shard between 0 and %lu (the same --seed on every shard)\n",
+			shards, shards - 1);
+		return EXIT_USAGE;
+	}
 	ec.conn.ehlo_name = ehlo;
 
 	/* Trust anchors, indexed once. An explicit --ca-file must load; without
@@ -616,12 +653,14 @@ int main(int argc, char **argv)
 
 	/* First blocklist pass, before any DNS query; host names are checked
 	 * once resolved, and every address again right before connect. */
-	unsigned long blocked_early = 0, resolve_failed = 0;
+	unsigned long blocked_early = 0, resolve_failed = 0, other_shards = 0;
 	named = ts_new();
 	for (size_t i = 0; i < ts_count(raw); i++) {
 		const struct target *t = ts_get(raw, i);
 		const char *why;
-		if (!t->has_addr) {
+		if (shards > 1 && shard_of(t, (unsigned)shards, seed) != shard) {
+			other_shards++; /* another shard's target: by its key, never by input order */
+		} else if (!t->has_addr) {
 			ts_add(named, t);
 		} else if (bl_check(bl, (const struct sockaddr *)&t->addr, &why)) {
 			ts_add(targets, t);
@@ -749,6 +788,10 @@ int main(int argc, char **argv)
 		.duplicates = ts_dups(raw),
 		.unresolved = resolve_failed,
 		.threads = (unsigned)threads,
+		.shards = (unsigned)shards,
+		.shard = (unsigned)shard,
+		.seed = seed,
+		.other_shards = other_shards,
 	};
 	if (record_scan(&jb, &meta) == 0)
 		recw_write(out, jb.buf, jb.len);

@@ -480,6 +480,12 @@ int record_scan(struct jbuf *jb, const struct scan_meta *m)
 	jb_uint(jb, "blocked", m->blocked);
 	jb_uint(jb, "duplicates", m->duplicates);
 	jb_uint(jb, "unresolved", m->unresolved);
+	if (m->shards > 1) {
+		jb_uint(jb, "shards", m->shards);
+		jb_uint(jb, "shard", m->shard);
+		jb_uint(jb, "seed", m->seed);
+		jb_uint(jb, "other_shards", m->other_shards);
+	}
 	if (m->status_counts) {
 		jb_uint(jb, "done", m->done);
 		jb_obj_open(jb, "status_counts");
