@@ -105,6 +105,8 @@ static const char usage_text[] =
 	"                          special-purpose range (loopback included): datasets/blocklist.conf\n"
 	"      --allowlist CIDR|FILE  scan only these ranges (repeatable); an allow entry at least as\n"
 	"                          specific as a block entry wins, e.g. --allowlist 127.0.0.0/8 for tests\n"
+	"      --optout FILE       opt-out requests (CIDR per line, blocklist format; repeatable): never\n"
+	"                          scanned, whatever the allow-list says\n"
 	"\n"
 	"Progress and misc:\n"
 	"      --progress          print a progress line every second on stderr (default: when a tty)\n"
@@ -298,6 +300,7 @@ enum {
 	OPT_SHARDS,
 	OPT_SHARD,
 	OPT_SEED,
+	OPT_OPTOUT,
 };
 
 static const struct option long_opts[] = {
@@ -328,6 +331,7 @@ static const struct option long_opts[] = {
 	{ "resolver", required_argument, 0, OPT_RESOLVER },
 	{ "blocklist", required_argument, 0, OPT_BLOCKLIST },
 	{ "allowlist", required_argument, 0, OPT_ALLOWLIST },
+	{ "optout", required_argument, 0, OPT_OPTOUT },
 	{ "progress", no_argument, 0, OPT_PROGRESS },
 	{ "quiet", no_argument, 0, 'q' },
 	{ "selftest", no_argument, 0, OPT_SELFTEST },
@@ -343,8 +347,8 @@ int main(int argc, char **argv)
 {
 	const char *input = NULL, *output = "-", *blocklist = NULL, *scan_id_opt = NULL, *ca_file = NULL;
 	struct verify_roots *roots = NULL;
-	const char *allow[MAX_LIST], *resolvers[MAX_LIST + 1];
-	unsigned nallow = 0, nresolvers = 0;
+	const char *allow[MAX_LIST], *resolvers[MAX_LIST + 1], *optout[MAX_LIST];
+	unsigned nallow = 0, nresolvers = 0, noptout = 0;
 	int strict = 0, append = 0, quiet = 0, progress = -1, rc = EXIT_OK;
 	unsigned long port = 25, threads = 0, concurrency = 200, flush_records = 1000;
 	unsigned flush_ms = 5000;
@@ -494,6 +498,13 @@ int main(int argc, char **argv)
 			}
 			allow[nallow++] = optarg;
 			break;
+		case OPT_OPTOUT:
+			if (noptout >= MAX_LIST) {
+				fprintf(stderr, "mxscan: at most %d --optout files\n", MAX_LIST);
+				return EXIT_USAGE;
+			}
+			optout[noptout++] = optarg;
+			break;
 		case OPT_PROGRESS: progress = 1; break;
 		case 'q': quiet = 1; break;
 		case OPT_LIST_BASELINE: {
@@ -557,6 +568,14 @@ int main(int argc, char **argv)
 	if (bl_load_file(bl, blocklist, BL_BLOCK, err, sizeof(err)) < 0) {
 		fprintf(stderr, "mxscan: blocklist: %s\n", err);
 		{
+			rc = EXIT_USAGE;
+			goto out;
+		}
+	}
+	/* Opt-out requests win over everything, the allow-list included. */
+	for (unsigned i = 0; i < noptout; i++) {
+		if (bl_load_file(bl, optout[i], BL_OPTOUT, err, sizeof(err)) < 0) {
+			fprintf(stderr, "mxscan: --optout: %s\n", err);
 			rc = EXIT_USAGE;
 			goto out;
 		}
