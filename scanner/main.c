@@ -100,6 +100,15 @@ static const char usage_text[] =
 	"      --names domain|mx   names in the input are mail domains (default: MX lookup, RFC 5321\n"
 	"                          implicit MX when none) or MX host names (A/AAAA lookup only)\n"
 	"\n"
+	"Politeness:\n"
+	"      --per-ip N          hosts (ports, names) of one IP address in flight at once (default 2;\n"
+	"                          0 = no limit); each host's probes run one at a time\n"
+	"      --per-ip-rate R     at most R new connections per second to one IP address (default: no limit)\n"
+	"      --rate N            at most N new connections per second in all (default: no limit)\n"
+	"      --retries N         per host, connections turned away before TLS (421, reset, close,\n"
+	"                          silence) tried again, at most N times (default 3)\n"
+	"      --backoff S         wait before the first retry, doubled for each next one (default 0.5)\n"
+	"\n"
 	"Safety:\n"
 	"      --blocklist FILE    ranges never scanned; replaces the default, which lists every IANA\n"
 	"                          special-purpose range (loopback included): datasets/blocklist.conf\n"
@@ -301,6 +310,11 @@ enum {
 	OPT_SHARD,
 	OPT_SEED,
 	OPT_OPTOUT,
+	OPT_PER_IP,
+	OPT_PER_IP_RATE,
+	OPT_RATE,
+	OPT_RETRIES,
+	OPT_BACKOFF,
 };
 
 static const struct option long_opts[] = {
@@ -332,6 +346,11 @@ static const struct option long_opts[] = {
 	{ "blocklist", required_argument, 0, OPT_BLOCKLIST },
 	{ "allowlist", required_argument, 0, OPT_ALLOWLIST },
 	{ "optout", required_argument, 0, OPT_OPTOUT },
+	{ "per-ip", required_argument, 0, OPT_PER_IP },
+	{ "per-ip-rate", required_argument, 0, OPT_PER_IP_RATE },
+	{ "rate", required_argument, 0, OPT_RATE },
+	{ "retries", required_argument, 0, OPT_RETRIES },
+	{ "backoff", required_argument, 0, OPT_BACKOFF },
 	{ "progress", no_argument, 0, OPT_PROGRESS },
 	{ "quiet", no_argument, 0, 'q' },
 	{ "selftest", no_argument, 0, OPT_SELFTEST },
@@ -372,6 +391,9 @@ int main(int argc, char **argv)
 	ec.mode = MODE_AUTO;
 	ec.enum_mode = ENUM_FULL;
 	ec.handshake = 1;
+	ec.per_ip = 2;
+	ec.retries = 3;
+	ec.backoff_ms = 500;
 	default_ehlo(ehlo, sizeof(ehlo));
 
 	int opt;
@@ -505,6 +527,37 @@ int main(int argc, char **argv)
 			}
 			optout[noptout++] = optarg;
 			break;
+		case OPT_PER_IP: {
+			unsigned long v;
+			if (parse_uint(optarg, 0, 100000, &v, "--per-ip") < 0)
+				return EXIT_USAGE;
+			ec.per_ip = (unsigned)v;
+			break;
+		}
+		case OPT_RETRIES: {
+			unsigned long v;
+			if (parse_uint(optarg, 0, 20, &v, "--retries") < 0)
+				return EXIT_USAGE;
+			ec.retries = (unsigned)v;
+			break;
+		}
+		case OPT_BACKOFF:
+			if (parse_secs(optarg, &ec.backoff_ms, "--backoff") < 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_RATE:
+		case OPT_PER_IP_RATE: {
+			char *end;
+			errno = 0;
+			double v = strtod(optarg, &end);
+			if (errno || *end || !*optarg || !(v >= 0 && v <= 10000000)) {
+				fprintf(stderr, "mxscan: %s expects connections per second (0 = no limit), got '%s'\n",
+					opt == OPT_RATE ? "--rate" : "--per-ip-rate", optarg);
+				return EXIT_USAGE;
+			}
+			*(opt == OPT_RATE ? &ec.rate : &ec.per_ip_rate) = v;
+			break;
+		}
 		case OPT_PROGRESS: progress = 1; break;
 		case 'q': quiet = 1; break;
 		case OPT_LIST_BASELINE: {

@@ -418,6 +418,7 @@ int record_host(struct jbuf *jb, const char *scan_id, struct host_result *r)
 
 	jb_obj_open(jb, "probes");
 	jb_uint(jb, "connections", r->connections);
+	jb_uint(jb, "retries", r->retries);
 	jb_uint(jb, "duration_ms", r->duration_ms);
 	if (r->plan && r->plan->mode != ENUM_QUICK) {
 		jb_obj_open(jb, "refusals");
