@@ -52,6 +52,13 @@ $(BIN)/mxfleet: $(FLEET_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# The benchmark's reference client (scripts/bench.sh): plain C, no library.
+.PHONY: refclient
+refclient: $(BIN)/refclient
+$(BIN)/refclient: scripts/bench/refclient.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c17 -Wall -Wextra -O2 -o $@ $<
+
 # Keep objects of test programs (no intermediate deletion).
 .SECONDARY:
 

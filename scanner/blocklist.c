@@ -5,8 +5,8 @@
  * so a child index of 0 means "no child"). A node at depth d stands for one /d prefix and
  * carries up to two entries, one allow and one block, as indexes into the label table. A
  * lookup walks the address bits from the root and remembers the deepest node that carries an
- * entry; at that node allow beats block. That is exactly the rule documented in blocklist.h,
- * with no sorting step, so bl_add can be called at any time and bl_check stays const.
+ * entry; at that node allow beats block. An opt-out entry on the path ends the walk: refused. That is exactly the rule
+ * documented in blocklist.h, with no sorting step, so bl_add can be called at any time and bl_check stays const.
  * IPv4-mapped IPv6 addresses are rewritten to IPv4 before the walk (RFC 4291 section 2.5.5.2).
  */
 #include "mxscan/blocklist.h"
@@ -43,6 +43,7 @@ struct blocklist {
 static const char *const bl_kind_names[] = {
 	[BL_BLOCK] = "block",
 	[BL_ALLOW] = "allow",
+	[BL_OPTOUT] = "opt-out",
 };
 _Static_assert(sizeof bl_kind_names / sizeof bl_kind_names[0] == BL_KIND_COUNT,
 	       "bl_kind_names out of step with enum bl_kind");
@@ -87,7 +88,7 @@ static int bl_trie_init(struct bl_trie *t)
 	if (!t->nodes)
 		return -1;
 	t->n = 1;
-	t->nodes[0] = (struct bl_node){ { 0, 0 }, { -1, -1 } };
+	t->nodes[0] = (struct bl_node){ { 0, 0 }, { -1, -1, -1 } };
 	return 0;
 }
 
@@ -154,7 +155,7 @@ static uint32_t bl_trie_node(struct bl_trie *t, const uint8_t *addr, unsigned pl
 				t->cap = ncap;
 			}
 			next = (uint32_t)t->n++;
-			t->nodes[next] = (struct bl_node){ { 0, 0 }, { -1, -1 } };
+			t->nodes[next] = (struct bl_node){ { 0, 0 }, { -1, -1, -1 } };
 			t->nodes[cur].child[b] = next;
 		}
 		cur = next;
@@ -423,6 +424,12 @@ int bl_check(const struct blocklist *bl, const struct sockaddr *sa, const char *
 	for (d = 0;; d++) {
 		const struct bl_node *nd = &t->nodes[cur];
 
+		/* An opt-out refuses whatever else matches, at any depth. */
+		if (nd->entry[BL_OPTOUT] >= 0) {
+			label = nd->entry[BL_OPTOUT];
+			allowed = 0;
+			break;
+		}
 		/* Deeper = more specific; at one node allow beats block. */
 		if (nd->entry[BL_ALLOW] >= 0) {
 			label = nd->entry[BL_ALLOW];

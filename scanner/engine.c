@@ -37,7 +37,8 @@
 #include "mxscan/target.h"
 #include "mxscan/verify.h"
 
-#define ENGINE_RETRIES 3
+#define ENGINE_RETRIES        3 /* trace room for retries (per host, with the default --retries) */
+#define ENGINE_MAX_BACKOFF_MS 3600000u
 
 struct worker;
 
@@ -58,7 +59,8 @@ struct slot {
 	unsigned retries; /* probe connections retried after the server turned us away */
 	int handshaking;  /* the current connection is the full handshake */
 	size_t tidx;      /* index of the target in the set */
-	int waiting;      /* the timer is a back-off wait, not a connection deadline */
+	int waiting;      /* the timer is a back-off or pacing wait, not a connection deadline */
+	int first;        /* the baseline connection (the record's dialogue) has not finished yet */
 	uint64_t t0;      /* loop ms at start */
 	struct worker *w;
 };
@@ -74,6 +76,11 @@ struct worker {
 	struct verify_result vr; /* one verification at a time per worker */
 	struct geo_info geo;     /* the lookup of the record being written */
 	pthread_t th;
+	size_t *defer; /* targets taken whose IP had per_ip targets in flight: started later */
+	unsigned ndefer;
+	int defer_check;       /* an IP share was freed (or time passed): look at defer again */
+	uint64_t rate_next_us; /* --rate: this thread's next free connection time (GCRA) */
+	uint64_t rate_gap_us;  /* --rate: threads / rate */
 };
 
 struct engine {
@@ -88,6 +95,12 @@ struct engine {
 	struct engine_stats *st;
 	struct worker *workers;
 	unsigned nworkers;
+	/* per-IP politeness: targets map to a dense IP index, built once; then
+	 * only atomics on the hot path (no locks) */
+	uint32_t *ip_of;              /* per target: its IP's index */
+	atomic_uint *ip_active;       /* per IP: targets in flight (per_ip) */
+	_Atomic uint64_t *ip_next_us; /* per IP: next connection time (per_ip_rate) */
+	uint64_t ip_gap_us;
 };
 
 enum conn_mode engine_mode_for_port(uint16_t port, int choice)
@@ -218,12 +231,125 @@ static void keep_probe_chain(struct slot *s)
 	s->res.probe_chain = pc;
 }
 
+/* ---- politeness: per-IP share, per-IP and global pacing ----
+ * A target takes one share of its IP address from its first connection to
+ * its record (its probes run one at a time, so a share is a connection at
+ * most); a worker that cannot get a share keeps the target in its defer list
+ * and tries again when a share frees up. Connection times are reserved on
+ * virtual clocks (GCRA): each new connection takes the later of now and the
+ * clock's next free time and pushes it one gap on, so waiting slots wake in
+ * order, one at a time, without a thundering herd. The global --rate clock is
+ * per thread (rate / threads each: no sharing); the per-IP clocks are atomics.
+ */
+static int ip_acquire(struct engine *e, size_t tidx)
+{
+	if (!e->ip_active)
+		return 1;
+	atomic_uint *a = &e->ip_active[e->ip_of[tidx]];
+	unsigned cur = atomic_load(a);
+	while (cur < e->cfg.per_ip)
+		if (atomic_compare_exchange_weak(a, &cur, cur + 1))
+			return 1;
+	return 0;
+}
+
+static void ip_release(struct worker *w, size_t tidx)
+{
+	if (!w->e->ip_active)
+		return;
+	atomic_fetch_sub(&w->e->ip_active[w->e->ip_of[tidx]], 1);
+	w->defer_check = 1;
+}
+
+/* Reserve the time of the slot's next connection; ms to wait (0: now). */
+static uint64_t pace(struct slot *s)
+{
+	struct worker *w = s->w;
+	struct engine *e = w->e;
+	uint64_t now = loop_now_ms(w->l) * 1000u, at = now;
+	if (w->rate_gap_us) {
+		at = w->rate_next_us > now ? w->rate_next_us : now;
+		w->rate_next_us = at + w->rate_gap_us;
+	}
+	if (e->ip_next_us) {
+		_Atomic uint64_t *next = &e->ip_next_us[e->ip_of[s->tidx]];
+		uint64_t old = atomic_load(next), t;
+		do
+			t = old > now ? old : now;
+		while (!atomic_compare_exchange_weak(next, &old, t + e->ip_gap_us));
+		if (t > at)
+			at = t;
+	}
+	return at > now ? (at - now + 999) / 1000 : 0;
+}
+
+/* Dense IP index of the targets, so per-IP state is two flat arrays. */
+static int build_ip_index(struct engine *e)
+{
+	size_t n = e->ntargets, cap = 16;
+	if (n >= UINT32_MAX / 2)
+		return -1;
+	while (cap < 2 * n)
+		cap <<= 1;
+	uint32_t *tab = calloc(cap, sizeof(*tab)); /* target index + 1; 0 = empty */
+	e->ip_of = malloc((n ? n : 1) * sizeof(*e->ip_of));
+	if (!tab || !e->ip_of) {
+		free(tab);
+		return -1;
+	}
+	uint32_t nips = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct target *t = ts_get(e->targets, i);
+		const uint8_t *a = NULL;
+		size_t alen = 0;
+		if (t->has_addr && t->addr.ss_family == AF_INET) {
+			a = (const uint8_t *)&((const struct sockaddr_in *)&t->addr)->sin_addr;
+			alen = 4;
+		} else if (t->has_addr && t->addr.ss_family == AF_INET6) {
+			a = ((const struct sockaddr_in6 *)&t->addr)->sin6_addr.s6_addr;
+			alen = 16;
+		}
+		if (!a) {
+			e->ip_of[i] = nips++;
+			continue;
+		}
+		uint64_t h = 1469598103934665603ull ^ alen;
+		for (size_t k = 0; k < alen; k++)
+			h = (h ^ a[k]) * 1099511628211ull;
+		for (size_t pos = (size_t)(h ^ (h >> 29)) & (cap - 1);; pos = (pos + 1) & (cap - 1)) {
+			if (!tab[pos]) {
+				tab[pos] = (uint32_t)i + 1;
+				e->ip_of[i] = nips++;
+				break;
+			}
+			const struct target *o = ts_get(e->targets, tab[pos] - 1);
+			const uint8_t *b = o->addr.ss_family == AF_INET
+						   ? (const uint8_t *)&((const struct sockaddr_in *)&o->addr)->sin_addr
+						   : ((const struct sockaddr_in6 *)&o->addr)->sin6_addr.s6_addr;
+			if (o->addr.ss_family == t->addr.ss_family && !memcmp(a, b, alen)) {
+				e->ip_of[i] = e->ip_of[tab[pos] - 1];
+				break;
+			}
+		}
+	}
+	free(tab);
+	if (e->cfg.per_ip && !(e->ip_active = calloc(nips ? nips : 1, sizeof(*e->ip_active))))
+		return -1;
+	if (e->cfg.per_ip_rate > 0) {
+		e->ip_gap_us = (uint64_t)(1e6 / e->cfg.per_ip_rate);
+		if (!(e->ip_next_us = calloc(nips ? nips : 1, sizeof(*e->ip_next_us))))
+			return -1;
+	}
+	return 0;
+}
+
 /* Write the host record and return the slot to the pool. */
 static void target_done(struct slot *s)
 {
 	struct worker *w = s->w;
 	struct engine *e = w->e;
 	s->res.connections = s->nconn;
+	s->res.retries = s->retries;
 	s->res.plan = s->plan ? plan_summary(s->plan) : NULL;
 	verify_host(s);
 	if (e->cfg.meta)
@@ -259,6 +385,7 @@ static void target_done(struct slot *s)
 	atomic_fetch_add(&e->st->status[s->res.status], 1);
 	atomic_fetch_add(&e->st->done, 1);
 	atomic_fetch_sub(&e->st->active, 1);
+	ip_release(w, s->tidx);
 	s->in_use = 0;
 	w->active--;
 	w->free_stack[w->nfree++] = (int)(s - w->slots);
@@ -294,6 +421,31 @@ static void probe_outcome(const struct host_result *r, struct probe_result *pr)
 }
 
 static int start_conn(struct slot *s, int first);
+static int launch(struct slot *s);
+
+/* The baseline connection was turned away before TLS: a 421 (RFC 5321
+ * §4.2.3: service not available, try later), or a reset, close or silence
+ * before the ClientHello. Connection and rate limits look like this, and a
+ * retry after a back-off usually gets in. A refused or timed-out connect is
+ * an answer (nothing listens there) and is not retried. */
+static int turned_away(const struct host_result *r)
+{
+	if (r->tls.attempted || !r->fail_stage[0] || !strcmp(r->fail_stage, "connect"))
+		return 0;
+	return !strcmp(r->fail_reason, "smtp-421") || !strcmp(r->fail_reason, "reset") ||
+	       !strcmp(r->fail_reason, "closed") || !strcmp(r->fail_reason, "timeout");
+}
+
+/* Back-off before retry number s->retries + 1: --backoff doubled each time. */
+static uint64_t backoff_ms(const struct slot *s)
+{
+	uint64_t b = s->w->e->cfg.backoff_ms;
+	for (unsigned i = 0; i < s->retries && b < ENGINE_MAX_BACKOFF_MS; i++)
+		b *= 2;
+	return b < ENGINE_MAX_BACKOFF_MS ? b : ENGINE_MAX_BACKOFF_MS;
+}
+
+static void init_result(struct slot *s);
 
 /* After the probes: one full handshake, when the server speaks a version
  * wolfSSL can (TLS 1.1+: the baseline got the server's highest). */
@@ -312,7 +464,7 @@ static int start_handshake_conn(struct slot *s)
 	if (!s->res.hs)
 		return 0;
 	s->handshaking = 1;
-	if (start_conn(s, 0))
+	if (launch(s))
 		return 1;
 	return 0;
 }
@@ -347,7 +499,7 @@ static void conn_done(struct slot *s)
 			return;
 		}
 		struct probe_result pr;
-		probe_outcome(s->nconn == 1 ? &s->res : &s->pres, &pr);
+		probe_outcome(s->first ? &s->res : &s->pres, &pr);
 		if (s->res.trace && s->res.ntrace < PLAN_MAX_PROBES + ENGINE_RETRIES * 4) {
 			struct probe_trace *tr = &s->res.trace[s->res.ntrace++];
 			*tr = (struct probe_trace){
@@ -362,16 +514,21 @@ static void conn_done(struct slot *s)
 				.ms = (uint32_t)(loop_now_ms(w->l) - s->conn_t0),
 			};
 		}
-		/* A probe turned away before TLS (421, a reset or close at the banner:
-		 * connection or rate limits) is repeated after a back-off instead of
-		 * ending the enumeration: 0.5, 1, 2 s, at most ENGINE_RETRIES times. */
-		if (pr.outcome == PO_NO_TLS && s->nconn > 1 && s->retries < ENGINE_RETRIES &&
+		/* A connection turned away before TLS (421, a reset or close at the
+		 * banner: connection or rate limits) is repeated after a back-off
+		 * instead of ending the host or its enumeration: --backoff (0.5 s),
+		 * doubled each time, at most --retries (3) times per host. */
+		if ((s->first ? turned_away(&s->res) : pr.outcome == PO_NO_TLS) && s->retries < w->e->cfg.retries &&
 		    !atomic_load(&w->e->draining)) {
+			if (s->first)
+				init_result(s); /* the record keeps the dialogue of the attempt that counts */
 			s->waiting = 1;
-			loop_timer_arm(w->l, &s->timer, 500u << s->retries);
+			loop_timer_arm(w->l, &s->timer, backoff_ms(s));
 			s->retries++;
+			atomic_fetch_add(&w->e->st->retries, 1);
 			return;
 		}
+		s->first = 0;
 		keep_probe_chain(s);
 		/* the first leaf certificate any probe saw grades the suites; parsed once per host */
 		if (s->res.tls.leaf.type == CK_NONE && s->c.leaf)
@@ -385,7 +542,7 @@ static void conn_done(struct slot *s)
 			target_done(s);
 			return;
 		}
-		if (start_conn(s, 0))
+		if (launch(s))
 			return;
 	}
 }
@@ -473,6 +630,55 @@ static int start_conn(struct slot *s, int first)
 	return 1;
 }
 
+/* Start the slot's next connection now or, when --rate or --per-ip-rate
+ * say so, after a wait. 1 in progress or waiting, 0 ended at once. */
+static int launch(struct slot *s)
+{
+	uint64_t wait = pace(s);
+	if (wait) {
+		s->waiting = 2;
+		timer_init(&s->timer, on_timer, s);
+		loop_timer_arm(s->w->l, &s->timer, wait);
+		return 1;
+	}
+	return start_conn(s, s->first);
+}
+
+/* The record of the slot's target as it starts (again, for a retried
+ * baseline: the trace of earlier attempts and the start time are kept). */
+static void init_result(struct slot *s)
+{
+	struct engine *e = s->w->e;
+	const struct target *t = ts_get(e->targets, s->tidx);
+	uint16_t port = t->port ? t->port : e->cfg.default_port;
+	struct host_result *r = &s->res;
+	struct probe_trace *trace = r->trace;
+	unsigned ntrace = r->ntrace;
+	uint64_t start_ms = r->start_ms;
+	memset(r, 0, sizeof(*r));
+	r->trace = trace;
+	r->ntrace = ntrace;
+	r->start_ms = start_ms;
+	r->port = port;
+	r->mode = engine_mode_for_port(port, e->cfg.mode);
+	snprintf(r->sni, sizeof(r->sni), "%s", t->sni);
+	snprintf(r->name, sizeof(r->name), "%s", t->host);
+	snprintf(r->tag, sizeof(r->tag), "%s", t->tag);
+	s->sa = t->addr;
+	s->salen = t->addrlen;
+	if (s->sa.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&s->sa;
+		sin->sin_port = htons(port);
+		inet_ntop(AF_INET, &sin->sin_addr, r->ip, sizeof(r->ip));
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&s->sa;
+		sin6->sin6_port = htons(port);
+		inet_ntop(AF_INET6, &sin6->sin6_addr, r->ip, sizeof(r->ip));
+	}
+}
+
+static int start_target(struct worker *w, size_t idx);
+
 /* Start the next target in a free slot (the caller checked there is one).
  * Returns 1 when a connection is in progress, 0 when the target was consumed
  * without one (blocked, or failed at once with its record written and its
@@ -497,28 +703,27 @@ static int start_one(struct worker *w)
 		atomic_fetch_add(&e->st->blocked, 1);
 		return 0;
 	}
+	if (!ip_acquire(e, idx)) {
+		/* its IP has --per-ip targets in flight: later (the defer list is
+		 * never fuller than the slots, see refill) */
+		w->defer[w->ndefer++] = idx;
+		atomic_fetch_add(&e->st->deferred, 1);
+		return 0;
+	}
+	return start_target(w, idx);
+}
+
+/* Start target idx, whose IP share is held, in a free slot; as start_one. */
+static int start_target(struct worker *w, size_t idx)
+{
+	struct engine *e = w->e;
 	struct slot *s = &w->slots[w->free_stack[--w->nfree]];
 	s->tidx = idx;
-	uint16_t port = t->port ? t->port : e->cfg.default_port;
 	struct host_result *r = &s->res;
-	memset(r, 0, sizeof(*r));
-	r->port = port;
-	r->mode = engine_mode_for_port(port, e->cfg.mode);
-	snprintf(r->sni, sizeof(r->sni), "%s", t->sni);
-	snprintf(r->name, sizeof(r->name), "%s", t->host);
-	snprintf(r->tag, sizeof(r->tag), "%s", t->tag);
-	s->sa = t->addr;
-	s->salen = t->addrlen;
-	if (s->sa.ss_family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&s->sa;
-		sin->sin_port = htons(port);
-		inet_ntop(AF_INET, &sin->sin_addr, r->ip, sizeof(r->ip));
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&s->sa;
-		sin6->sin6_port = htons(port);
-		inet_ntop(AF_INET6, &sin6->sin6_addr, r->ip, sizeof(r->ip));
-	}
+	r->trace = NULL;
+	r->ntrace = 0;
 	r->start_ms = wall_ms();
+	init_result(s);
 	if (e->cfg.trace_probes)
 		r->trace = calloc(PLAN_MAX_PROBES + ENGINE_RETRIES * 4, sizeof(*r->trace));
 	s->t0 = loop_now_ms(w->l);
@@ -527,9 +732,12 @@ static int start_one(struct worker *w)
 	s->retries = 0;
 	s->waiting = 0;
 	s->handshaking = 0;
+	s->first = 1;
 	w->active++;
 	atomic_fetch_add(&e->st->started, 1);
-	atomic_fetch_add(&e->st->active, 1);
+	unsigned long act = atomic_fetch_add(&e->st->active, 1) + 1, peak = atomic_load(&e->st->peak_active);
+	while (act > peak && !atomic_compare_exchange_weak(&e->st->peak_active, &peak, act))
+		;
 	s->plan = plan_new((enum enum_mode)e->cfg.enum_mode, r->sni[0] ? r->sni : NULL);
 	if (!s->plan || !plan_next(s->plan, &s->probe)) {
 		r->status = ST_UNKNOWN_ERROR;
@@ -538,15 +746,34 @@ static int start_one(struct worker *w)
 		target_done(s);
 		return 0;
 	}
-	if (start_conn(s, 1))
+	if (launch(s))
 		return 1;
 	conn_done(s);
 	return 0;
 }
 
+/* Start deferred targets whose IP has a free share now, in order. */
+static void run_deferred(struct worker *w)
+{
+	unsigned k = 0;
+	w->defer_check = 0;
+	for (unsigned i = 0; i < w->ndefer; i++) {
+		size_t idx = w->defer[i];
+		if (w->nfree > 0 && !atomic_load(&w->e->draining) && ip_acquire(w->e, idx))
+			start_target(w, idx);
+		else
+			w->defer[k++] = idx;
+	}
+	w->ndefer = k;
+}
+
 static void refill(struct worker *w)
 {
-	while (w->nfree > 0 && start_one(w) >= 0)
+	if (w->ndefer > 0 && w->defer_check)
+		run_deferred(w);
+	/* never hold more deferred targets than slots: memory stays bounded
+	 * when the input is one address with many ports */
+	while (w->nfree > 0 && w->ndefer < w->nslots && start_one(w) >= 0)
 		;
 }
 
@@ -556,9 +783,10 @@ static void on_timer(struct loop *l, struct timer *t, void *ud)
 	(void)t;
 	struct slot *s = ud;
 	if (s->waiting) {
-		/* back-off over: the same probe again */
+		/* back-off over: the same probe again (paced); pacing wait over: connect */
+		int paced = s->waiting == 2;
 		s->waiting = 0;
-		if (!start_conn(s, 0))
+		if (!(paced ? start_conn(s, s->first) : launch(s)))
 			conn_done(s);
 		refill(s->w);
 		return;
@@ -611,10 +839,14 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct engine *e = w->e;
+	loop_update_now(w->l); /* pacing reserves times from now, not from loop_new */
 	refill(w);
-	while (w->active > 0 || (!atomic_load(&e->draining) && atomic_load(&e->next) < e->ntargets)) {
-		if (loop_run_once(w->l, 250) < 0)
+	while (w->active > 0 ||
+	       (!atomic_load(&e->draining) && (w->ndefer > 0 || atomic_load(&e->next) < e->ntargets))) {
+		/* deferred targets wait for shares other threads free: look often */
+		if (loop_run_once(w->l, w->ndefer ? 5 : 250) < 0)
 			break;
+		w->defer_check = 1;
 		refill(w);
 	}
 	/* wolfSSL's fixed-point ECC cache (FP_ECC) is per thread: free this one's. */
@@ -629,6 +861,7 @@ static void worker_free(struct worker *w)
 			conn_release(&w->slots[i].c);
 	free(w->slots);
 	free(w->free_stack);
+	free(w->defer);
 	jb_free(&w->jb);
 	loop_free(w->l);
 }
@@ -653,6 +886,8 @@ struct engine *engine_start(const struct engine_config *cfg, const struct target
 	e->certs = certstore_new();
 	for (size_t i = 0; e->certs && i < cfg->nseen_certs; i++)
 		certstore_add(e->certs, cfg->seen_certs[i]);
+	if ((cfg->per_ip || cfg->per_ip_rate > 0) && build_ip_index(e) < 0)
+		goto oom;
 	unsigned per = (cfg->concurrency + e->nworkers - 1) / e->nworkers;
 	if (per == 0)
 		per = 1;
@@ -666,9 +901,12 @@ struct engine *engine_start(const struct engine_config *cfg, const struct target
 		w->l = loop_new(65536);
 		w->slots = calloc(per, sizeof(*w->slots));
 		w->free_stack = calloc(per, sizeof(int));
+		w->defer = calloc(per, sizeof(*w->defer));
 		jb_init(&w->jb);
-		if (!w->l || !w->slots || !w->free_stack)
+		if (!w->l || !w->slots || !w->free_stack || !w->defer)
 			goto oom;
+		if (cfg->rate > 0)
+			w->rate_gap_us = (uint64_t)(1e6 * e->nworkers / cfg->rate);
 		for (unsigned k = 0; k < per; k++) {
 			w->slots[k].fd = -1;
 			w->slots[k].w = w;
@@ -696,6 +934,9 @@ fail:
 	free(e->workers);
 	hs_ctx_free(e->hs_ctx);
 	certstore_free(e->certs);
+	free(e->ip_of);
+	free(e->ip_active);
+	free(e->ip_next_us);
 	free(e);
 	return NULL;
 }
@@ -720,5 +961,8 @@ void engine_join(struct engine *e)
 	free(e->workers);
 	hs_ctx_free(e->hs_ctx);
 	certstore_free(e->certs);
+	free(e->ip_of);
+	free(e->ip_active);
+	free(e->ip_next_us);
 	free(e);
 }

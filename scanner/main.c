@@ -30,6 +30,7 @@
 #include "mxscan/resolve.h"
 #include "mxscan/resume.h"
 #include "mxscan/selftest.h"
+#include "mxscan/shard.h"
 #include "mxscan/suites.h"
 #include "mxscan/target.h"
 #include "mxscan/verify.h"
@@ -71,6 +72,8 @@ static const char usage_text[] =
 	"      --strict            stop at the first invalid input line (default: report, count, go on)\n"
 	"  -p, --port N            port for targets without one (default 25)\n"
 	"      --mode MODE         auto (default: 465 implicit TLS, others STARTTLS), starttls, implicit\n"
+	"      --shards N --shard I --seed S   scan only shard I (0..N-1) of the input: a hash of each\n"
+	"                          target (address:port, or name) with S; same N and S on every shard\n"
 	"\n"
 	"TLS probing:\n"
 	"      --enum LEVEL        quick: one broad ClientHello per host (like zgrab2);\n"
@@ -111,11 +114,22 @@ static const char usage_text[] =
 	"      --names domain|mx   names in the input are mail domains (default: MX lookup, RFC 5321\n"
 	"                          implicit MX when none) or MX host names (A/AAAA lookup only)\n"
 	"\n"
+	"Politeness:\n"
+	"      --per-ip N          hosts (ports, names) of one IP address in flight at once (default 2;\n"
+	"                          0 = no limit); each host's probes run one at a time\n"
+	"      --per-ip-rate R     at most R new connections per second to one IP address (default: no limit)\n"
+	"      --rate N            at most N new connections per second in all (default: no limit)\n"
+	"      --retries N         per host, connections turned away before TLS (421, reset, close,\n"
+	"                          silence) tried again, at most N times (default 3)\n"
+	"      --backoff S         wait before the first retry, doubled for each next one (default 0.5)\n"
+	"\n"
 	"Safety:\n"
 	"      --blocklist FILE    ranges never scanned; replaces the default, which lists every IANA\n"
 	"                          special-purpose range (loopback included): datasets/blocklist.conf\n"
 	"      --allowlist CIDR|FILE  scan only these ranges (repeatable); an allow entry at least as\n"
 	"                          specific as a block entry wins, e.g. --allowlist 127.0.0.0/8 for tests\n"
+	"      --optout FILE       opt-out requests (CIDR per line, blocklist format; repeatable): never\n"
+	"                          scanned, whatever the allow-list says\n"
 	"\n"
 	"Progress and misc:\n"
 	"      --progress          print a progress line every second on stderr (default: when a tty)\n"
@@ -419,6 +433,15 @@ enum {
 	OPT_GEOIP,
 	OPT_ASN_DB,
 	OPT_RESUME,
+	OPT_SHARDS,
+	OPT_SHARD,
+	OPT_SEED,
+	OPT_OPTOUT,
+	OPT_PER_IP,
+	OPT_PER_IP_RATE,
+	OPT_RATE,
+	OPT_RETRIES,
+	OPT_BACKOFF,
 };
 
 static const struct option long_opts[] = {
@@ -431,6 +454,9 @@ static const struct option long_opts[] = {
 	{ "no-handshake", no_argument, 0, OPT_NO_HANDSHAKE },
 	{ "ca-file", required_argument, 0, OPT_CA_FILE },
 	{ "names", required_argument, 0, OPT_NAMES },
+	{ "shards", required_argument, 0, OPT_SHARDS },
+	{ "shard", required_argument, 0, OPT_SHARD },
+	{ "seed", required_argument, 0, OPT_SEED },
 	{ "output", required_argument, 0, 'o' },
 	{ "flush-records", required_argument, 0, OPT_FLUSH_RECORDS },
 	{ "flush-secs", required_argument, 0, OPT_FLUSH_SECS },
@@ -449,6 +475,12 @@ static const struct option long_opts[] = {
 	{ "resolver", required_argument, 0, OPT_RESOLVER },
 	{ "blocklist", required_argument, 0, OPT_BLOCKLIST },
 	{ "allowlist", required_argument, 0, OPT_ALLOWLIST },
+	{ "optout", required_argument, 0, OPT_OPTOUT },
+	{ "per-ip", required_argument, 0, OPT_PER_IP },
+	{ "per-ip-rate", required_argument, 0, OPT_PER_IP_RATE },
+	{ "rate", required_argument, 0, OPT_RATE },
+	{ "retries", required_argument, 0, OPT_RETRIES },
+	{ "backoff", required_argument, 0, OPT_BACKOFF },
 	{ "progress", no_argument, 0, OPT_PROGRESS },
 	{ "quiet", no_argument, 0, 'q' },
 	{ "selftest", no_argument, 0, OPT_SELFTEST },
@@ -466,11 +498,14 @@ int main(int argc, char **argv)
 	struct verify_roots *roots = NULL;
 	const char *geoip = NULL, *asn_db = NULL;
 	struct geo *geo = NULL;
-	const char *allow[MAX_LIST], *resolvers[MAX_LIST + 1];
-	unsigned nallow = 0, nresolvers = 0;
+	const char *allow[MAX_LIST], *resolvers[MAX_LIST + 1], *optout[MAX_LIST];
+	unsigned nallow = 0, nresolvers = 0, noptout = 0;
 	int strict = 0, append = 0, resume = 0, quiet = 0, progress = -1, rc = EXIT_OK;
 	unsigned long port = 25, threads = 0, concurrency = 200, flush_records = 1000;
 	unsigned flush_ms = 5000;
+	unsigned long shards = 1, shard = 0;
+	unsigned long long seed = 0;
+	int shard_given = 0;
 	char ehlo[256], err[512], scan_id[64], blpath[PATH_MAX];
 	struct engine_config ec;
 	struct blocklist *bl = NULL;
@@ -497,6 +532,9 @@ int main(int argc, char **argv)
 	ec.mode = MODE_AUTO;
 	ec.enum_mode = ENUM_FULL;
 	ec.handshake = 1;
+	ec.per_ip = 2;
+	ec.retries = 3;
+	ec.backoff_ms = 500;
 	default_ehlo(ehlo, sizeof(ehlo));
 
 	int opt;
@@ -547,6 +585,25 @@ int main(int argc, char **argv)
 				goto out;
 			}
 			break;
+		case OPT_SHARDS:
+			if (parse_uint(optarg, 1, 65536, &shards, "--shards") < 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_SHARD:
+			if (parse_uint(optarg, 0, 65535, &shard, "--shard") < 0)
+				return EXIT_USAGE;
+			shard_given = 1;
+			break;
+		case OPT_SEED: {
+			char *end;
+			errno = 0;
+			seed = strtoull(optarg, &end, 0);
+			if (errno || *end || !*optarg || *optarg == '-') {
+				fprintf(stderr, "mxscan: --seed expects an unsigned 64-bit number, got '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		}
 		case 'o': output = optarg; break;
 		case OPT_FLUSH_RECORDS:
 			if (parse_uint(optarg, 1, 10000000, &flush_records, "--flush-records") < 0)
@@ -617,6 +674,44 @@ int main(int argc, char **argv)
 			}
 			allow[nallow++] = optarg;
 			break;
+		case OPT_OPTOUT:
+			if (noptout >= MAX_LIST) {
+				fprintf(stderr, "mxscan: at most %d --optout files\n", MAX_LIST);
+				return EXIT_USAGE;
+			}
+			optout[noptout++] = optarg;
+			break;
+		case OPT_PER_IP: {
+			unsigned long v;
+			if (parse_uint(optarg, 0, 100000, &v, "--per-ip") < 0)
+				return EXIT_USAGE;
+			ec.per_ip = (unsigned)v;
+			break;
+		}
+		case OPT_RETRIES: {
+			unsigned long v;
+			if (parse_uint(optarg, 0, 20, &v, "--retries") < 0)
+				return EXIT_USAGE;
+			ec.retries = (unsigned)v;
+			break;
+		}
+		case OPT_BACKOFF:
+			if (parse_secs(optarg, &ec.backoff_ms, "--backoff") < 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_RATE:
+		case OPT_PER_IP_RATE: {
+			char *end;
+			errno = 0;
+			double v = strtod(optarg, &end);
+			if (errno || *end || !*optarg || !(v >= 0 && v <= 10000000)) {
+				fprintf(stderr, "mxscan: %s expects connections per second (0 = no limit), got '%s'\n",
+					opt == OPT_RATE ? "--rate" : "--per-ip-rate", optarg);
+				return EXIT_USAGE;
+			}
+			*(opt == OPT_RATE ? &ec.rate : &ec.per_ip_rate) = v;
+			break;
+		}
 		case OPT_PROGRESS: progress = 1; break;
 		case 'q': quiet = 1; break;
 		case OPT_LIST_BASELINE: {
@@ -647,6 +742,12 @@ int main(int argc, char **argv)
 	}
 	if (progress < 0)
 		progress = !quiet && isatty(2);
+	if (shard >= shards || (shards > 1 && !shard_given)) {
+		fprintf(stderr,
+			"mxscan: --shards %lu needs --shard between 0 and %lu (the same --seed on every shard)\n",
+			shards, shards - 1);
+		return EXIT_USAGE;
+	}
 	if ((rc = check_output(output, input, append, resume)) != EXIT_OK)
 		return rc;
 	ec.conn.ehlo_name = ehlo;
@@ -709,6 +810,14 @@ int main(int argc, char **argv)
 	if (bl_load_file(bl, blocklist, BL_BLOCK, err, sizeof(err)) < 0) {
 		fprintf(stderr, "mxscan: blocklist: %s\n", err);
 		{
+			rc = EXIT_USAGE;
+			goto out;
+		}
+	}
+	/* Opt-out requests win over everything, the allow-list included. */
+	for (unsigned i = 0; i < noptout; i++) {
+		if (bl_load_file(bl, optout[i], BL_OPTOUT, err, sizeof(err)) < 0) {
+			fprintf(stderr, "mxscan: --optout: %s\n", err);
 			rc = EXIT_USAGE;
 			goto out;
 		}
@@ -832,13 +941,15 @@ int main(int argc, char **argv)
 
 	/* First blocklist pass, before any DNS query; host names are checked
 	 * once resolved, and every address again right before connect. */
-	unsigned long blocked_early = 0, resolve_failed = 0;
+	unsigned long blocked_early = 0, resolve_failed = 0, other_shards = 0;
 	size_t raw_dups = ts_dups(raw), nn = 0;
 	named = ts_new();
 	for (size_t i = 0; i < ts_count(raw); i++) {
 		const struct target *t = ts_get(raw, i);
 		const char *why;
-		if (!t->has_addr && rs && names_are_domains && resume_domain_done(rs, t->host)) {
+		if (shards > 1 && shard_of(t, (unsigned)shards, seed) != shard) {
+			other_shards++; /* another shard's target: by its key, never by input order */
+		} else if (!t->has_addr && rs && names_are_domains && resume_domain_done(rs, t->host)) {
 			resume_domains++;
 		} else if (!t->has_addr && rs && !names_are_domains && resume_name_done(rs, t->host, t->port)) {
 			resume_skipped++;
@@ -854,11 +965,18 @@ int main(int argc, char **argv)
 				fprintf(stderr, "mxscan: %s not scanned: %s\n", t->host, why);
 		}
 	}
-	if (rs && zin.n > 0) {
-		/* zdns lines of domains already recorded are not scanned again either. */
+	if ((rs || shards > 1) && zin.n > 0) {
+		/* zdns lines: other shards' domains (keyed like a domain line) and domains already
+		 * recorded are not scanned here either. */
 		size_t w = 0;
 		for (size_t i = 0; i < zin.n; i++) {
-			if (resume_domain_done(rs, zin.doms[i].domain))
+			struct target zt;
+			memset(&zt, 0, sizeof(zt));
+			snprintf(zt.host, sizeof(zt.host), "%s", zin.doms[i].domain);
+			zt.port = (uint16_t)port;
+			if (shards > 1 && shard_of(&zt, (unsigned)shards, seed) != shard)
+				other_shards++;
+			else if (rs && resume_domain_done(rs, zin.doms[i].domain))
 				resume_domains++;
 			else
 				zin.doms[w++] = zin.doms[i];
@@ -882,7 +1000,8 @@ int main(int argc, char **argv)
 		}
 		for (size_t i = 0; i < ts_count(raw) && k < nn; i++) {
 			const struct target *t = ts_get(raw, i);
-			if (t->has_addr || (rs && resume_domain_done(rs, t->host)))
+			if (t->has_addr || (shards > 1 && shard_of(t, (unsigned)shards, seed) != shard) ||
+			    (rs && resume_domain_done(rs, t->host)))
 				continue;
 			doms[k].domain = mx_store_str(store, t->host, strlen(t->host));
 			if (!doms[k].domain) {
@@ -1061,6 +1180,10 @@ int main(int argc, char **argv)
 		.resume_records = meta_resume_records,
 		.resume_skipped = resume_skipped,
 		.resume_domains = resume_domains,
+		.shards = (unsigned)shards,
+		.shard = (unsigned)shard,
+		.seed = seed,
+		.other_shards = other_shards,
 	};
 	if (record_scan(&jb, &meta) == 0)
 		recw_write(out, jb.buf, jb.len);

@@ -431,6 +431,7 @@ int record_host(struct jbuf *jb, const char *scan_id, struct host_result *r)
 
 	jb_obj_open(jb, "probes");
 	jb_uint(jb, "connections", r->connections);
+	jb_uint(jb, "retries", r->retries);
 	jb_uint(jb, "duration_ms", r->duration_ms);
 	if (r->plan && r->plan->mode != ENUM_QUICK) {
 		jb_obj_open(jb, "refusals");
@@ -499,6 +500,12 @@ int record_scan(struct jbuf *jb, const struct scan_meta *m)
 		jb_uint(jb, "skipped", m->resume_skipped);
 		jb_uint(jb, "domains_skipped", m->resume_domains);
 		jb_obj_close(jb);
+	}
+	if (m->shards > 1) {
+		jb_uint(jb, "shards", m->shards);
+		jb_uint(jb, "shard", m->shard);
+		jb_uint(jb, "seed", m->seed);
+		jb_uint(jb, "other_shards", m->other_shards);
 	}
 	if (m->status_counts) {
 		jb_uint(jb, "done", m->done);

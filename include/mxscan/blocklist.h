@@ -14,6 +14,8 @@
  *      prefix) inside that allowed /8 still refuses 127.0.0.9.
  *   3. If no entry contains A: when the blocklist holds at least one allow entry (of either
  *      family) A is refused ("not in allow-list"), otherwise A is allowed.
+ *   0. Before all of this: an address inside any BL_OPTOUT entry (an opt-out request, --optout)
+ *      is refused, whatever allow entry also contains it.
  * Consequence of 1-3: the allow-list widens nothing beyond itself; an address outside every
  * allow entry is refused, and one inside is still refused by a more specific block.
  *
@@ -39,8 +41,9 @@ struct blocklist;
 enum bl_kind {
 	BL_BLOCK = 0,
 	BL_ALLOW = 1,
+	BL_OPTOUT = 2, /* an opt-out request: refuses its range whatever allow entry matches */
 };
-#define BL_KIND_COUNT 2
+#define BL_KIND_COUNT 3
 
 /* "block" / "allow"; "?" for a value outside the enum. */
 const char *bl_kind_name(enum bl_kind kind);

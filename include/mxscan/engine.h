@@ -41,12 +41,22 @@ struct engine_config {
 	const struct blocklist *bl;
 	struct recw *out;
 	const char *scan_id;
+	/* Politeness (0 = unlimited). A target holds its IP's share from its
+	 * first connection to its record, so its probes count once. */
+	unsigned per_ip;     /* targets in flight per IP address, all ports and names together */
+	double per_ip_rate;  /* new connections per second to one IP address */
+	double rate;         /* new connections per second, whole scan (split evenly across threads) */
+	unsigned retries;    /* per host: connections turned away before TLS tried again (421, reset...) */
+	unsigned backoff_ms; /* wait before the first retry; doubles with each one */
 };
 
 struct engine_stats {
 	atomic_ulong started, done, active, blocked, write_errors;
 	atomic_ulong skipped;     /* targets whose record was already in the output (--resume) */
 	atomic_ulong connections; /* TCP connections opened (several per target when enumerating) */
+	atomic_ulong retries;     /* of which repeated after a 421, reset, close or timeout before TLS */
+	atomic_ulong deferred;    /* times a target waited because its IP had per_ip targets in flight */
+	atomic_ulong peak_active; /* most targets in flight at once */
 	atomic_ulong status[ST__COUNT];
 };
 

@@ -25,6 +25,8 @@ struct scan_meta {
 	unsigned threads;
 	int resumed;                                             /* --resume: the fields below are written */
 	uint64_t resume_records, resume_skipped, resume_domains; /* records read back, targets and domains skipped */
+	unsigned shards, shard;                                  /* --shards/--shard (shards 1: not sharded) */
+	uint64_t seed, other_shards;                             /* --seed; input targets left to other shards */
 	const unsigned long *status_counts;                      /* ST__COUNT entries, or NULL */
 };
 int record_scan(struct jbuf *jb, const struct scan_meta *m);

@@ -161,6 +161,7 @@ struct host_result {
 	struct probe_trace *trace;          /* --trace-probes: one entry per connection, else NULL */
 	unsigned ntrace;
 	unsigned connections;
+	unsigned retries;  /* connections that repeated one turned away before TLS (421, reset, close, timeout) */
 	uint64_t start_ms; /* wall clock, ms since epoch */
 	uint64_t duration_ms;
 };

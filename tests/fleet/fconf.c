@@ -388,6 +388,8 @@ static int set_key(struct fconf *c, struct fc_personality *p, const char *key, c
 		return parse_uint(v, 86400000, &p->never_close_ms);
 	if (!strcmp(key, "max_concurrent"))
 		return parse_uint(v, 100000, &p->max_concurrent);
+	if (!strcmp(key, "refuse_first"))
+		return parse_uint(v, 100000, &p->refuse_first);
 	if (!strcmp(key, "rate")) {
 		char *slash = strchr(v, '/');
 		if (!slash) {

@@ -63,6 +63,7 @@ struct fc_personality {
 	enum fc_starttls starttls;
 	int ehlo_refused, close_after_starttls, plaintext_after_220, never_close;
 	unsigned max_concurrent;        /* 0: unlimited */
+	unsigned refuse_first;          /* the first K connections to the address get 421 (try later) */
 	unsigned rate_n, rate_window_s; /* 0: unlimited */
 	unsigned idle_ms, linger_ms, never_close_ms, max_errors;
 	/* ports (defaults for assignments) */

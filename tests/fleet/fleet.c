@@ -111,6 +111,7 @@ struct rate_slot {
 
 struct addr_rt { /* runtime state of one fleet address */
 	unsigned active;
+	unsigned seen;          /* connections accepted so far (refuse_first) */
 	struct rate_slot *rate; /* FLEET_RATE_SLOTS, only with a rate limit */
 };
 
@@ -1059,8 +1060,21 @@ static void conn_open(struct listener *ls, int fd, const struct sockaddr_storage
 	F.active++;
 	const struct fc_personality *p = c->p;
 	c->state = FLEET_CLOSING;
-	int over = (p->max_concurrent && c->rt->active >= p->max_concurrent);
-	int rated = !over && p->rate_n && rate_exceeded(c->rt, p, ss);
+	int early = c->rt->seen++ < p->refuse_first;
+	int over = !early && (p->max_concurrent && c->rt->active >= p->max_concurrent);
+	int rated = !early && !over && p->rate_n && rate_exceeded(c->rt, p, ss);
+	if (early) {
+		/* greylisting-style: the first K connections are told to come back later */
+		vlog(c, "refused: refuse_first %u of %u", c->rt->seen, p->refuse_first);
+		if (c->implicit) {
+			c->close_after = FLEET_CLOSE_FIN;
+			set_state(c, FLEET_CLOSING);
+			conn_flush(c);
+			return;
+		}
+		reply_and_close(c, FLEET_CLOSE_FIN, "421 4.7.0 %s Try again later\r\n", host_name(c));
+		return;
+	}
 	if (over || rated) {
 		vlog(c, "refused: %s", over ? "max_concurrent" : "rate");
 		if (c->implicit) {

@@ -331,6 +331,8 @@ int fout_manifest(const struct fconf *c, const char *path)
 				fprintf(f, "{\"connections\":%u,\"window_s\":%u}", p->rate_n, p->rate_window_s);
 			else
 				fputs("null", f);
+			if (p->refuse_first)
+				fprintf(f, ",\"refuse_first\":%u", p->refuse_first);
 			fputs("},", f);
 			write_tls(f, p);
 			fputs("}\n", f);

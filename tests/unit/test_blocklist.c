@@ -427,9 +427,29 @@ static void test_differential(void)
 	bl_free(bl);
 }
 
+/* Opt-out entries refuse whatever allow entry matches, even a more specific one. */
+static void test_optout(void)
+{
+	struct blocklist *bl = bl_new();
+	const char *why = NULL;
+	bl_add(bl, "127.0.0.0/8", BL_ALLOW, "tests");
+	ok(bl_add(bl, "127.30.5.0/24", BL_OPTOUT, "opt-out: example.org abuse desk") == 0, "add an opt-out /24");
+	bl_add(bl, "127.30.5.7/32", BL_ALLOW, "a more specific allow");
+	ok(check(bl, "127.30.5.9", &why) == 0 && why && strstr(why, "abuse desk"), "opted-out address refused: %s",
+	   why ? why : "-");
+	ok(check(bl, "127.30.5.7", &why) == 0, "a more specific allow does not override the opt-out");
+	ok(check(bl, "127.30.6.1", &why) == 1, "outside the opt-out: the allow-list decides");
+	bl_add(bl, "127.0.0.0/8", BL_OPTOUT, NULL);
+	ok(check(bl, "127.1.1.1", &why) == 0, "an opt-out of the same prefix as an allow entry wins");
+	is_int(bl_count(bl, BL_OPTOUT), 2, "two opt-out entries");
+	is_str(bl_kind_name(BL_OPTOUT), "opt-out", "bl_kind_name(BL_OPTOUT)");
+	bl_free(bl);
+}
+
 int main(void)
 {
 	test_default_file();
+	test_optout();
 	test_allow_rules();
 	test_errors();
 	test_differential();
