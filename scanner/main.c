@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "mxscan/blocklist.h"
+
 #include "mxscan/domains.h"
 #include "mxscan/engine.h"
 #include "mxscan/plan.h"
@@ -47,6 +48,7 @@ enum {
 
 static const char usage_text[] =
 	"Usage: mxscan [OPTIONS] [TARGET...]\n"
+	"       mxscan diagnose DOMAIN | HOST[:PORT] [OPTIONS]   (see mxscan diagnose --help)\n"
 	"       mxscan --selftest | --help | --version\n"
 	"\n"
 	"Scan mail servers: SMTP banner, EHLO, STARTTLS (or implicit TLS on 465), and the\n"
@@ -72,6 +74,7 @@ static const char usage_text[] =
 	"                          compression, fallback SCSV, secure renegotiation (like nmap's\n"
 	"                          ssl-enum-ciphers, with fewer connections)\n"
 	"      --trace-probes      keep every probe in the record (kind, offer size, outcome, alert, pick)\n"
+	"      --transcript        keep the SMTP dialogue in the record (smtp.transcript: S:/C: lines)\n"
 	"      --no-handshake      skip the full TLS handshake (certificate chain, EHLO after TLS) that\n"
 	"                          follows the probes when the server speaks TLS 1.1 or newer\n"
 	"      --ca-file FILE      trust anchors (PEM) for chain verification (default: the system\n"
@@ -151,33 +154,6 @@ static int parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigne
 	}
 	*out = v;
 	return 0;
-}
-
-/* datasets/blocklist.conf next to the binary (bin/../datasets) or at the
- * compiled-in source path. */
-static int find_default_blocklist(char *out, size_t cap)
-{
-	char exe[PATH_MAX / 2];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = 0;
-		char *slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = 0;
-			snprintf(out, cap, "%s/../datasets/blocklist.conf", exe);
-			if (access(out, R_OK) == 0)
-				return 0;
-			snprintf(out, cap, "%s/../share/mxscan/blocklist.conf", exe);
-			if (access(out, R_OK) == 0)
-				return 0;
-		}
-	}
-#ifdef MXSCAN_DATADIR
-	snprintf(out, cap, "%s/blocklist.conf", MXSCAN_DATADIR);
-	if (access(out, R_OK) == 0)
-		return 0;
-#endif
-	return -1;
 }
 
 static void default_ehlo(char *out, size_t cap)
@@ -292,6 +268,7 @@ enum {
 	OPT_NO_HANDSHAKE,
 	OPT_CA_FILE,
 	OPT_NAMES,
+	OPT_TRANSCRIPT,
 };
 
 static const struct option long_opts[] = {
@@ -301,6 +278,7 @@ static const struct option long_opts[] = {
 	{ "mode", required_argument, 0, OPT_MODE },
 	{ "enum", required_argument, 0, OPT_ENUM },
 	{ "trace-probes", no_argument, 0, OPT_TRACE_PROBES },
+	{ "transcript", no_argument, 0, OPT_TRANSCRIPT },
 	{ "no-handshake", no_argument, 0, OPT_NO_HANDSHAKE },
 	{ "ca-file", required_argument, 0, OPT_CA_FILE },
 	{ "names", required_argument, 0, OPT_NAMES },
@@ -339,7 +317,7 @@ int main(int argc, char **argv)
 	int strict = 0, append = 0, quiet = 0, progress = -1, rc = EXIT_OK;
 	unsigned long port = 25, threads = 0, concurrency = 200, flush_records = 1000;
 	unsigned flush_ms = 5000;
-	char ehlo[256], err[512], scan_id[64], blpath[PATH_MAX];
+	char ehlo[256], err[512], scan_id[64];
 	struct engine_config ec;
 	struct blocklist *bl = NULL;
 	struct target_set *raw = NULL, *targets = NULL, *named = NULL, *resolved = NULL;
@@ -392,6 +370,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case OPT_TRACE_PROBES: ec.trace_probes = 1; break;
+		case OPT_TRANSCRIPT: ec.transcript = 1; break;
 		case OPT_NO_HANDSHAKE: ec.handshake = 0; break;
 		case OPT_CA_FILE: ca_file = optarg; break;
 		case OPT_NAMES:
@@ -498,48 +477,11 @@ int main(int argc, char **argv)
 	ec.roots = roots;
 
 	/* Blocklist: the default, or the user's file instead; allow-list entries. */
-	bl = bl_new();
+	bl = bl_build(blocklist, allow, nallow, err, sizeof(err));
 	if (!bl) {
-		fprintf(stderr, "mxscan: out of memory\n");
-		{
-			rc = EXIT_USAGE;
-			goto out;
-		}
-	}
-	if (!blocklist) {
-		if (find_default_blocklist(blpath, sizeof(blpath)) < 0) {
-			fprintf(stderr, "mxscan: cannot find the default blocklist (datasets/blocklist.conf next to "
-					"the binary); pass --blocklist FILE\n");
-			{
-				rc = EXIT_USAGE;
-				goto out;
-			}
-		}
-		blocklist = blpath;
-	}
-	if (bl_load_file(bl, blocklist, BL_BLOCK, err, sizeof(err)) < 0) {
-		fprintf(stderr, "mxscan: blocklist: %s\n", err);
-		{
-			rc = EXIT_USAGE;
-			goto out;
-		}
-	}
-	for (unsigned i = 0; i < nallow; i++) {
-		if (strchr(allow[i], '/') && access(allow[i], R_OK) != 0) {
-			if (bl_add_err(bl, allow[i], BL_ALLOW, "allow-list", err, sizeof(err)) < 0) {
-				fprintf(stderr, "mxscan: --allowlist %s: %s\n", allow[i], err);
-				{
-					rc = EXIT_USAGE;
-					goto out;
-				}
-			}
-		} else if (bl_load_file(bl, allow[i], BL_ALLOW, err, sizeof(err)) < 0) {
-			fprintf(stderr, "mxscan: --allowlist %s: %s\n", allow[i], err);
-			{
-				rc = EXIT_USAGE;
-				goto out;
-			}
-		}
+		fprintf(stderr, "mxscan: %s\n", err);
+		rc = EXIT_USAGE;
+		goto out;
 	}
 
 	/* Targets: arguments, -i FILE, or stdin. */
