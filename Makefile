@@ -40,7 +40,8 @@ $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BIN)/mxscan: $(MAIN_OBJ) $(LIB)
+# mxscan diagnose reads its records back with mxreport's bounded JSON reader.
+$(BIN)/mxscan: $(MAIN_OBJ) $(BUILD)/analysis/jsonr.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

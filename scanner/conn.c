@@ -510,8 +510,9 @@ void conn_on_connected(struct conn *c)
 {
 	if (c->state != CONN_EXPECT_CONNECT)
 		return;
-	tr_note(c, "connected to %s port %u (%s)", c->res->ip, c->res->port,
-		c->res->mode == MODE_IMPLICIT ? "implicit TLS" : "SMTP, STARTTLS");
+	tr_note(c, "connected to %s port %u (%s%s)", c->res->ip, c->res->port,
+		c->res->mode == MODE_IMPLICIT ? "implicit TLS" : "SMTP, STARTTLS",
+		c->hs_ctx ? "; new connection for the full handshake" : "");
 	if (c->res->mode != MODE_IMPLICIT)
 		enter(c, CONN_EXPECT_BANNER);
 	else if (c->hs_ctx)

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "mxscan/blocklist.h"
+#include "mxscan/diagnose.h"
 
 #include "mxscan/domains.h"
 #include "mxscan/engine.h"
@@ -327,6 +328,8 @@ int main(int argc, char **argv)
 	struct domain_map dmap;
 	int dmap_used = 0, names_are_domains = 1;
 	memset(&dmap, 0, sizeof(dmap));
+	if (argc > 1 && !strcmp(argv[1], "diagnose"))
+		return diagnose_main(argc - 1, argv + 1);
 	struct jbuf jb;
 	jb_init(&jb);
 	memset(&ec, 0, sizeof(ec));
