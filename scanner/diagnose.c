@@ -32,6 +32,7 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "../analysis/jsonr.h"
 #include "mxscan/blocklist.h"
@@ -483,6 +484,20 @@ static void certificate_causes(struct dhost *h, const struct jr_val *rec)
 	}
 }
 
+/* reset.reasons (issue 7's capture verdict), joined for people. */
+static void reset_reasons(const struct jr_val *rec, char *out, size_t cap)
+{
+	const struct jr_val *r = jr_path(rec, "reset.reasons");
+	size_t n = 0;
+	snprintf(out, cap, "no reasons recorded");
+	for (const struct jr_val *x = r && r->type == JR_ARRAY ? r->child : NULL; x && n + 1 < cap; x = x->next) {
+		int w = snprintf(out + n, cap - n, "%s%s", n ? "; " : "", jr_str(x) ? jr_str(x) : "(not a string)");
+		if (w < 0)
+			break;
+		n += (size_t)w;
+	}
+}
+
 /* How the TLS step ended, for people: alert, close, reset, timeout. */
 static void tls_step(const struct jr_val *rec, char *out, size_t cap)
 {
@@ -492,7 +507,9 @@ static void tls_step(const struct jr_val *rec, char *out, size_t cap)
 	else if (!strcmp(reason, "closed"))
 		snprintf(out, cap, "the server closed the connection instead of answering the ClientHello");
 	else if (!strcmp(reason, "reset"))
-		snprintf(out, cap, "the connection was reset (TCP RST) instead of a ServerHello");
+		snprintf(out, cap, "the connection was reset (TCP RST) instead of a ServerHello%s",
+			 !strcmp(sget(rec, "reset.verdict"), "by_server") ? "; the capture shows the server sent it"
+									  : "");
 	else if (!strcmp(reason, "timeout"))
 		snprintf(out, cap, "no answer to the ClientHello (%s)", detail);
 	else
@@ -510,8 +527,10 @@ static void tls_causes(struct dhost *h, const struct jr_val *rec)
 	int base_alert = (int)jr_int(jr_path(rec, "tls.baseline.alert.code"), -1);
 	const char *fstage = sget(rec, "failure.stage");
 	if (!strcmp(rv, "injected_suspected")) {
-		add_cause(h, DC_RESET_INJECTED, "the capture says the reset was injected: %s",
-			  jr_path(rec, "reset.reasons") ? "see reset.reasons in the record" : "no reasons given");
+		char why[400];
+		reset_reasons(rec, why, sizeof(why));
+		add_cause(h, DC_RESET_INJECTED, "TCP reset at the %s; the capture says it was injected: %s",
+			  fstage[0] ? fstage : "TLS step", why);
 		return;
 	}
 	if (!sup) {
@@ -613,7 +632,10 @@ static int smtp_causes(struct dhost *h, const struct jr_val *rec, int mode)
 	if (!strcmp(stage, "banner") || !strcmp(stage, "ehlo") || !strcmp(stage, "helo") ||
 	    (!strcmp(stage, "starttls") && !jr_path(rec, "tls"))) {
 		if (!strcmp(reason, "reset") && !strcmp(sget(rec, "reset.verdict"), "injected_suspected")) {
-			add_cause(h, DC_RESET_INJECTED, "reset at the %s; the capture says it was injected", stage);
+			char why[400];
+			reset_reasons(rec, why, sizeof(why));
+			add_cause(h, DC_RESET_INJECTED, "TCP reset at the %s; the capture says it was injected: %s",
+				  stage, why);
 			return 0;
 		}
 		add_cause(h, DC_SMTP_FAILED, "at the %s: %s%s%s", stage, reason, detail[0] ? ": " : "", detail);
@@ -831,7 +853,7 @@ static void attach_records(struct diag *d, char *text, size_t len, int second)
 	while (p < end) {
 		char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		if (n > 0 && memmem(p, n, "\"type\":\"host\"", 13)) {
+		if (n > 0 && memmem(p, n, "\"host\"", 6)) {
 			char *line = malloc(n + 1);
 			struct jr_doc doc;
 			jr_init(&doc);
@@ -839,7 +861,7 @@ static void attach_records(struct diag *d, char *text, size_t len, int second)
 				memcpy(line, p, n);
 				line[n] = 0;
 			}
-			if (line && jr_parse(&doc, line, n) == 0) {
+			if (line && jr_parse(&doc, line, n) == 0 && jr_streq(jr_get(doc.root, "type"), "host")) {
 				const char *ip = jr_str(jr_get(doc.root, "ip"));
 				int port = (int)jr_int(jr_get(doc.root, "port"), 0);
 				struct dhost *h = NULL;
@@ -860,6 +882,97 @@ static void attach_records(struct diag *d, char *text, size_t len, int second)
 		}
 		p += n + 1;
 	}
+}
+
+/* --records FILE: hosts from the host records of an earlier scan (plain or
+ * gzip NDJSON), first record per ip:port. */
+static int records_file(struct diag *d, const char *path, char **out, size_t *outlen, char *err, size_t errlen)
+{
+	gzFile gz = gzopen(path, "rb");
+	size_t cap = 1 << 16, len = 0;
+	char *buf = malloc(cap + 1);
+	if (!gz || !buf) {
+		snprintf(err, errlen, "%s: %s", path, gz ? "out of memory" : strerror(errno));
+		goto fail;
+	}
+	for (;;) {
+		if (len == cap) {
+			if (cap >= RECORDS_MAX) {
+				snprintf(err, errlen, "%s: more than %u MiB of records", path, RECORDS_MAX >> 20);
+				goto fail;
+			}
+			char *nb = realloc(buf, cap * 2 + 1);
+			if (!nb)
+				goto fail;
+			buf = nb;
+			cap *= 2;
+		}
+		int n = gzread(gz, buf + len, (unsigned)(cap - len));
+		if (n < 0) {
+			snprintf(err, errlen, "%s: not readable as gzip or plain text", path);
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	gzclose(gz);
+	buf[len] = 0;
+	/* one host per distinct ip:port */
+	size_t nh = 0, hcap = 0;
+	for (char *p = buf; p < buf + len;) {
+		char *nl = memchr(p, '\n', (size_t)(buf + len - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(buf + len - p);
+		char *line = memmem(p, n, "\"host\"", 6) ? malloc(n + 1) : NULL;
+		struct jr_doc doc;
+		jr_init(&doc);
+		if (line) {
+			memcpy(line, p, n);
+			if (jr_parse(&doc, line, n) == 0 && jr_streq(jr_get(doc.root, "type"), "host") &&
+			    jr_str(jr_get(doc.root, "ip"))) {
+				const char *ip = jr_str(jr_get(doc.root, "ip"));
+				int port = (int)jr_int(jr_get(doc.root, "port"), 0);
+				int dup = 0;
+				for (size_t i = 0; i < nh; i++)
+					dup |= !strcmp(d->h[i].ip, ip) && d->h[i].port == port;
+				if (!dup && nh == hcap) {
+					hcap = hcap ? hcap * 2 : 16;
+					struct dhost *nhp = realloc(d->h, hcap * sizeof(*nhp));
+					if (!nhp) {
+						jr_free(&doc);
+						free(line);
+						goto fail;
+					}
+					d->h = nhp;
+				}
+				if (!dup) {
+					struct dhost *h = &d->h[nh++];
+					memset(h, 0, sizeof(*h));
+					snprintf(h->ip, sizeof(h->ip), "%.63s", ip);
+					h->port = (uint16_t)port;
+					const struct jr_val *names = jr_get(doc.root, "names");
+					if (names && names->child && jr_str(names->child))
+						snprintf(h->name, sizeof(h->name), "%.255s", jr_str(names->child));
+					h->mode = jr_streq(jr_get(doc.root, "mode"), "implicit") ? MODE_IMPLICIT
+												 : MODE_STARTTLS;
+					jr_init(&h->r.doc);
+					jr_init(&h->r2.doc);
+				}
+			}
+		}
+		jr_free(&doc);
+		free(line);
+		p += n + 1;
+	}
+	d->nh = nh;
+	*out = buf;
+	*outlen = len;
+	return 0;
+fail:
+	if (gz)
+		gzclose(gz);
+	free(buf);
+	return -1;
 }
 
 /* --- output -------------------------------------------------------------- */
@@ -924,10 +1037,11 @@ static void print_text(const struct diag *d, FILE *f)
 			fprintf(f, "    evidence: %s\n", h->cause[k].evidence);
 			fprintf(f, "    who must fix it: %s\n", c->who);
 			fprintf(f, "    fix: %s\n", c->fix);
-			if (h->cause[k].id == DC_RESET_INJECTED || h->cause[k].id == DC_HANDSHAKE_FAILED)
+			if (h->cause[k].id == DC_HANDSHAKE_FAILED && strstr(h->cause[k].evidence, "reset") && h->r.v &&
+			    !jr_path(h->r.v, "reset.verdict"))
 				fprintf(f,
-					"    (whether a reset came from the server or was injected on the path needs "
-					"--capture, issue 7: pending integration)\n");
+					"    note: whether this reset came from the server or was injected on the path "
+					"takes a packet capture (--capture, pending integration of issue 7)\n");
 		}
 		fprintf(f, "  would a sender get through?\n");
 		for (int p = 0; p < PF__COUNT; p++)
@@ -1101,6 +1215,8 @@ static const char diag_usage[] =
 	"\n"
 	"Options:\n"
 	"      --json              one JSON object (type \"diagnosis\") instead of text\n"
+	"      --records FILE      diagnose the host records of an earlier scan (plain or gzip NDJSON,\n"
+	"                          best with --transcript) instead of scanning; no target then\n"
 	"  -p, --port N            port for a domain's MX hosts and for names without one (default 25)\n"
 	"      --mode MODE         auto (default), starttls, implicit\n"
 	"      --ca-file FILE      trust anchors (PEM) for chain verification (default: system bundle)\n"
@@ -1134,10 +1250,12 @@ enum {
 	DO_BANNER_TIMEOUT,
 	DO_TIMEOUT,
 	DO_TLS_TIMEOUT,
+	DO_RECORDS,
 };
 
 static const struct option diag_opts[] = {
 	{ "json", no_argument, 0, DO_JSON },
+	{ "records", required_argument, 0, DO_RECORDS },
 	{ "port", required_argument, 0, 'p' },
 	{ "mode", required_argument, 0, DO_MODE },
 	{ "ca-file", required_argument, 0, DO_CA_FILE },
@@ -1195,7 +1313,7 @@ static void rec_free(struct rec *r)
 int diagnose_main(int argc, char **argv)
 {
 	struct diag d;
-	const char *allow[64], *blockfile = NULL, *ca_file = NULL;
+	const char *allow[64], *blockfile = NULL, *ca_file = NULL, *records = NULL;
 	unsigned nallow = 0;
 	char err[512], ehlo[256];
 	int rc = DIAG_EXIT_USAGE, opt;
@@ -1226,6 +1344,7 @@ int diagnose_main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "p:h", diag_opts, NULL)) != -1) {
 		switch (opt) {
 		case DO_JSON: d.json = 1; break;
+		case DO_RECORDS: records = optarg; break;
 		case 'p': {
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);
@@ -1291,6 +1410,20 @@ int diagnose_main(int argc, char **argv)
 		case 'h': fputs(diag_usage, stdout); return DIAG_EXIT_HEALTHY;
 		default: fprintf(stderr, "Try 'mxscan diagnose --help'.\n"); return DIAG_EXIT_USAGE;
 		}
+	}
+	if (records) {
+		if (optind != argc) {
+			fprintf(stderr, "mxscan diagnose: --records takes no target\n");
+			return DIAG_EXIT_USAGE;
+		}
+		d.input = records;
+		snprintf(d.kind, sizeof(d.kind), "host records of an earlier scan");
+		if (records_file(&d, records, &text, &textlen, err, sizeof(err)) < 0) {
+			fprintf(stderr, "mxscan diagnose: --records %s\n", err);
+			goto out;
+		}
+		attach_records(&d, text, textlen, 0);
+		goto verdicts;
 	}
 	if (optind != argc - 1) {
 		fprintf(stderr, "mxscan diagnose: give exactly one domain or host (see mxscan diagnose --help)\n");
@@ -1447,7 +1580,7 @@ int diagnose_main(int argc, char **argv)
 			}
 		}
 	}
-	/* verdicts */
+verdicts:;
 	int healthy = 0, scanned = 0;
 	for (size_t i = 0; i < d.nh; i++) {
 		analyse_host(&d.h[i]);

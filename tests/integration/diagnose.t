@@ -57,8 +57,26 @@ done < "$T/cases"
 "$BIN/mxscan" diagnose --help > "$T/help.txt" 2>&1
 # records with --transcript (the 60-line greeting is cut at 40 lines)
 printf '%s\n' 127.29.0.1,mx1.ok.diag.fleet.test 127.29.0.20,mx.longbanner.diag.fleet.test 127.29.0.9 127.29.0.99 \
+  127.29.0.10,mx.closeafter.diag.fleet.test \
   | "$BIN/mxscan" --allowlist 127.0.0.0/8 --transcript -q --ca-file "$T/fleet/certs/ca.pem" -o "$T/rec.json"
 scripts/validate-records "$T/rec.json" > "$T/validate.out" 2>&1; echo $? > "$T/validate.rc"
+# --records: the same cause table on records of an earlier scan, and on the reset
+# verdict of the capture (issue 7: reset.verdict, reset.reasons) written into a record
+"$BIN/mxscan" diagnose --json --records "$T/rec.json" > "$T/fromrec.json" 2>&1; echo $? > "$T/fromrec.rc"
+"$PY" - "$T" <<'PYEOF'
+import json, sys
+t = sys.argv[1]
+for l in open(f"{t}/rec.json"):
+    r = json.loads(l)
+    if r.get("ip") == "127.29.0.10":
+        r["failure"] = {"stage": "tls-hello", "reason": "reset", "detail": "Connection reset by peer"}
+        for v, why in (("injected_suspected", "TTL 7 hops off the server's"), ("by_server", "TTL and IP ID follow the server's")):
+            r["reset"] = {"verdict": v, "reasons": [why]}
+            open(f"{t}/reset-{v}.json", "w").write(json.dumps(r) + "\n")
+PYEOF
+for v in injected_suspected by_server; do
+  "$BIN/mxscan" diagnose --json --records "$T/reset-$v.json" > "$T/reset-$v.out" 2>&1
+done
 
 "$PY" - "$T" <<'PYEOF'
 import glob, json, re, subprocess, sys
@@ -183,5 +201,22 @@ check(len(lb.get("transcript", [])) == 40 and lb.get("transcript_dropped", 0) > 
       f"{len(lb.get('transcript', []))} {lb.get('transcript_dropped')}")
 cl = recs.get("127.29.0.99", {}).get("smtp", {}).get("transcript", [])
 check(any("refused" in l.lower() for l in cl), "transcript of a refused connection says so", cl)
+
+# --records
+try:
+    fr = json.load(open(f"{t}/fromrec.json"))
+    byip = {h["ip"]: [c["id"] for c in h["causes"]] for h in fr["hosts"]}
+except Exception as e:
+    fr, byip = {}, {"error": str(e)}
+check(byip == {"127.29.0.1": [], "127.29.0.20": [], "127.29.0.9": ["starttls-not-offered"],
+               "127.29.0.99": ["mx-unreachable"], "127.29.0.10": ["starttls-handshake-failed"]}
+      and open(f"{t}/fromrec.rc").read().strip() == "10", "--records: the causes of a scan's records, per host", byip)
+for v, want, word in (("injected_suspected", "reset-injected", "TTL 7 hops"), ("by_server", "starttls-handshake-failed", "server sent it")):
+    try:
+        r = json.load(open(f"{t}/reset-{v}.out"))
+        got, e = r["causes"], r["hosts"][0]["causes"][0]["evidence"]
+    except Exception as ex:
+        got, e = str(ex), ""
+    check(got == [want] and word in e, f"reset.verdict {v}: names {want} alone, with the capture's reason", f"{got} {e}")
 print(f"1..{n}")
 PYEOF
