@@ -68,6 +68,7 @@ enum diag_cause {
 	DC_CERT_SELF_SIGNED,
 	DC_CERT_MISSING_INTERMEDIATE,
 	DC_CERT_UNTRUSTED,
+	DC_CERT_WEAK,
 	DC_CERT_NAME_MISMATCH,
 	DC__COUNT
 };
@@ -168,6 +169,11 @@ static const struct cause_info causes[] = {
 				"the recipient (operator of this MX)",
 				"Use a certificate from a CA in the public trust stores, or publish DANE TLSA records "
 				"for the one in use." },
+	[DC_CERT_WEAK] = { "cert-weak", "the certificate's key or signature is too weak for strict senders",
+			   DV_DEGRADED, "the recipient (operator of this MX)",
+			   "Reissue the certificate with an RSA key of 2048 bits or more (or ECDSA P-256) signed with "
+			   "SHA-256: OpenSSL 3 at security level 2 (Debian's default) fails verification of RSA keys "
+			   "under 2048 bits and SHA-1 signatures, so verifying senders refuse it." },
 	[DC_CERT_NAME_MISMATCH] = { "cert-name-mismatch", "the certificate does not match the MX name", DV_DEGRADED,
 				    "the recipient (operator of this MX)",
 				    "Get a certificate whose subjectAltName covers the MX host name, or point the MX "
@@ -183,7 +189,6 @@ struct profile {
 	const char *id, *label;
 	uint8_t versions; /* SV_* */
 	int strict;       /* verify the chain and the MX name */
-	int rsa_min;      /* least RSA key bits of the leaf (OpenSSL security level 2: 2048) */
 	int (*suite_ok)(const struct suite_info *s);
 };
 
@@ -224,10 +229,10 @@ static int suite_legacy(const struct suite_info *s)
 
 static const struct profile profiles[] = {
 	[PF_MODERN_STRICT] = { "modern-strict", "modern, strict (TLS 1.2+, MTA-STS/DANE-style verification)",
-			       SV_TLS12 | SV_TLS13, 1, 2048, suite_modern },
+			       SV_TLS12 | SV_TLS13, 1, suite_modern },
 	[PF_OPENSSL3] = { "openssl3-default", "OpenSSL 3 default client (opportunistic, no verification)",
-			  SV_TLS12 | SV_TLS13, 0, 2048, suite_openssl3 },
-	[PF_LEGACY10] = { "legacy-tls10", "legacy TLS 1.0-only client (opportunistic)", SV_TLS10, 0, 0, suite_legacy },
+			  SV_TLS12 | SV_TLS13, 0, suite_openssl3 },
+	[PF_LEGACY10] = { "legacy-tls10", "legacy TLS 1.0-only client (opportunistic)", SV_TLS10, 0, suite_legacy },
 };
 _Static_assert(sizeof(profiles) / sizeof(profiles[0]) == PF__COUNT, "profiles out of sync");
 
@@ -468,6 +473,18 @@ static void certificate_causes(struct dhost *h, const struct jr_val *rec)
 				  who, src);
 		break;
 	}
+	/* OpenSSL security level 2 (auth level 2 in verification): RSA >= 2048
+	 * bits, no SHA-1 signatures, for every certificate but the root */
+	for (const struct jr_val *c = chain ? chain->child : NULL; c; c = c->next) {
+		int bits = (int)jr_int(jr_get(c, "key_bits"), 4096);
+		const char *sig = sget(c, "signature_algorithm");
+		int self = !strcmp(sget(c, "subject"), sget(c, "issuer"));
+		if ((!strcmp(sget(c, "key_type"), "rsa") && bits < 2048) || (!self && strstr(sig, "sha1"))) {
+			add_cause(h, DC_CERT_WEAK, "%s: %s key of %d bits, signed with %s", sget(c, "subject"),
+				  sget(c, "key_type"), bits, sig);
+			break;
+		}
+	}
 	if (h->name[0] && jr_bool(jr_path(cert, "name_match.mx"), 1) == 0) {
 		char sans[300];
 		size_t n = 0;
@@ -686,14 +703,6 @@ static void host_profiles(struct dhost *h, const struct jr_val *rec, int reached
 		}
 		if (!pick) {
 			snprintf(o->detail, sizeof(o->detail), "no: no cipher suite in common");
-			continue;
-		}
-		const struct jr_val *leaf = jr_path(rec, "tls.certificate.chain");
-		leaf = leaf ? leaf->child : NULL;
-		if (pf->rsa_min && leaf && !strcmp(sget(leaf, "key_type"), "rsa") && strcmp(pick->kx, "TLS13") &&
-		    jr_int(jr_get(leaf, "key_bits"), 4096) < pf->rsa_min) {
-			snprintf(o->detail, sizeof(o->detail), "no: RSA key of %d bits (security level 2 needs %d)",
-				 (int)jr_int(jr_get(leaf, "key_bits"), 0), pf->rsa_min);
 			continue;
 		}
 		if (pf->strict) {
@@ -1230,8 +1239,9 @@ static const char diag_usage[] =
 	"Causes named: dns, mx-unreachable, throttled-421, smtp-failed, port-mode-mismatch,\n"
 	"starttls-stripped, starttls-not-offered, starttls-refused, starttls-handshake-failed,\n"
 	"no-shared-version, no-shared-suite, weak-suites-only, cert-expired, cert-not-yet-valid,\n"
-	"cert-self-signed, cert-intermediate-missing, cert-untrusted, cert-name-mismatch; reset-injected\n"
-	"once packet capture (--capture, issue 7) is integrated.\n"
+	"cert-self-signed, cert-intermediate-missing, cert-untrusted, cert-weak, cert-name-mismatch;\n"
+	"reset-injected from the capture's reset.verdict in a record (--records reads it now; the\n"
+	"scan sets it once packet capture, --capture of issue 7, is integrated).\n"
 	"\n"
 	"Exit status: 0 healthy (every MX takes TLS mail from a strict modern sender); 10 degraded (TLS\n"
 	"mail gets through, with problems: some MX fail, or strict senders fail on the certificate);\n"

@@ -29,6 +29,7 @@ mx.selfsigned.diag.fleet.test|cert-self-signed|degraded|10
 mx.missingint.diag.fleet.test|cert-intermediate-missing|degraded|10
 mx.wrongname.diag.fleet.test|cert-name-mismatch|degraded|10
 mx.untrusted.diag.fleet.test|cert-untrusted|degraded|10
+mx.weakcert.diag.fleet.test|cert-weak|degraded|10
 mx.oldversions.diag.fleet.test|no-shared-version|broken|11
 mx.nosuite.diag.fleet.test|no-shared-suite|broken|11
 mx.weakonly.diag.fleet.test|weak-suites-only|broken|11
