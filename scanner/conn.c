@@ -139,6 +139,13 @@ static void tr_line(struct conn *c, const char *prefix, const char *text, size_t
 	struct transcript *t = c->res->transcript;
 	if (!t)
 		return;
+	/* The handshake connection repeats the greeting, EHLO and STARTTLS the
+	 * first connection already showed: keep only what differs (replies 400+). */
+	if (t->skip_plain && prefix[0] != '*' &&
+	    (c->state == CONN_EXPECT_BANNER || c->state == CONN_EXPECT_EHLO || c->state == CONN_EXPECT_HELO ||
+	     c->state == CONN_EXPECT_STARTTLS) &&
+	    (prefix[0] == 'C' || (len > 0 && text[0] >= '1' && text[0] <= '3')))
+		return;
 	if (t->n >= TRANSCRIPT_LINES) {
 		t->dropped++;
 		return;
@@ -512,7 +519,10 @@ void conn_on_connected(struct conn *c)
 		return;
 	tr_note(c, "connected to %s port %u (%s%s)", c->res->ip, c->res->port,
 		c->res->mode == MODE_IMPLICIT ? "implicit TLS" : "SMTP, STARTTLS",
-		c->hs_ctx ? "; new connection for the full handshake" : "");
+		!c->hs_ctx                      ? ""
+		: c->res->mode == MODE_IMPLICIT ? "; new connection for the full handshake"
+						: "; new connection for the full handshake; greeting, EHLO and "
+						  "STARTTLS as above");
 	if (c->res->mode != MODE_IMPLICIT)
 		enter(c, CONN_EXPECT_BANNER);
 	else if (c->hs_ctx)
@@ -688,9 +698,13 @@ static void on_tls_bytes(struct conn *c, const uint8_t *buf, size_t len)
 				res->status = ST_SUCCESS;
 			if (f.got_server_hello) {
 				const struct suite_info *s = suite_by_code(f.cipher);
-				tr_note(c, "TLS answer: %s %s, %s, %d certificate(s)",
-					f.is_hrr ? "HelloRetryRequest" : "ServerHello", tls_version_name(f.version),
-					s ? s->name : "unknown suite", f.ncerts);
+				if (f.version >= TLS_TLS13)
+					tr_note(c, "TLS answer: %s %s, %s (certificates are encrypted in TLS 1.3)",
+						f.is_hrr ? "HelloRetryRequest" : "ServerHello",
+						tls_version_name(f.version), s ? s->name : "unknown suite");
+				else
+					tr_note(c, "TLS answer: ServerHello %s, %s, %d certificate(s)",
+						tls_version_name(f.version), s ? s->name : "unknown suite", f.ncerts);
 			}
 		}
 		enter(c, CONN_DONE);

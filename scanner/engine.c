@@ -431,6 +431,8 @@ static int start_conn(struct slot *s, int first)
 		r->hs = s->handshaking ? s->res.hs : NULL;
 		/* the transcript follows the baseline and then the full handshake */
 		r->transcript = s->handshaking ? s->res.transcript : NULL;
+		if (r->transcript)
+			r->transcript->skip_plain = 1;
 	}
 	s->nconn++;
 	s->conn_t0 = loop_now_ms(w->l);

@@ -128,6 +128,7 @@ struct probe_trace {
 
 struct transcript {
 	unsigned n, dropped;
+	int skip_plain; /* the handshake connection: 1xx-3xx replies and commands before TLS are not repeated */
 	char line[TRANSCRIPT_LINES][TRANSCRIPT_LINE_MAX + 1];
 };
 
