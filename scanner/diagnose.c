@@ -276,7 +276,8 @@ struct dmx {
 	char name[256];
 	int pref;
 	const char *addr_status;
-	size_t first, n; /* indices into hosts via host_of */
+	size_t first, n;  /* its hosts: d->h[d->mx_hosts[first .. first + n)] */
+	unsigned blocked; /* addresses not scanned: blocklist */
 };
 
 struct diag {
@@ -1010,8 +1011,11 @@ static void print_text(const struct diag *d, FILE *f)
 				d->mx_status);
 		for (int m = 0; m < d->nmx; m++) {
 			fprintf(f, "  MX %d %s ->", d->mx[m].pref, d->mx[m].name);
-			if (!d->mx[m].n)
+			if (!d->mx[m].n && !d->mx[m].blocked)
 				fprintf(f, " no address (%s)", d->mx[m].addr_status);
+			if (d->mx[m].blocked)
+				fprintf(f, " [%u address(es) not scanned: blocklist, see --allowlist]",
+					d->mx[m].blocked);
 			for (size_t k = 0; k < d->mx[m].n; k++) {
 				const struct dhost *h = &d->h[d->mx_hosts[d->mx[m].first + k]];
 				fprintf(f, " %s", h->ip);
@@ -1071,7 +1075,7 @@ static void print_text(const struct diag *d, FILE *f)
 		"every MX takes TLS mail from a strict modern sender",
 		"mail gets through with TLS, but with problems (some MX, or strict senders fail)",
 		"no MX takes TLS mail from an ordinary sender",
-		"nothing could be scanned",
+		"nothing could be scanned (every address is in the blocklist)",
 	};
 	fprintf(f, "\nVerdict: %s: %s\n", verdict_names[d->verdict], meaning[d->verdict]);
 }
@@ -1087,7 +1091,10 @@ static void json_transcript(struct jbuf *jb, const char *key, const struct jr_va
 
 static int exit_of(enum diag_verdict v)
 {
-	return v == DV_HEALTHY ? DIAG_EXIT_HEALTHY : v == DV_DEGRADED ? DIAG_EXIT_DEGRADED : DIAG_EXIT_BROKEN;
+	return v == DV_HEALTHY    ? DIAG_EXIT_HEALTHY
+	       : v == DV_DEGRADED ? DIAG_EXIT_DEGRADED
+	       : v == DV_BROKEN   ? DIAG_EXIT_BROKEN
+				  : DIAG_EXIT_USAGE; /* nothing scanned: the blocklist refused every address */
 }
 
 static void print_json(const struct diag *d, FILE *f)
@@ -1246,7 +1253,7 @@ static const char diag_usage[] =
 	"Exit status: 0 healthy (every MX takes TLS mail from a strict modern sender); 10 degraded (TLS\n"
 	"mail gets through, with problems: some MX fail, or strict senders fail on the certificate);\n"
 	"11 broken (no MX takes TLS mail from an ordinary sender, or the DNS leads to none); 1 bad\n"
-	"option or configuration.\n";
+	"option or configuration, or nothing scanned (every address in the blocklist).\n";
 
 enum {
 	DO_JSON = 300,
@@ -1542,6 +1549,8 @@ int diagnose_main(int argc, char **argv)
 				uint32_t idx = dmap.hosts[0][hk];
 				if (idx != UINT32_MAX)
 					d.mx_hosts[k++] = idx;
+				else
+					x->blocked++;
 			}
 			x->n = k - x->first;
 		}
@@ -1602,7 +1611,12 @@ verdicts:;
 	int usable = 0;
 	for (size_t i = 0; i < d.nh; i++)
 		usable += d.h[i].verdict != DV_UNKNOWN && d.h[i].prof[PF_OPENSSL3].ok;
-	if (d.dns_problem[0] || !scanned)
+	unsigned blocked = 0;
+	for (int m = 0; m < d.nmx; m++)
+		blocked += d.mx[m].blocked;
+	if (!d.dns_problem[0] && !scanned && blocked)
+		d.verdict = DV_UNKNOWN;
+	else if (d.dns_problem[0] || !scanned)
 		d.verdict = DV_BROKEN;
 	else if (healthy == scanned)
 		d.verdict = DV_HEALTHY;

@@ -55,6 +55,7 @@ done < "$T/cases"
 "${D[@]}" twomx.diag.fleet.test > "$T/twomx.txt" 2>&1
 "${D[@]}" mx.plain465.diag.fleet.test:465 > "$T/plain465.txt" 2>&1
 "${D[@]}" > /dev/null 2>&1; echo $? > "$T/noarg.rc"
+"$BIN/mxscan" diagnose --json --resolver "$DNS:5353" ok.diag.fleet.test > "$T/blocked.json" 2>/dev/null; echo $? > "$T/blocked.rc"
 "$BIN/mxscan" diagnose --help > "$T/help.txt" 2>&1
 # records with --transcript (the 60-line greeting is cut at 40 lines)
 printf '%s\n' 127.29.0.1,mx1.ok.diag.fleet.test 127.29.0.20,mx.longbanner.diag.fleet.test 127.29.0.9 127.29.0.99 \
@@ -184,6 +185,9 @@ check("problem 1: the MX does not answer [mx-unreachable]" in txt and "who must 
 txt = open(f"{t}/plain465.txt").read()
 check("same port in STARTTLS mode" in txt, "text: the other mode's transcript is shown")
 check(open(f"{t}/noarg.rc").read().strip() == "1", "no target: exit 1")
+b = json.load(open(f"{t}/blocked.json")) if open(f"{t}/blocked.rc").read().strip() == "1" else {}
+check(b.get("verdict") == "unknown" and b.get("hosts") == [] and b.get("causes") == [],
+      "without --allowlist the loopback MX is not scanned: verdict unknown, exit 1", b)
 h = open(f"{t}/help.txt").read()
 check("0 healthy" in h and "10 degraded" in h and "11 broken" in h, "--help documents the exit status")
 
