@@ -243,6 +243,7 @@ _Static_assert(sizeof(profiles) / sizeof(profiles[0]) == PF__COUNT, "profiles ou
 
 struct dcause {
 	enum diag_cause id;
+	enum diag_verdict severity; /* the table's, unless this instance is milder */
 	char evidence[EVIDENCE_MAX];
 };
 
@@ -303,20 +304,24 @@ struct diag {
 	enum diag_verdict verdict;
 };
 
-static void add_cause(struct dhost *h, enum diag_cause id, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void add_cause(struct dhost *h, enum diag_cause id, const char *fmt, ...)
+/* Name a cause once per host; NULL when it was already named (or no room). */
+static struct dcause *add_cause(struct dhost *h, enum diag_cause id, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static struct dcause *add_cause(struct dhost *h, enum diag_cause id, const char *fmt, ...)
 {
 	for (int i = 0; i < h->ncause; i++)
 		if (h->cause[i].id == id)
-			return;
+			return NULL;
 	if (h->ncause >= HOST_MAX_CAUSES)
-		return;
+		return NULL;
 	struct dcause *c = &h->cause[h->ncause++];
 	c->id = id;
+	c->severity = causes[id].severity;
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(c->evidence, sizeof(c->evidence), fmt, ap);
 	va_end(ap);
+	return c;
 }
 
 static int has_cause(const struct dhost *h, enum diag_cause id)
@@ -502,6 +507,18 @@ static void certificate_causes(struct dhost *h, const struct jr_val *rec)
 	}
 }
 
+/* The first transcript line starting with prefix (e.g. a 4xx reply), or "". */
+static void transcript_find(const struct jr_val *rec, const char *prefix, char *out, size_t cap)
+{
+	const struct jr_val *t = jr_path(rec, "smtp.transcript");
+	out[0] = 0;
+	for (const struct jr_val *l = t && t->type == JR_ARRAY ? t->child : NULL; l; l = l->next)
+		if (jr_str(l) && starts(jr_str(l), prefix)) {
+			snprintf(out, cap, "%s", jr_str(l));
+			return;
+		}
+}
+
 /* reset.reasons (issue 7's capture verdict), joined for people. */
 static void reset_reasons(const struct jr_val *rec, char *out, size_t cap)
 {
@@ -570,6 +587,11 @@ static void tls_causes(struct dhost *h, const struct jr_val *rec)
 		return;
 	}
 	uint8_t modern = sup & (SV_TLS12 | SV_TLS13);
+	/* later connections turned away before TLS (connection or rate limits):
+	 * the enumeration stopped, or the handshake connection never got to TLS */
+	int turned_away = jr_bool(jr_path(rec, "probes.aborted"), 0) == 1 ||
+			  (jr_path(rec, "tls.handshake") && jr_bool(jr_path(rec, "tls.handshake.ok"), 1) == 0 &&
+			   !jr_path(rec, "tls.handshake.failed_at"));
 	int any_ok = 0, o3_ok = 0;
 	for (size_t i = 0; i < NVERS; i++) {
 		if (!(sup & vers[i].bit))
@@ -580,7 +602,20 @@ static void tls_causes(struct dhost *h, const struct jr_val *rec)
 		if ((vers[i].bit & modern) && first_suite(rec, vers[i].name, suite_openssl3, NULL))
 			o3_ok = 1;
 	}
-	if (!modern) {
+	if (turned_away) {
+		/* the first connection got through: single-connection senders
+		 * do too, those that open many at once meet the limit */
+		char line[TRANSCRIPT_LINE_MAX + 1];
+		transcript_find(rec, "S: 4", line, sizeof(line));
+		struct dcause *c = add_cause(
+			h, DC_THROTTLED_421,
+			"the first connection negotiated %s; after %d connections the server turned further ones away%s%s%s",
+			base_version ? base_version : vlist, (int)jr_int(jr_path(rec, "probes.connections"), 0),
+			line[0] ? " (\"" : " (a close or reset at the greeting)", line[0] ? line + 3 : "",
+			line[0] ? "\")" : "");
+		if (c)
+			c->severity = DV_DEGRADED;
+	} else if (!modern) {
 		add_cause(
 			h, DC_NO_SHARED_VERSION,
 			"the server accepts only %s%s%s; senders with OpenSSL 3 or a TLS 1.2 minimum have no version in "
@@ -620,7 +655,7 @@ static int smtp_causes(struct dhost *h, const struct jr_val *rec, int mode)
 		add_cause(h, DC_MX_UNREACHABLE, "connect to %s port %u: %s (%s)", h->ip, h->port, reason, detail);
 		return 0;
 	}
-	if (starts(reason, "smtp-421") || (!strcmp(reason, "smtp-421"))) {
+	if (starts(reason, "smtp-421")) {
 		add_cause(h, DC_THROTTLED_421, "at the %s the server said \"%s\"", stage, detail);
 		return 0;
 	}
@@ -724,6 +759,13 @@ static void host_profiles(struct dhost *h, const struct jr_val *rec, int reached
 		o->ok = 1;
 		snprintf(o->detail, sizeof(o->detail), "yes: %s %s", pickv, pick->name);
 	}
+	/* a cut-short enumeration may have missed what a "no" needed */
+	for (int p = 0; rec && reached_tls && p < PF__COUNT; p++) {
+		struct pres *o = &h->prof[p];
+		if (!o->ok && jr_bool(jr_path(rec, "probes.aborted"), 0) == 1 &&
+		    strlen(o->detail) + 40 < sizeof(o->detail))
+			strcat(o->detail, " (enumeration cut short)");
+	}
 }
 
 static void analyse_host(struct dhost *h)
@@ -777,8 +819,8 @@ static void analyse_host(struct dhost *h)
 	host_profiles(h, tlsrec, st == 1);
 	h->verdict = DV_HEALTHY;
 	for (int i = 0; i < h->ncause; i++)
-		if (causes[h->cause[i].id].severity > h->verdict)
-			h->verdict = causes[h->cause[i].id].severity;
+		if (h->cause[i].severity > h->verdict)
+			h->verdict = h->cause[i].severity;
 }
 
 /* --- scanning through the engine ----------------------------------------- */
@@ -1192,7 +1234,7 @@ static void print_json(const struct diag *d, FILE *f)
 			jb_obj_open(&jb, NULL);
 			jb_str(&jb, "id", c->id);
 			jb_str(&jb, "title", c->title);
-			jb_str(&jb, "severity", verdict_names[c->severity]);
+			jb_str(&jb, "severity", verdict_names[h->cause[k].severity]);
 			jb_str(&jb, "evidence", h->cause[k].evidence);
 			jb_str(&jb, "who", c->who);
 			jb_str(&jb, "fix", c->fix);

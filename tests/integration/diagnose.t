@@ -39,6 +39,7 @@ mx.implicit587.diag.fleet.test:587|port-mode-mismatch|broken|11
 mx.plain465.diag.fleet.test:465|port-mode-mismatch|broken|11
 mx.strip.diag.fleet.test|starttls-stripped|broken|11
 mx.throttle.diag.fleet.test|throttled-421|broken|11
+mx.ratelimit.diag.fleet.test|throttled-421|degraded|10
 twomx.diag.fleet.test|mx-unreachable|degraded|10
 mx.refuse454.diag.fleet.test|starttls-refused|broken|11
 mx.banner554.diag.fleet.test|smtp-failed|broken|11
@@ -140,6 +141,10 @@ e = ev("mx.nosuite.diag.fleet.test")
 check("alert 40" in e and "anon" in e, "no shared suite: alert 40 and the server's suites", e)
 check("XXXXXXXA" in ev("mx.strip.diag.fleet.test"), "stripped: the masked token", ev("mx.strip.diag.fleet.test"))
 check(ev("mx.throttle.diag.fleet.test").count("421") == 1, "throttled: the 421 line", ev("mx.throttle.diag.fleet.test"))
+e = ev("mx.ratelimit.diag.fleet.test")
+p = host("mx.ratelimit.diag.fleet.test")["profiles"]
+check("421" in e and "too many connections" in e and p.get("openssl3-default", {}).get("ok"),
+      "rate limit: the 421 of a later connection; one-connection senders still get through", f"{e} {p}")
 e = ev("mx.closeafter.diag.fleet.test")
 check(re.search(r"closed|reset", e) is not None, "handshake failed: the step (close or reset) named", e)
 e = ev("mx.implicit587.diag.fleet.test:587")
