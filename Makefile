@@ -40,6 +40,7 @@ $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+# mxscan diagnose reads its records back with mxreport's bounded JSON reader.
 $(BIN)/mxscan: $(MAIN_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <unistd.h>
 
 #define BL_MAX_LINE 4096
 
@@ -456,4 +458,81 @@ out:
 	if (why)
 		*why = reason;
 	return allowed;
+}
+
+/* datasets/blocklist.conf next to the binary (bin/../datasets) or at the
+ * compiled-in source path. */
+static int find_default_blocklist(char *out, size_t cap)
+{
+	char exe[PATH_MAX / 2];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = 0;
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = 0;
+			snprintf(out, cap, "%s/../datasets/blocklist.conf", exe);
+			if (access(out, R_OK) == 0)
+				return 0;
+			snprintf(out, cap, "%s/../share/mxscan/blocklist.conf", exe);
+			if (access(out, R_OK) == 0)
+				return 0;
+		}
+	}
+#ifdef MXSCAN_DATADIR
+	snprintf(out, cap, "%s/blocklist.conf", MXSCAN_DATADIR);
+	if (access(out, R_OK) == 0)
+		return 0;
+#endif
+	return -1;
+}
+
+struct blocklist *bl_build(const char *block_file, const char *const *allow, unsigned nallow, const char *const *optout,
+			   unsigned noptout, char *err, size_t errlen)
+{
+	char path[PATH_MAX], e[400];
+	struct blocklist *bl = bl_new();
+	if (!bl) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (!block_file) {
+		if (find_default_blocklist(path, sizeof(path)) < 0) {
+			snprintf(err, errlen,
+				 "cannot find the default blocklist (datasets/blocklist.conf next to the binary); "
+				 "pass --blocklist FILE");
+			goto fail;
+		}
+		block_file = path;
+	}
+	if (bl_load_file(bl, block_file, BL_BLOCK, e, sizeof(e)) < 0) {
+		snprintf(err, errlen, "blocklist: %s", e);
+		goto fail;
+	}
+	/* Opt-out requests win over everything, the allow-list included. */
+	for (unsigned i = 0; i < noptout; i++) {
+		if (bl_load_file(bl, optout[i], BL_OPTOUT, e, sizeof(e)) < 0) {
+			snprintf(err, errlen, "--optout: %s", e);
+			goto fail;
+		}
+	}
+	for (unsigned i = 0; i < nallow; i++) {
+		int r;
+		if (!(strchr(allow[i], '/') && access(allow[i], R_OK) != 0) && access(allow[i], F_OK) != 0) {
+			snprintf(err, errlen, "--allowlist %s: neither a CIDR (such as 127.0.0.0/8) nor a file",
+				 allow[i]);
+			goto fail;
+		}
+		r = (strchr(allow[i], '/') && access(allow[i], R_OK) != 0)
+			    ? bl_add_err(bl, allow[i], BL_ALLOW, "allow-list", e, sizeof(e))
+			    : bl_load_file(bl, allow[i], BL_ALLOW, e, sizeof(e));
+		if (r < 0) {
+			snprintf(err, errlen, "--allowlist %s: %s", allow[i], e);
+			goto fail;
+		}
+	}
+	return bl;
+fail:
+	bl_free(bl);
+	return NULL;
 }

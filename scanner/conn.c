@@ -25,6 +25,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,9 +130,64 @@ static void failure(struct conn *c, enum scan_status st, const char *reason, con
 	snprintf(r->fail_detail, sizeof(r->fail_detail), "%s", detail ? detail : "");
 }
 
+/* --- the transcript (engine_config.transcript) ------------------------- */
+
+/* One line: prefix + up to TRANSCRIPT_LINE_MAX bytes of text (cut there),
+ * control bytes shown as '.', the CRLF dropped. */
+static void tr_line(struct conn *c, const char *prefix, const char *text, size_t len)
+{
+	struct transcript *t = c->res->transcript;
+	if (!t)
+		return;
+	/* The handshake connection repeats the greeting, EHLO and STARTTLS the
+	 * first connection already showed: keep only what differs (replies 400+). */
+	if (t->skip_plain && prefix[0] != '*' &&
+	    (c->state == CONN_EXPECT_BANNER || c->state == CONN_EXPECT_EHLO || c->state == CONN_EXPECT_HELO ||
+	     c->state == CONN_EXPECT_STARTTLS) &&
+	    (prefix[0] == 'C' || (len > 0 && text[0] >= '1' && text[0] <= '3')))
+		return;
+	if (t->n >= TRANSCRIPT_LINES) {
+		t->dropped++;
+		return;
+	}
+	char *dst = t->line[t->n++];
+	size_t k = 0;
+	for (const char *p = prefix; *p && k < TRANSCRIPT_LINE_MAX; p++)
+		dst[k++] = *p;
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		len--;
+	for (size_t i = 0; i < len && k < TRANSCRIPT_LINE_MAX; i++) {
+		unsigned char ch = (unsigned char)text[i];
+		dst[k++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '.';
+	}
+	dst[k] = 0;
+}
+
+static void tr_note(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tr_note(struct conn *c, const char *fmt, ...)
+{
+	char buf[TRANSCRIPT_LINE_MAX + 1];
+	va_list ap;
+	if (!c->res->transcript)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	tr_line(c, "* ", buf, strlen(buf));
+}
+
+static void tr_reply(struct conn *c, const struct smtp_reply *r)
+{
+	for (int i = 0; i < r->nlines; i++) {
+		const char *l = smtp_line(r, i);
+		tr_line(c, "S: ", l, strlen(l));
+	}
+}
+
 static void send_text(struct conn *c, const char *s)
 {
 	size_t n = strlen(s);
+	tr_line(c, "C: ", s, n);
 	if (c->txlen + n <= sizeof(c->tx)) {
 		memcpy(c->tx + c->txlen, s, n);
 		c->txlen += n;
@@ -275,6 +331,7 @@ static void send_client_hello(struct conn *c)
 		return;
 	}
 	c->txlen += (size_t)n;
+	tr_note(c, "TLS ClientHello sent (%ld bytes)", n);
 	c->res->tls.attempted = 1;
 	hello_parser_reset(c->hp, 0);
 	enter(c, CONN_EXPECT_SERVER_HELLO);
@@ -289,12 +346,18 @@ static void hs_failed(struct conn *c, const char *stage)
 		snprintf(h->stage, sizeof(h->stage), "%s", stage);
 		h->alert = c->hs ? hs_alert(c->hs) : -1;
 		snprintf(h->error, sizeof(h->error), "%s", c->hs ? hs_error(c->hs) : "out of memory");
+		if (h->alert >= 0)
+			tr_note(c, "TLS handshake failed at %s: alert %d %s (%s)", stage, h->alert,
+				tls_alert_name((uint8_t)h->alert), h->error);
+		else
+			tr_note(c, "TLS handshake failed at %s: %s", stage, h->error);
 	}
 	enter(c, CONN_DONE);
 }
 
 static void hs_send_text(struct conn *c, const char *text)
 {
+	tr_line(c, "C: ", text, strlen(text));
 	if (hs_write(c->hs, text, strlen(text), c->tx, &c->txlen, sizeof(c->tx)) < 0)
 		hs_failed(c, "tls-write");
 }
@@ -317,6 +380,8 @@ static void start_handshake(struct conn *c)
 		return;
 	}
 	c->res->hs->alert = -1;
+	tr_note(c, "TLS handshake as a sending MTA (wolfSSL, TLS 1.1-1.3, SNI %s)",
+		c->res->sni[0] ? c->res->sni : "none");
 	if (hs_step(c->hs, NULL, 0, c->tx, &c->txlen, sizeof(c->tx)) == HS_FAIL) {
 		hs_failed(c, "handshake");
 		return;
@@ -344,6 +409,12 @@ static void handshake_done(struct conn *c)
 		h->ncerts++;
 		used += i.cert_len[k];
 	}
+	{
+		const struct suite_info *s = suite_by_code(i.cipher);
+		tr_note(c, "TLS established: %s, %s%s%s, %d certificate(s); the dialogue below is encrypted",
+			tls_version_name(i.version), s ? s->name : "unknown suite", i.group[0] ? ", " : "", i.group,
+			i.ncerts);
+	}
 	if (c->res->mode == MODE_IMPLICIT) {
 		enter(c, CONN_EXPECT_TLS_BANNER);
 	} else {
@@ -369,6 +440,7 @@ static void on_tls_plain(struct conn *c, const uint8_t *buf, size_t len)
 			return;
 		}
 		struct smtp_reply *r = &c->sp.reply;
+		tr_reply(c, r);
 		if (c->state == CONN_EXPECT_TLS_BANNER) {
 			hs_send_ehlo(c);
 			continue;
@@ -445,6 +517,12 @@ void conn_on_connected(struct conn *c)
 {
 	if (c->state != CONN_EXPECT_CONNECT)
 		return;
+	tr_note(c, "connected to %s port %u (%s%s)", c->res->ip, c->res->port,
+		c->res->mode == MODE_IMPLICIT ? "implicit TLS" : "SMTP, STARTTLS",
+		!c->hs_ctx                      ? ""
+		: c->res->mode == MODE_IMPLICIT ? "; new connection for the full handshake"
+						: "; new connection for the full handshake; greeting, EHLO and "
+						  "STARTTLS as above");
 	if (c->res->mode != MODE_IMPLICIT)
 		enter(c, CONN_EXPECT_BANNER);
 	else if (c->hs_ctx)
@@ -566,6 +644,7 @@ static void smtp_error(struct conn *c, int st)
 {
 	char detail[RES_SHORT];
 	snprintf(detail, sizeof(detail), "%s%s%s", smtp_status_name(st), c->sp.bad[0] ? ": " : "", c->sp.bad);
+	tr_note(c, "unparseable reply: %s", detail);
 	failure(c, ST_PROTOCOL_ERROR, smtp_status_name(st), detail);
 	enter(c, CONN_DONE);
 }
@@ -592,6 +671,7 @@ static void on_tls_bytes(struct conn *c, const uint8_t *buf, size_t len)
 			t->got_alert = 1;
 			t->alert_desc = f.alert_desc;
 			snprintf(d, sizeof(d), "alert %u %s", f.alert_desc, tls_alert_name(f.alert_desc));
+			tr_note(c, "TLS answer: %s", d);
 			failure(c, ST_APPLICATION_ERROR, "tls-alert", d);
 		} else {
 			t->got_server_hello = f.got_server_hello;
@@ -616,12 +696,24 @@ static void on_tls_bytes(struct conn *c, const uint8_t *buf, size_t len)
 			}
 			if (!res->fail_reason[0])
 				res->status = ST_SUCCESS;
+			if (f.got_server_hello) {
+				const struct suite_info *s = suite_by_code(f.cipher);
+				if (f.version >= TLS_TLS13)
+					tr_note(c, "TLS answer: %s %s, %s (certificates are encrypted in TLS 1.3)",
+						f.is_hrr ? "HelloRetryRequest" : "ServerHello",
+						tls_version_name(f.version), s ? s->name : "unknown suite");
+				else
+					tr_note(c, "TLS answer: ServerHello %s, %s, %d certificate(s)",
+						tls_version_name(f.version), s ? s->name : "unknown suite", f.ncerts);
+			}
 		}
 		enter(c, CONN_DONE);
 		return;
 	}
 	if (st == HELLO_ERR_NOT_TLS && strlen(f.not_tls) < 4)
 		return; /* too few bytes to tell an SMTP reply from other junk: wait (the deadline still runs) */
+	tr_note(c, "TLS answer: %s: %s", st == HELLO_ERR_NOT_TLS ? "not TLS" : "malformed TLS",
+		st == HELLO_ERR_NOT_TLS ? f.not_tls : hello_status_name(st));
 	if (st == HELLO_ERR_NOT_TLS && looks_like_smtp(f.not_tls)) {
 		res->plaintext_after_starttls = 1;
 		snprintf(res->plaintext_sample, sizeof(res->plaintext_sample), "%s", f.not_tls);
@@ -661,6 +753,7 @@ void conn_on_data(struct conn *c, const uint8_t *buf, size_t len)
 			return;
 		}
 		struct smtp_reply *r = &c->sp.reply;
+		tr_reply(c, r);
 		switch (c->state) {
 		case CONN_EXPECT_BANNER: on_banner(c, r); break;
 		case CONN_EXPECT_EHLO: on_ehlo(c, r); break;
@@ -712,6 +805,8 @@ static int handshake_ended(struct conn *c, const char *why)
 
 void conn_on_eof(struct conn *c)
 {
+	if (c->state != CONN_DONE)
+		tr_note(c, "connection closed by the server (%s)", conn_state_name(c->state));
 	if (c->state == CONN_DONE || handshake_ended(c, "closed"))
 		return;
 	if (c->state != CONN_EXPECT_QUIT)
@@ -721,6 +816,9 @@ void conn_on_eof(struct conn *c)
 
 void conn_on_error(struct conn *c, int err)
 {
+	if (c->state != CONN_DONE)
+		tr_note(c, "%s (%s)", err == ECONNRESET ? "connection reset (TCP RST)" : strerror(err),
+			conn_state_name(c->state));
 	if (c->state == CONN_DONE || handshake_ended(c, err == ECONNRESET ? "reset" : strerror(err)))
 		return;
 	if (c->state == CONN_EXPECT_CONNECT) {
@@ -745,6 +843,7 @@ void conn_on_timeout(struct conn *c)
 	if (c->state == CONN_DONE || handshake_ended(c, "timeout"))
 		return;
 	snprintf(d, sizeof(d), "no answer within %u ms", c->timeout_ms);
+	tr_note(c, "%s (%s)", d, conn_state_name(c->state));
 	if (c->state == CONN_EXPECT_CONNECT)
 		failure(c, ST_CONNECTION_TIMEOUT, "timeout", d);
 	else if (c->state != CONN_EXPECT_QUIT)

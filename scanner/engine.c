@@ -368,6 +368,8 @@ static void target_done(struct slot *s)
 	s->res.plan = NULL;
 	free(s->res.trace);
 	s->res.trace = NULL;
+	free(s->res.transcript);
+	s->res.transcript = NULL;
 	free(s->res.hs);
 	s->res.hs = NULL;
 	free(s->res.probe_chain);
@@ -592,6 +594,10 @@ static int start_conn(struct slot *s, int first)
 		memcpy(r->sni, s->res.sni, sizeof(r->sni));
 		r->no_text = 1;
 		r->hs = s->handshaking ? s->res.hs : NULL;
+		/* the transcript follows the baseline and then the full handshake */
+		r->transcript = s->handshaking ? s->res.transcript : NULL;
+		if (r->transcript)
+			r->transcript->skip_plain = 1;
 	}
 	s->nconn++;
 	s->conn_t0 = loop_now_ms(w->l);
@@ -726,6 +732,8 @@ static int start_target(struct worker *w, size_t idx)
 	init_result(s);
 	if (e->cfg.trace_probes)
 		r->trace = calloc(PLAN_MAX_PROBES + ENGINE_RETRIES * 4, sizeof(*r->trace));
+	if (e->cfg.transcript)
+		r->transcript = calloc(1, sizeof(*r->transcript));
 	s->t0 = loop_now_ms(w->l);
 	s->in_use = 1;
 	s->nconn = 0;

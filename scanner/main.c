@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "mxscan/blocklist.h"
+#include "mxscan/diagnose.h"
+
 #include "mxscan/domains.h"
 #include "mxscan/engine.h"
 #include "mxscan/geo.h"
@@ -53,6 +55,7 @@ enum {
 
 static const char usage_text[] =
 	"Usage: mxscan [OPTIONS] [TARGET...]\n"
+	"       mxscan diagnose DOMAIN | HOST[:PORT] [OPTIONS]   (see mxscan diagnose --help)\n"
 	"       mxscan --selftest | --help | --version\n"
 	"\n"
 	"Scan mail servers: SMTP banner, EHLO, STARTTLS (or implicit TLS on 465), and the\n"
@@ -82,6 +85,7 @@ static const char usage_text[] =
 	"                          compression, fallback SCSV, secure renegotiation (like nmap's\n"
 	"                          ssl-enum-ciphers, with fewer connections)\n"
 	"      --trace-probes      keep every probe in the record (kind, offer size, outcome, alert, pick)\n"
+	"      --transcript        keep the SMTP dialogue in the record (smtp.transcript: S:/C: lines)\n"
 	"      --no-handshake      skip the full TLS handshake (certificate chain, EHLO after TLS) that\n"
 	"                          follows the probes when the server speaks TLS 1.1 or newer\n"
 	"      --ca-file FILE      trust anchors (PEM) for chain verification (default: the system\n"
@@ -179,33 +183,6 @@ static int parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigne
 	}
 	*out = v;
 	return 0;
-}
-
-/* datasets/blocklist.conf next to the binary (bin/../datasets) or at the
- * compiled-in source path. */
-static int find_default_blocklist(char *out, size_t cap)
-{
-	char exe[PATH_MAX / 2];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n > 0) {
-		exe[n] = 0;
-		char *slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = 0;
-			snprintf(out, cap, "%s/../datasets/blocklist.conf", exe);
-			if (access(out, R_OK) == 0)
-				return 0;
-			snprintf(out, cap, "%s/../share/mxscan/blocklist.conf", exe);
-			if (access(out, R_OK) == 0)
-				return 0;
-		}
-	}
-#ifdef MXSCAN_DATADIR
-	snprintf(out, cap, "%s/blocklist.conf", MXSCAN_DATADIR);
-	if (access(out, R_OK) == 0)
-		return 0;
-#endif
-	return -1;
 }
 
 static void default_ehlo(char *out, size_t cap)
@@ -442,6 +419,7 @@ enum {
 	OPT_RATE,
 	OPT_RETRIES,
 	OPT_BACKOFF,
+	OPT_TRANSCRIPT,
 };
 
 static const struct option long_opts[] = {
@@ -451,6 +429,7 @@ static const struct option long_opts[] = {
 	{ "mode", required_argument, 0, OPT_MODE },
 	{ "enum", required_argument, 0, OPT_ENUM },
 	{ "trace-probes", no_argument, 0, OPT_TRACE_PROBES },
+	{ "transcript", no_argument, 0, OPT_TRANSCRIPT },
 	{ "no-handshake", no_argument, 0, OPT_NO_HANDSHAKE },
 	{ "ca-file", required_argument, 0, OPT_CA_FILE },
 	{ "names", required_argument, 0, OPT_NAMES },
@@ -506,7 +485,7 @@ int main(int argc, char **argv)
 	unsigned long shards = 1, shard = 0;
 	unsigned long long seed = 0;
 	int shard_given = 0;
-	char ehlo[256], err[512], scan_id[64], blpath[PATH_MAX];
+	char ehlo[256], err[512], scan_id[64];
 	struct engine_config ec;
 	struct blocklist *bl = NULL;
 	struct target_set *raw = NULL, *targets = NULL, *named = NULL, *resolved = NULL;
@@ -520,6 +499,8 @@ int main(int argc, char **argv)
 	struct domain_map dmap;
 	int dmap_used = 0, names_are_domains = 1;
 	memset(&dmap, 0, sizeof(dmap));
+	if (argc > 1 && !strcmp(argv[1], "diagnose"))
+		return diagnose_main(argc - 1, argv + 1);
 	struct resume *rs = NULL;
 	uint8_t *skip = NULL;
 	uint64_t meta_resume_records = 0, resume_skipped = 0, resume_domains = 0;
@@ -572,6 +553,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case OPT_TRACE_PROBES: ec.trace_probes = 1; break;
+		case OPT_TRANSCRIPT: ec.transcript = 1; break;
 		case OPT_NO_HANDSHAKE: ec.handshake = 0; break;
 		case OPT_CA_FILE: ca_file = optarg; break;
 		case OPT_NAMES:
@@ -788,61 +770,11 @@ int main(int argc, char **argv)
 	}
 
 	/* Blocklist: the default, or the user's file instead; allow-list entries. */
-	bl = bl_new();
+	bl = bl_build(blocklist, allow, nallow, optout, noptout, err, sizeof(err));
 	if (!bl) {
-		fprintf(stderr, "mxscan: out of memory\n");
-		{
-			rc = EXIT_USAGE;
-			goto out;
-		}
-	}
-	if (!blocklist) {
-		if (find_default_blocklist(blpath, sizeof(blpath)) < 0) {
-			fprintf(stderr, "mxscan: cannot find the default blocklist (datasets/blocklist.conf next to "
-					"the binary); pass --blocklist FILE\n");
-			{
-				rc = EXIT_USAGE;
-				goto out;
-			}
-		}
-		blocklist = blpath;
-	}
-	if (bl_load_file(bl, blocklist, BL_BLOCK, err, sizeof(err)) < 0) {
-		fprintf(stderr, "mxscan: blocklist: %s\n", err);
-		{
-			rc = EXIT_USAGE;
-			goto out;
-		}
-	}
-	/* Opt-out requests win over everything, the allow-list included. */
-	for (unsigned i = 0; i < noptout; i++) {
-		if (bl_load_file(bl, optout[i], BL_OPTOUT, err, sizeof(err)) < 0) {
-			fprintf(stderr, "mxscan: --optout: %s\n", err);
-			rc = EXIT_USAGE;
-			goto out;
-		}
-	}
-	for (unsigned i = 0; i < nallow; i++) {
-		if (strchr(allow[i], '/') && access(allow[i], R_OK) != 0) {
-			if (bl_add_err(bl, allow[i], BL_ALLOW, "allow-list", err, sizeof(err)) < 0) {
-				fprintf(stderr, "mxscan: --allowlist %s: %s\n", allow[i], err);
-				{
-					rc = EXIT_USAGE;
-					goto out;
-				}
-			}
-		} else if (access(allow[i], F_OK) != 0) {
-			fprintf(stderr, "mxscan: --allowlist %s: neither a CIDR (such as 127.0.0.0/8) nor a file\n",
-				allow[i]);
-			rc = EXIT_USAGE;
-			goto out;
-		} else if (bl_load_file(bl, allow[i], BL_ALLOW, err, sizeof(err)) < 0) {
-			fprintf(stderr, "mxscan: --allowlist %s: %s\n", allow[i], err);
-			{
-				rc = EXIT_USAGE;
-				goto out;
-			}
-		}
+		fprintf(stderr, "mxscan: %s\n", err);
+		rc = EXIT_USAGE;
+		goto out;
 	}
 
 	/* Targets: arguments, -i FILE, or stdin. */

@@ -90,6 +90,14 @@ static void smtp_object(struct jbuf *jb, const struct host_result *r)
 			jb_str(jb, "plaintext_after_starttls", r->plaintext_sample);
 		jb_obj_close(jb);
 	}
+	if (r->transcript) {
+		jb_arr_open(jb, "transcript");
+		for (unsigned i = 0; i < r->transcript->n; i++)
+			jb_str(jb, NULL, r->transcript->line[i]);
+		jb_arr_close(jb);
+		if (r->transcript->dropped)
+			jb_uint(jb, "transcript_dropped", r->transcript->dropped);
+	}
 	jb_obj_close(jb);
 }
 
@@ -424,7 +432,7 @@ int record_host(struct jbuf *jb, const char *scan_id, struct host_result *r)
 			jb_str(jb, "detail", r->fail_detail);
 		jb_obj_close(jb);
 	}
-	if (r->mode == MODE_STARTTLS && (r->banner[0] || r->ehlo[0]))
+	if ((r->mode == MODE_STARTTLS && (r->banner[0] || r->ehlo[0])) || (r->transcript && r->transcript->n))
 		smtp_object(jb, r);
 	if (r->tls.attempted)
 		tls_object(jb, r);

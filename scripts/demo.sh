@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo scan: start the simulated fleet and its DNS on loopback, scan the
 # demo domains (mxscan resolves their MX through the local DNS), write records and a summary,
-# check the records against the fleet's ground truth, and stop everything it
+# check the records against the fleet's ground truth, diagnose three domains
+# (mxscan diagnose), and stop everything it
 # started (also on Ctrl-C). Called by `make demo` (which installs packages and
 # builds first). Output in out/demo/ (or $DEMO_OUT).
 set -euo pipefail
@@ -49,6 +50,14 @@ echo "== scanning"
 echo "== summary ($OUT/summary.txt)"
 "$BIN/mxreport" summary "$OUT/records.ndjson.gz" | tee "$OUT/summary.txt"
 "$BIN/mxreport" html "$OUT/records.ndjson.gz" -o "$OUT/report.html"
+
+echo "== mxscan diagnose: a healthy, a degraded and a broken domain ($OUT/diagnose-*.txt)"
+for d in shop1.fleet.test site10.fleet.test odd1.fleet.test; do
+  rc=0
+  "$BIN/mxscan" diagnose --allowlist 127.0.0.0/8 --resolver "$DNS_IP:$DNS_PORT" --ca-file "$OUT/fleet/certs/ca.pem" \
+    "$d" > "$OUT/diagnose-$d.txt" 2>&1 || rc=$?
+  echo "   $d: exit $rc, $(grep -o '\[[a-z0-9-]*\]' "$OUT/diagnose-$d.txt" | sort -u | tr '\n' ' ')$(tail -1 "$OUT/diagnose-$d.txt")"
+done
 
 echo "== checks"
 status=0

@@ -91,6 +91,16 @@ int bl_add_err(struct blocklist *bl, const char *cidr, enum bl_kind kind, const 
  */
 int bl_check(const struct blocklist *bl, const struct sockaddr *sa, const char **why);
 
+/*
+ * What the command lines build: the default list (datasets/blocklist.conf next
+ * to the binary, bin/../datasets, else the compiled-in data directory) or
+ * block_file instead, plus opt-out files (noptout of them: BL_OPTOUT entries, which win
+ * over allow entries) and allow entries, each a CIDR or a file of them (nallow of them).
+ * NULL with a message naming the option and the remedy in err.
+ */
+struct blocklist *bl_build(const char *block_file, const char *const *allow, unsigned nallow, const char *const *optout,
+			   unsigned noptout, char *err, size_t errlen);
+
 /* Number of entries of kind (both families) in bl. */
 size_t bl_count(const struct blocklist *bl, enum bl_kind kind);
 

@@ -30,6 +30,7 @@ struct engine_config {
 	int mode;                         /* MODE_AUTO (port 465 implicit, else STARTTLS) or an enum conn_mode */
 	int enum_mode;                    /* enum enum_mode: quick, versions, full */
 	int trace_probes;                 /* keep every probe's outcome in the record */
+	int transcript;                   /* keep the SMTP dialogue (S:/C: lines) in the record */
 	int handshake;                    /* one full wolfSSL handshake per host (chain, post-TLS EHLO) */
 	const struct verify_roots *roots; /* trust anchors for chain verification; NULL = no verification */
 	const struct geo *geo;            /* --geoip/--asn-db databases, NULL = no geo object */

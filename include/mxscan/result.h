@@ -119,6 +119,21 @@ struct probe_trace {
 	uint32_t ms; /* duration of the connection */
 };
 
+/* The SMTP dialogue of a host as swaks shows it ("S: " server lines, "C: "
+ * client lines, "* " notes for connection and TLS events), kept when the
+ * engine is asked to (engine_config.transcript): the first (baseline)
+ * connection, then the full handshake's. Bounded: TRANSCRIPT_LINES lines of at
+ * most TRANSCRIPT_LINE_MAX bytes each; longer lines are cut, later lines are
+ * counted in dropped. */
+#define TRANSCRIPT_LINES    40
+#define TRANSCRIPT_LINE_MAX 200
+
+struct transcript {
+	unsigned n, dropped;
+	int skip_plain; /* the handshake connection: 1xx-3xx replies and commands before TLS are not repeated */
+	char line[TRANSCRIPT_LINES][TRANSCRIPT_LINE_MAX + 1];
+};
+
 struct host_result {
 	char ip[64];
 	uint16_t port;
@@ -159,6 +174,7 @@ struct host_result {
 	char least_grade;                   /* set by record_host: the worst suite grade, 0 if none */
 	const struct plan_summary *plan;    /* enumeration results (NULL in tests without a plan) */
 	struct probe_trace *trace;          /* --trace-probes: one entry per connection, else NULL */
+	struct transcript *transcript;      /* --transcript: the dialogue, else NULL */
 	unsigned ntrace;
 	unsigned connections;
 	unsigned retries;  /* connections that repeated one turned away before TLS (421, reset, close, timeout) */

@@ -6,7 +6,8 @@
  * played against a STARTTLS or implicit-TLS connection. Invariants checked
  * after every event: the machine never writes beyond its transmit buffer,
  * every state but DONE has a deadline, and once DONE it stays DONE with a
- * status and (unless success) a failure reason recorded.
+ * status and (unless success) a failure reason recorded. Half the runs keep
+ * the transcript (bit 1 of the first byte), whose lines must stay bounded.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -25,18 +26,28 @@ static void check(const struct conn *c, const struct host_result *r)
 		abort();
 	if (memchr(r->banner, 0, sizeof(r->banner)) == NULL || memchr(r->ehlo, 0, sizeof(r->ehlo)) == NULL)
 		abort();
+	if (r->transcript) {
+		if (r->transcript->n > TRANSCRIPT_LINES)
+			abort();
+		for (unsigned i = 0; i < r->transcript->n; i++)
+			if (strlen(r->transcript->line[i]) > TRANSCRIPT_LINE_MAX)
+				abort();
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct conn c;
 	static struct conn_config cfg;
+	static struct transcript tr;
 	struct host_result r;
 	if (size < 1)
 		return 0;
 	conn_config_defaults(&cfg);
 	memset(&r, 0, sizeof(r));
 	r.mode = (data[0] & 1) ? MODE_IMPLICIT : MODE_STARTTLS;
+	memset(&tr, 0, sizeof(tr));
+	r.transcript = (data[0] & 2) ? &tr : NULL;
 	strcpy(r.sni, "mx.example.test");
 	if (conn_init(&c, &cfg, &r) < 0)
 		return 0;

@@ -50,11 +50,13 @@ static const uint8_t sh13[] = {
 static const uint8_t alert40[] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28 };
 
 static struct conn_config cfg;
+static struct transcript *run_tr; /* when set, run() records the dialogue there */
 
 static int run(const char *name, const struct step *steps, size_t n, const struct expect *e, struct host_result *res)
 {
 	static struct conn c;
 	memset(res, 0, sizeof(*res));
+	res->transcript = run_tr;
 	snprintf(res->ip, sizeof(res->ip), "192.0.2.7");
 	res->mode = MODE_STARTTLS;
 	snprintf(res->sni, sizeof(res->sni), "mx1.example.test");
@@ -281,6 +283,66 @@ int main(void)
 		ok(c.state == CONN_DONE && res.status == ST_SUCCESS && res.tls.version == 0x0303,
 		   "implicit mode records the ServerHello");
 		conn_release(&c);
+	}
+	/* the transcript (engine_config.transcript): S:/C: lines and notes, bounded */
+	{
+		static struct transcript tr;
+		memset(&tr, 0, sizeof(tr));
+		run_tr = &tr;
+		struct expect e = { ST_SUCCESS, "", "", STLS_OFFERED, 0x0303 };
+		RUN("transcript of a STARTTLS dialogue", &e, &r, { S1, "220-mx1.example.test ESMTP\r\n220 hi\r\n" },
+		    { C, "EHLO scanner.example.test\r\n" }, { S, EHLO_TLS }, { C, "STARTTLS\r\n" },
+		    { S, "220 2.0.0 Ready\r\n" }, { TLS_SH12, NULL });
+		static const char *const want[] = {
+			"* connected to 192.0.2.7 port 0 (SMTP, STARTTLS)",
+			"S: 220-mx1.example.test ESMTP",
+			"S: 220 hi",
+			"C: EHLO scanner.example.test",
+			"S: 250-mx1.example.test",
+			"S: 250-PIPELINING",
+			"S: 250-STARTTLS",
+			"S: 250 8BITMIME",
+			"C: STARTTLS",
+			"S: 220 2.0.0 Ready",
+		};
+		size_t nw = sizeof(want) / sizeof(want[0]);
+		ok(tr.n == nw + 2, "transcript: %zu lines (got %u)", nw + 2, tr.n);
+		for (size_t i = 0; i < nw && i < tr.n; i++)
+			is_str(tr.line[i], want[i], "transcript line %zu", i + 1);
+		ok(tr.n > nw && !strncmp(tr.line[nw], "* TLS ClientHello sent (", 24), "transcript: ClientHello note");
+		is_str(tr.n > nw + 1 ? tr.line[nw + 1] : "",
+		       "* TLS answer: ServerHello TLSv1.2, TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, 0 certificate(s)",
+		       "transcript: the TLS answer");
+
+		memset(&tr, 0, sizeof(tr));
+		struct expect e2 = { ST_CONNECTION_CLOSED, "tls-hello", "reset", STLS_OFFERED, 0 };
+		RUN("transcript of a reset after STARTTLS", &e2, &r, { S, "220 mx\r\n" }, { C, "EHLO" },
+		    { S, EHLO_TLS }, { C, "STARTTLS\r\n" }, { S, "220 go\r\n" }, { RESET, NULL });
+		is_str(tr.n ? tr.line[tr.n - 1] : "", "* connection reset (TCP RST) (tls-hello)",
+		       "transcript: the reset");
+
+		/* 60 greeting lines, the first of 300 bytes: 40 lines kept, cut at 200 bytes */
+		static char big[60 * 320];
+		char longl[301];
+		memset(longl, 'x', 300);
+		longl[300] = 0;
+		size_t k = (size_t)snprintf(big, sizeof(big), "220-%s\r\n", longl);
+		for (int i = 1; i < 59; i++)
+			k += (size_t)snprintf(big + k, sizeof(big) - k, "220-line %d\r\n", i);
+		snprintf(big + k, sizeof(big) - k, "220 end\r\n");
+		memset(&tr, 0, sizeof(tr));
+		struct expect e3 = { ST_APPLICATION_ERROR, "ehlo", "starttls-not-offered", STLS_ABSENT, 0 };
+		RUN("transcript bounds", &e3, &r, { S, big }, { C, "EHLO" }, { S, "250 mx\r\n" }, { C, "QUIT" },
+		    { S, "221 bye\r\n" });
+		ok(tr.n == TRANSCRIPT_LINES && tr.dropped == 1 + 60 + 1 + 1 + 1 + 1 - TRANSCRIPT_LINES,
+		   "transcript: %d lines kept, the rest counted (n %u, dropped %u)", TRANSCRIPT_LINES, tr.n,
+		   tr.dropped);
+		size_t longest = 0;
+		for (unsigned i = 0; i < tr.n; i++)
+			longest = strlen(tr.line[i]) > longest ? strlen(tr.line[i]) : longest;
+		ok(longest == TRANSCRIPT_LINE_MAX && !strncmp(tr.line[1], "S: 220-xxx", 10),
+		   "transcript: a 304-byte line cut at %d bytes (longest %zu)", TRANSCRIPT_LINE_MAX, longest);
+		run_tr = NULL;
 	}
 	/* connect errors */
 	{
