@@ -4,6 +4,7 @@
 #
 # Each harness names the scanner sources it links on a line of its own near the
 # top:  // fuzz-sources: scanner/hello.c [scanner/other.c ...]   (several such lines add up)
+# and, when it needs more than wolfSSL, the libraries:  // fuzz-libs: -lcares
 # Seeds come from tests/fuzz/corpus/NAME/ (NAME = harness name without
 # "fuzz_"); they are read, never written: new inputs go to build/fuzz/NAME.corpus/.
 # Crash reproducers land in build/fuzz/ as fuzz_NAME-crash-*. Exits non-zero
@@ -28,14 +29,15 @@ for h in tests/fuzz/fuzz_*.c; do
 	name=$(basename "$h" .c)
 	short=${name#fuzz_}
 	srcs=$(sed -n 's|^// fuzz-sources:||p' "$h" | tr '\n' ' ')
+	libs=$(sed -n 's|^// fuzz-libs:||p' "$h" | tr '\n' ' ')
 	if [ -z "$srcs" ]; then
 		echo "fuzz.sh: $h has no '// fuzz-sources:' line" >&2
 		failed=1
 		continue
 	fi
-	# shellcheck disable=SC2086 # srcs is a list of paths
+	# shellcheck disable=SC2086 # srcs and libs are lists
 	if ! "$CC" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-D_GNU_SOURCE -Iinclude -Itests "$h" $srcs -o "$out/$name" -lwolfssl; then
+		-D_GNU_SOURCE -Iinclude -Itests "$h" $srcs -o "$out/$name" -lwolfssl $libs; then
 		echo "fuzz.sh: $name: build failed" >&2
 		failed=1
 		continue
