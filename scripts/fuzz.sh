@@ -41,7 +41,7 @@ for h in tests/fuzz/fuzz_*.c; do
 		failed=1
 		continue
 	fi
-	# shellcheck disable=SC2086 # srcs is a list of paths
+	# shellcheck disable=SC2086 # srcs and libs are lists
 	if ! "$CC" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-D_GNU_SOURCE -Iinclude -Itests "$h" $srcs -o "$out/$name" -lwolfssl $libs; then
 		echo "fuzz.sh: $name: build failed" >&2

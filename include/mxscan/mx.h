@@ -5,8 +5,12 @@
  * the addresses of every exchange kept. Every answer is data: NXDOMAIN, SERVFAIL, a null MX,
  * an exchange that is an alias or has no address are recorded, never reported as errors.
  *
+ * Results live in a store (struct mx_store): each exchange once, with its addresses; a domain
+ * holds its name and a short array of (exchange, preference), so memory follows what was
+ * answered, not the caps. Domains whose MX set came from input (zdns.h) share the store.
+ *
  * Lookups are shared: the A/AAAA of an exchange name (compared case-insensitively, trailing
- * dot ignored) is asked once per call whatever the number of domains pointing at it, since
+ * dot ignored) is asked once per store whatever the number of domains pointing at it, since
  * large providers serve millions of domains from a few hosts. At most `inflight` queries are
  * outstanding on the one c-ares channel (beyond a few hundred, answers are lost to UDP
  * receive-buffer overflow: RECIPES.md section 4); c-ares is driven from a private epoll loop.
@@ -173,7 +177,11 @@ struct mx_stats {
 
 /*
  * Resolve every domain in doms[0..n): MX, then A and/or AAAA of each distinct exchange, and
- * fill the output fields of each domain (the input fields are not changed).
+ * fill the output fields of each domain (the input fields are not changed). Names, MX lists
+ * and exchanges go into store, which must outlive the domains' use. Domains whose source is
+ * not MX_SRC_DNS are left as they are (no MX query); exchanges of the store that were never
+ * asked (those of zdns MX lines) are looked up too. An exchange looked up by an earlier call
+ * on the same store is not asked again.
  *
  * MX answer:
  *  - MX records: status OK, sorted by preference then name (case-insensitive), the first
@@ -208,9 +216,7 @@ struct mx_stats {
 int mx_resolve(struct mx_store *store, struct mx_domain *doms, size_t n, const char *const *servers, int timeout_ms,
 	       int tries, unsigned inflight, int families, struct mx_stats *st, FILE *errs);
 
-/*
- * Fill a sockaddr (port 0) from a; returns its length.
- */
+/* Fill a sockaddr (port 0) from a; returns its length. */
 socklen_t mx_addr_sockaddr(const struct mx_addr *a, struct sockaddr_storage *ss);
 
 /*
