@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "mxscan/blocklist.h"
+#include "mxscan/capture.h"
 #include "mxscan/domains.h"
 #include "mxscan/engine.h"
 #include "mxscan/plan.h"
@@ -96,6 +97,13 @@ static const char usage_text[] =
 	"      --resolver IP[:PORT] DNS server for names (repeatable; default resolv.conf)\n"
 	"      --names domain|mx   names in the input are mail domains (default: MX lookup, RFC 5321\n"
 	"                          implicit MX when none) or MX host names (A/AAAA lookup only)\n"
+	"\n"
+	"Middleboxes (packet capture, off by default; needs root or CAP_NET_RAW):\n"
+	"      --capture IFACE     capture the scan's packets on IFACE (libpcap) and tell a reset injected\n"
+	"                          on the path from one the server sent (record field capture.verdict)\n"
+	"      --pcap-out FILE     write the packets of flagged flows (injected reset suspected, or\n"
+	"                          tampering in the dialogue) to FILE, for Wireshark\n"
+	"      --user NAME         drop root for NAME once the capture (and every file) is open\n"
 	"\n"
 	"Safety:\n"
 	"      --blocklist FILE    ranges never scanned; replaces the default, which lists every IANA\n"
@@ -292,6 +300,9 @@ enum {
 	OPT_NO_HANDSHAKE,
 	OPT_CA_FILE,
 	OPT_NAMES,
+	OPT_CAPTURE,
+	OPT_PCAP_OUT,
+	OPT_USER,
 };
 
 static const struct option long_opts[] = {
@@ -304,6 +315,9 @@ static const struct option long_opts[] = {
 	{ "no-handshake", no_argument, 0, OPT_NO_HANDSHAKE },
 	{ "ca-file", required_argument, 0, OPT_CA_FILE },
 	{ "names", required_argument, 0, OPT_NAMES },
+	{ "capture", required_argument, 0, OPT_CAPTURE },
+	{ "pcap-out", required_argument, 0, OPT_PCAP_OUT },
+	{ "user", required_argument, 0, OPT_USER },
 	{ "output", required_argument, 0, 'o' },
 	{ "flush-records", required_argument, 0, OPT_FLUSH_RECORDS },
 	{ "flush-secs", required_argument, 0, OPT_FLUSH_SECS },
@@ -333,6 +347,8 @@ static const struct option long_opts[] = {
 int main(int argc, char **argv)
 {
 	const char *input = NULL, *output = "-", *blocklist = NULL, *scan_id_opt = NULL, *ca_file = NULL;
+	const char *cap_iface = NULL, *pcap_out = NULL, *run_user = NULL;
+	struct capture *cap = NULL;
 	struct verify_roots *roots = NULL;
 	const char *allow[MAX_LIST], *resolvers[MAX_LIST + 1];
 	unsigned nallow = 0, nresolvers = 0;
@@ -394,6 +410,9 @@ int main(int argc, char **argv)
 		case OPT_TRACE_PROBES: ec.trace_probes = 1; break;
 		case OPT_NO_HANDSHAKE: ec.handshake = 0; break;
 		case OPT_CA_FILE: ca_file = optarg; break;
+		case OPT_CAPTURE: cap_iface = optarg; break;
+		case OPT_PCAP_OUT: pcap_out = optarg; break;
+		case OPT_USER: run_user = optarg; break;
 		case OPT_NAMES:
 			if (!strcmp(optarg, "domain") || !strcmp(optarg, "domains")) {
 				names_are_domains = 1;
@@ -477,6 +496,11 @@ int main(int argc, char **argv)
 		case 'V': printf("mxscan %s\n", MXSCAN_VERSION); return EXIT_OK;
 		default: fprintf(stderr, "Try 'mxscan --help'.\n"); return EXIT_USAGE;
 		}
+	}
+	if (pcap_out && !cap_iface) {
+		fprintf(stderr, "mxscan: --pcap-out needs --capture IFACE\n");
+		rc = EXIT_USAGE;
+		goto out;
 	}
 	if (progress < 0)
 		progress = !quiet && isatty(2);
@@ -728,6 +752,61 @@ int main(int argc, char **argv)
 	if (threads > concurrency)
 		threads = concurrency;
 
+	/* Capture: opened once the ports are known (they make the BPF filter),
+	 * before root is dropped; the thread starts right before the scan. */
+	if (cap_iface) {
+		uint16_t ports[64];
+		size_t nports = 0;
+		for (size_t i = 0; i < ts_count(targets); i++) {
+			const struct target *t = ts_get(targets, i);
+			uint16_t p = t->port ? t->port : (uint16_t)port;
+			size_t k = 0;
+			while (k < nports && ports[k] != p)
+				k++;
+			if (k == nports && nports < sizeof(ports) / sizeof(ports[0]))
+				ports[nports++] = p;
+			else if (k == nports) {
+				fprintf(stderr,
+					"mxscan: --capture: more than %zu distinct ports; split the input by port\n",
+					sizeof(ports) / sizeof(ports[0]));
+				rc = EXIT_USAGE;
+				goto out;
+			}
+		}
+		if (nports == 0)
+			ports[nports++] = (uint16_t)port;
+		struct capture_opts co = {
+			.iface = cap_iface,
+			.ports = ports,
+			.nports = nports,
+			.pcap_out = pcap_out,
+			.max_flows = (unsigned)(concurrency + threads),
+		};
+		int perm = 0;
+		cap = capture_open(&co, &perm, err, sizeof(err));
+		if (!cap) {
+			fprintf(stderr, "mxscan: %s\n", err);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		ec.cap = cap;
+		ec.cap_grace_ms = CAPTURE_GRACE_MS;
+	}
+	if (run_user) {
+		if (capture_drop_privileges(run_user, err, sizeof(err)) < 0) {
+			fprintf(stderr, "mxscan: %s\n", err);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		if (!quiet)
+			fprintf(stderr, "mxscan: running as %s (uid %u) from now on\n", run_user, (unsigned)getuid());
+	}
+	if (cap && capture_start(cap, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mxscan: %s\n", err);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+
 	char argv_text[1024];
 	size_t an = 0;
 	argv_text[0] = 0;
@@ -749,6 +828,7 @@ int main(int argc, char **argv)
 		.duplicates = ts_dups(raw),
 		.unresolved = resolve_failed,
 		.threads = (unsigned)threads,
+		.capture_iface = cap_iface,
 	};
 	if (record_scan(&jb, &meta) == 0)
 		recw_write(out, jb.buf, jb.len);
@@ -808,6 +888,16 @@ int main(int argc, char **argv)
 		}
 	}
 	engine_join(e);
+	struct capture_stats cst;
+	if (cap) {
+		capture_stop(cap);
+		capture_get_stats(cap, &cst);
+		meta.capture_iface = cap_iface;
+		meta.capture = &cst;
+		if (!quiet && cst.kernel_drops)
+			fprintf(stderr, "mxscan: --capture: the kernel dropped %llu packets; verdicts may miss some\n",
+				(unsigned long long)cst.kernel_drops);
+	}
 	/* Domain records last: their verdicts need every host's result. */
 	if (dmap_used && domains_write(&dmap, targets, out, scan_id, (uint16_t)port) < 0)
 		fprintf(stderr, "mxscan: writing domain records failed\n");
@@ -856,5 +946,6 @@ out:
 	if (bl)
 		bl_free(bl);
 	verify_roots_free(roots);
+	capture_free(cap);
 	return rc;
 }

@@ -4,7 +4,7 @@
 # Usage: scripts/deps.sh [--with-peers]   (--with-peers adds postfix/exim/nmap/sslscan for integration tests)
 set -euo pipefail
 BUILD="build-essential pkg-config clang clang-format libwolfssl-dev libpcap-dev libmaxminddb-dev zlib1g-dev libc-ares-dev"
-TOOLS="openssl python3-jsonschema knot knot-dnsutils bind9-dnsutils iproute2 iptables nftables swaks nmap sslscan libmaxmind-db-writer-perl mmdb-bin ca-certificates procps gzip perl libxml2-utils libnet-ssleay-perl libio-socket-ssl-perl"
+TOOLS="openssl python3-jsonschema knot knot-dnsutils bind9-dnsutils iproute2 iptables nftables tcpdump swaks nmap sslscan libmaxmind-db-writer-perl mmdb-bin ca-certificates procps gzip perl libxml2-utils libnet-ssleay-perl libio-socket-ssl-perl"
 PEERS="libidn12 gnutls-bin"
 want="$BUILD $TOOLS"
 [ "${1:-}" = "--with-peers" ] && want="$want $PEERS"

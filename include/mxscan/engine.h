@@ -15,6 +15,7 @@
 #include "mxscan/result.h"
 
 struct blocklist;
+struct capture;
 struct verify_roots;
 struct recw;
 struct target_set;
@@ -36,6 +37,8 @@ struct engine_config {
 	const struct blocklist *bl;
 	struct recw *out;
 	const char *scan_id;
+	struct capture *cap;   /* --capture: register each host's first connection (NULL: off) */
+	unsigned cap_grace_ms; /* wait this long after that connection ended before the verdict */
 };
 
 struct engine_stats {

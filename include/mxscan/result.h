@@ -51,6 +51,7 @@ struct tls_probe_result {
 
 struct plan_summary;
 struct verify_result;
+struct capture_result;
 
 #define DOM_LIST_KEEP 16 /* names/domains kept per host record (the total is counted) */
 
@@ -144,6 +145,7 @@ struct host_result {
 	int banner_masked;
 	int plaintext_after_starttls; /* bytes after the 220 to STARTTLS before the TLS hello */
 	char plaintext_sample[96];
+	char echo_token[32]; /* the server echoed our STARTTLS back corrupted (e.g. XXXXXXXX) in a 5xx */
 
 	struct tls_probe_result tls;
 
@@ -156,6 +158,8 @@ struct host_result {
 	char least_grade;                   /* set by record_host: the worst suite grade, 0 if none */
 	const struct plan_summary *plan;    /* enumeration results (NULL in tests without a plan) */
 	struct probe_trace *trace;          /* --trace-probes: one entry per connection, else NULL */
+	const struct capture_result *cap;   /* --capture: what the first connection's packets showed, or NULL */
+	const char *cap_iface;              /* --capture interface (set when cap is) */
 	unsigned ntrace;
 	unsigned connections;
 	uint64_t start_ms; /* wall clock, ms since epoch */
