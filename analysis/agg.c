@@ -281,8 +281,10 @@ static void agg_host(struct agg *a, const struct jr_val *r)
 	v = jr_get(smtp, "tampering");
 	if (v && v->type == JR_OBJECT && v->child) {
 		a->tampered++;
+		/* one count per kind of sign (the flat keys); "evidence" repeats them as a list */
 		for (e = v->child; e; e = e->next)
-			ctr_addn(&a->tamper, e->key, e->klen, 1);
+			if (!(e->klen == 8 && !memcmp(e->key, "evidence", 8)))
+				ctr_addn(&a->tamper, e->key, e->klen, 1);
 	}
 	v = jr_path(r, "probes.connections");
 	if (v && v->type == JR_NUMBER && v->is_int && v->i >= 0) {
