@@ -474,6 +474,8 @@ static int start_conn(struct slot *s, int first)
 		s->c.hello_len = (size_t)n;
 	}
 	timer_init(&s->timer, on_timer, s);
+	if (first && e->cfg.cap)
+		s->cap_tried = 1; /* the record says "not-tracked" if registration does not happen */
 	s->fd = socket(s->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->fd < 0) {
 		conn_on_error(&s->c, errno);
@@ -491,7 +493,6 @@ static int start_conn(struct slot *s, int first)
 		/* the local port exists once connect() has been called */
 		struct sockaddr_storage local;
 		socklen_t ll = sizeof(local);
-		s->cap_tried = 1;
 		if (getsockname(s->fd, (struct sockaddr *)&local, &ll) == 0)
 			s->cap_id = capture_register(e->cfg.cap, (struct sockaddr *)&local, (struct sockaddr *)&s->sa,
 						     s->conn_wall_us);
