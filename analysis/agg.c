@@ -37,8 +37,8 @@ const char *agg_by_name(enum agg_by by)
 #define AGG_CTRS(a)                                                                                              \
 	&(a)->scan_ids, &(a)->status, &(a)->starttls, &(a)->base_version, &(a)->base_cipher, &(a)->best_version, \
 		&(a)->suites, &(a)->groups, &(a)->grades, &(a)->warnings, &(a)->handshake, &(a)->verify,         \
-		&(a)->name_match, &(a)->failures, &(a)->tamper, &(a)->mx_status, &(a)->d_tls, &(a)->d_starttls,  \
-		&(a)->d_trusted, &(a)->d_nm_mx, &(a)->d_nm_domain, &(a)->d_worst
+		&(a)->name_match, &(a)->failures, &(a)->tamper, &(a)->capture, &(a)->mx_status, &(a)->d_tls,     \
+		&(a)->d_starttls, &(a)->d_trusted, &(a)->d_nm_mx, &(a)->d_nm_domain, &(a)->d_worst
 
 void agg_init(struct agg *a, enum agg_by by)
 {
@@ -307,8 +307,15 @@ static void agg_host(struct agg *a, const struct jr_val *r)
 	v = jr_get(smtp, "tampering");
 	if (v && v->type == JR_OBJECT && v->child) {
 		a->tampered++;
+		/* one count per kind of sign (the flat keys); "evidence" repeats them as a list */
 		for (e = v->child; e; e = e->next)
-			ctr_addn(&a->tamper, e->key, e->klen, 1);
+			if (!(e->klen == 8 && !memcmp(e->key, "evidence", 8)))
+				ctr_addn(&a->tamper, e->key, e->klen, 1);
+	}
+	v = jr_path(r, "capture.verdict");
+	if (v && v->type == JR_STRING) {
+		a->captured++;
+		ctr_add(&a->capture, jr_str(v));
 	}
 	v = jr_path(r, "probes.connections");
 	if (v && v->type == JR_NUMBER && v->is_int && v->i >= 0) {
@@ -446,6 +453,8 @@ struct agg_tabdef {
 #define VERSIONS_TAB SIZE_MAX
 
 static const char *const agg_starttls_order[] = { "offered", "absent", "stripped" };
+static const char *const agg_capture_order[] = { "reset.injected_suspected", "reset.by_server", "no-reset",
+						 "no-syn-ack-seen", "not-tracked" };
 
 static const struct agg_tabdef agg_tabdefs[] = {
 	{ "status", "hosts by status", "hosts", A_OFF(hosts), A_OFF(status), 0, NO_ORDER, NULL },
@@ -477,6 +486,9 @@ static const struct agg_tabdef agg_tabdefs[] = {
 	{ "failures", "failures (stage: reason)", "hosts", A_OFF(hosts), A_OFF(failures), 0, NO_ORDER, NULL },
 	{ "tampering", "tampering evidence in the SMTP dialogue", "hosts", A_OFF(hosts), A_OFF(tamper), 1, NO_ORDER,
 	  "a host counts once per kind of evidence" },
+	{ "capture", "reset verdict from the packets (--capture)", "hosts followed by the capture", A_OFF(captured),
+	  A_OFF(capture), 0, ORDER(agg_capture_order),
+	  "reset.injected_suspected: a RST that a device on the path likely forged (see the record's capture.reasons)" },
 	{ "domain_mx_status", "domains: MX lookup", "domains", A_OFF(domains), A_OFF(mx_status), 0, NO_ORDER, NULL },
 	{ "domain_tls", "domains: their MX hosts answer TLS", "domains", A_OFF(domains), A_OFF(d_tls), 0,
 	  ORDER(agg_verdict_order), NULL },

@@ -71,6 +71,8 @@ struct agg {
 	struct ctr failures;
 	uint64_t tampered;
 	struct ctr tamper;
+	uint64_t captured; /* hosts with a capture.verdict (--capture) */
+	struct ctr capture;
 	uint64_t conn_hosts, conn_total, conn_max;
 	struct ctr mx_status, d_tls, d_starttls;
 	uint64_t d_certs, d_graded;

@@ -637,6 +637,9 @@ static void on_starttls(struct conn *c, const struct smtp_reply *r)
 		 * on the way (a middlebox) or the server is broken. */
 		failure(c, ST_APPLICATION_ERROR, "starttls-rejected", smtp_line(r, 0));
 	}
+	/* a server that quotes what it got shows what the path did to our command */
+	if (r->code >= 500)
+		smtp_echo_corrupted(r, res->echo_token, sizeof(res->echo_token));
 	smtp_refused(c, r); /* the first failure recorded wins */
 }
 

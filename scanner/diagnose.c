@@ -22,6 +22,7 @@
  * the server's order) and the verified certificate, not by connecting again.
  */
 #include "mxscan/diagnose.h"
+#include "mxscan/capture.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -522,7 +523,9 @@ static void transcript_find(const struct jr_val *rec, const char *prefix, char *
 /* reset.reasons (issue 7's capture verdict), joined for people. */
 static void reset_reasons(const struct jr_val *rec, char *out, size_t cap)
 {
-	const struct jr_val *r = jr_path(rec, "reset.reasons");
+	const struct jr_val *r = jr_path(rec, "capture.reasons");
+	if (!r)
+		r = jr_path(rec, "reset.reasons");
 	size_t n = 0;
 	snprintf(out, cap, "no reasons recorded");
 	for (const struct jr_val *x = r && r->type == JR_ARRAY ? r->child : NULL; x && n + 1 < cap; x = x->next) {
@@ -531,6 +534,17 @@ static void reset_reasons(const struct jr_val *rec, char *out, size_t cap)
 			break;
 		n += (size_t)w;
 	}
+}
+
+/* The capture's reset verdict of a host record: "injected_suspected", "by_server" or "" (no
+ * capture, or no reset). --capture writes capture.verdict ("reset.injected_suspected", ...);
+ * a bare reset.verdict is read too. */
+static const char *reset_verdict(const struct jr_val *rec)
+{
+	const char *v = sget(rec, "capture.verdict");
+	if (!strncmp(v, "reset.", 6))
+		return v + 6;
+	return sget(rec, "reset.verdict");
 }
 
 /* How the TLS step ended, for people: alert, close, reset, timeout. */
@@ -543,8 +557,7 @@ static void tls_step(const struct jr_val *rec, char *out, size_t cap)
 		snprintf(out, cap, "the server closed the connection instead of answering the ClientHello");
 	else if (!strcmp(reason, "reset"))
 		snprintf(out, cap, "the connection was reset (TCP RST) instead of a ServerHello%s",
-			 !strcmp(sget(rec, "reset.verdict"), "by_server") ? "; the capture shows the server sent it"
-									  : "");
+			 !strcmp(reset_verdict(rec), "by_server") ? "; the capture shows the server sent it" : "");
 	else if (!strcmp(reason, "timeout"))
 		snprintf(out, cap, "no answer to the ClientHello (%s)", detail);
 	else
@@ -556,7 +569,7 @@ static void tls_step(const struct jr_val *rec, char *out, size_t cap)
 static void tls_causes(struct dhost *h, const struct jr_val *rec)
 {
 	char vlist[80], slist[EVIDENCE_MAX - 120], step[300];
-	const char *rv = sget(rec, "reset.verdict");
+	const char *rv = reset_verdict(rec);
 	uint8_t sup = versions_supported(rec, vlist, sizeof(vlist));
 	const char *base_version = jr_str(jr_path(rec, "tls.baseline.version"));
 	int base_alert = (int)jr_int(jr_path(rec, "tls.baseline.alert.code"), -1);
@@ -684,7 +697,7 @@ static int smtp_causes(struct dhost *h, const struct jr_val *rec, int mode)
 	}
 	if (!strcmp(stage, "banner") || !strcmp(stage, "ehlo") || !strcmp(stage, "helo") ||
 	    (!strcmp(stage, "starttls") && !jr_path(rec, "tls"))) {
-		if (!strcmp(reason, "reset") && !strcmp(sget(rec, "reset.verdict"), "injected_suspected")) {
+		if (!strcmp(reason, "reset") && !strcmp(reset_verdict(rec), "injected_suspected")) {
 			char why[400];
 			reset_reasons(rec, why, sizeof(why));
 			add_cause(h, DC_RESET_INJECTED, "TCP reset at the %s; the capture says it was injected: %s",
@@ -1093,10 +1106,10 @@ static void print_text(const struct diag *d, FILE *f)
 			fprintf(f, "    who must fix it: %s\n", c->who);
 			fprintf(f, "    fix: %s\n", c->fix);
 			if (h->cause[k].id == DC_HANDSHAKE_FAILED && strstr(h->cause[k].evidence, "reset") && h->r.v &&
-			    !jr_path(h->r.v, "reset.verdict"))
+			    !reset_verdict(h->r.v)[0])
 				fprintf(f,
 					"    note: whether this reset came from the server or was injected on the path "
-					"takes a packet capture (--capture, pending integration of issue 7)\n");
+					"takes a packet capture (run again as root with --capture IFACE)\n");
 		}
 		fprintf(f, "  would a sender get through?\n");
 		for (int p = 0; p < PF__COUNT; p++)
@@ -1283,14 +1296,15 @@ static const char diag_usage[] =
 	"      --allowlist CIDR|FILE  scan only these ranges, e.g. 127.0.0.0/8 for tests\n"
 	"      --ehlo NAME         EHLO argument (default: this machine's host name)\n"
 	"      --connect-timeout S, --banner-timeout S (default 10), --timeout S, --tls-timeout S\n"
+	"      --capture IFACE     root or CAP_NET_RAW: capture the packets on IFACE (libpcap) to tell a\n"
+	"                          reset injected on the path from the server's own (cause reset-injected)\n"
 	"  -h, --help              this text\n"
 	"\n"
 	"Causes named: dns, mx-unreachable, throttled-421, smtp-failed, port-mode-mismatch,\n"
 	"starttls-stripped, starttls-not-offered, starttls-refused, starttls-handshake-failed,\n"
 	"no-shared-version, no-shared-suite, weak-suites-only, cert-expired, cert-not-yet-valid,\n"
 	"cert-self-signed, cert-intermediate-missing, cert-untrusted, cert-weak, cert-name-mismatch;\n"
-	"reset-injected from the capture's reset.verdict in a record (--records reads it now; the\n"
-	"scan sets it once packet capture, --capture of issue 7, is integrated).\n"
+	"reset-injected (with --capture IFACE: the packets show the reset was not the server's).\n"
 	"\n"
 	"Exit status: 0 healthy (every MX takes TLS mail from a strict modern sender); 10 degraded (TLS\n"
 	"mail gets through, with problems: some MX fail, or strict senders fail on the certificate);\n"
@@ -1309,6 +1323,7 @@ enum {
 	DO_BANNER_TIMEOUT,
 	DO_TIMEOUT,
 	DO_TLS_TIMEOUT,
+	DO_CAPTURE,
 	DO_RECORDS,
 };
 
@@ -1326,6 +1341,7 @@ static const struct option diag_opts[] = {
 	{ "banner-timeout", required_argument, 0, DO_BANNER_TIMEOUT },
 	{ "timeout", required_argument, 0, DO_TIMEOUT },
 	{ "tls-timeout", required_argument, 0, DO_TLS_TIMEOUT },
+	{ "capture", required_argument, 0, DO_CAPTURE },
 	{ "help", no_argument, 0, 'h' },
 	{ 0, 0, 0, 0 },
 };
@@ -1381,6 +1397,8 @@ int diagnose_main(int argc, char **argv)
 	struct target_set *targets = NULL, *named = NULL, *again = NULL;
 	struct mx_domain *dom = NULL;
 	struct mx_store *store = NULL;
+	struct capture *cap = NULL;
+	const char *cap_iface = NULL;
 	struct domain_map dmap;
 	int dmap_used = 0;
 	char *text = NULL;
@@ -1467,6 +1485,7 @@ int diagnose_main(int argc, char **argv)
 			if (secs_opt(optarg, &d.ec.conn.tls_ms, "--tls-timeout") < 0)
 				return DIAG_EXIT_USAGE;
 			break;
+		case DO_CAPTURE: cap_iface = optarg; break;
 		case 'h': fputs(diag_usage, stdout); return DIAG_EXIT_HEALTHY;
 		default: fprintf(stderr, "Try 'mxscan diagnose --help'.\n"); return DIAG_EXIT_USAGE;
 		}
@@ -1513,6 +1532,26 @@ int diagnose_main(int argc, char **argv)
 	if (target_parse_line(d.input, strlen(d.input), &t, err, sizeof(err)) != 1) {
 		fprintf(stderr, "mxscan diagnose: '%s': %s\n", d.input, err);
 		goto out;
+	}
+	if (cap_iface) {
+		/* --capture: the packets of each host's first connection, to tell a reset
+		 * injected on the path from the server's own (the verdict lands in the
+		 * records' capture object, read by the cause table). */
+		uint16_t cport = t.port ? t.port : d.port;
+		struct capture_opts co = {
+			.iface = cap_iface,
+			.ports = &cport,
+			.nports = 1,
+			.max_flows = d.ec.concurrency + d.ec.threads,
+		};
+		int perm = 0;
+		cap = capture_open(&co, &perm, err, sizeof(err));
+		if (!cap || capture_start(cap, err, sizeof(err)) < 0) {
+			fprintf(stderr, "mxscan diagnose: %s\n", err);
+			goto out;
+		}
+		d.ec.cap = cap;
+		d.ec.cap_grace_ms = CAPTURE_GRACE_MS;
 	}
 	targets = ts_new();
 	if (!targets)
@@ -1693,6 +1732,10 @@ out:
 	mx_store_free(store);
 	if (bl)
 		bl_free(bl);
+	if (cap) {
+		capture_stop(cap);
+		capture_free(cap);
+	}
 	verify_roots_free(roots);
 	return rc;
 }

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "mxscan/blocklist.h"
+#include "mxscan/capture.h"
 #include "mxscan/certkey.h"
 #include "mxscan/certstore.h"
 #include "mxscan/geo.h"
@@ -55,13 +56,19 @@ struct slot {
 	struct sockaddr_storage sa;
 	socklen_t salen;
 	unsigned nconn;
-	uint64_t conn_t0; /* loop ms when the current connection started */
-	unsigned retries; /* probe connections retried after the server turned us away */
-	int handshaking;  /* the current connection is the full handshake */
-	size_t tidx;      /* index of the target in the set */
-	int waiting;      /* the timer is a back-off or pacing wait, not a connection deadline */
-	int first;        /* the baseline connection (the record's dialogue) has not finished yet */
-	uint64_t t0;      /* loop ms at start */
+	uint64_t conn_t0;      /* loop ms when the current connection started */
+	unsigned retries;      /* probe connections retried after the server turned us away */
+	int handshaking;       /* the current connection is the full handshake */
+	size_t tidx;           /* index of the target in the set */
+	int waiting;           /* the timer is a back-off or pacing wait, not a connection deadline */
+	int first;             /* the baseline connection (the record's dialogue) has not finished yet */
+	uint64_t t0;           /* loop ms at start */
+	uint64_t conn_wall_us; /* wall clock at connect(), for the capture's replay */
+	int cap_id;            /* --capture flow of the first connection, -1 none */
+	int cap_tried;         /* the first connection was offered to the capture */
+	int lingering;         /* the timer is the capture grace before the record */
+	uint64_t first_end_ms; /* loop ms when the first connection ended, 0 while open */
+	struct capture_result capres;
 	struct worker *w;
 };
 
@@ -343,11 +350,29 @@ static int build_ip_index(struct engine *e)
 	return 0;
 }
 
-/* Write the host record and return the slot to the pool. */
+/* Write the host record and return the slot to the pool. With --capture,
+ * the record waits until cap_grace_ms after the first connection ended, so
+ * that packets still on their way (a server's data after a forged RST, its
+ * own late RST) are counted; the slot stays busy meanwhile. */
 static void target_done(struct slot *s)
 {
 	struct worker *w = s->w;
 	struct engine *e = w->e;
+	if (s->cap_id >= 0) {
+		uint64_t now = loop_now_ms(w->l), end = s->first_end_ms ? s->first_end_ms : now;
+		if (!s->lingering && now < end + e->cfg.cap_grace_ms) {
+			s->lingering = 1;
+			loop_timer_arm(w->l, &s->timer, end + e->cfg.cap_grace_ms - now);
+			return;
+		}
+		capture_finish(e->cfg.cap, s->cap_id, record_tampered(&s->res), &s->capres);
+		s->cap_id = -1;
+	}
+	s->lingering = 0;
+	if (s->cap_tried) {
+		s->res.cap = &s->capres;
+		s->res.cap_iface = capture_iface(e->cfg.cap);
+	}
 	s->res.connections = s->nconn;
 	s->res.retries = s->retries;
 	s->res.plan = s->plan ? plan_summary(s->plan) : NULL;
@@ -478,6 +503,8 @@ static void conn_done(struct slot *s)
 {
 	struct worker *w = s->w;
 	for (;;) {
+		if (s->nconn == 1 && !s->first_end_ms)
+			s->first_end_ms = loop_now_ms(w->l);
 		loop_timer_cancel(w->l, &s->timer);
 		if (s->fd >= 0) {
 			loop_del_fd(w->l, s->fd);
@@ -618,6 +645,11 @@ static int start_conn(struct slot *s, int first)
 		s->c.hello_len = (size_t)n;
 	}
 	timer_init(&s->timer, on_timer, s);
+	/* The capture follows the host's very first connection; retries of a turned-away
+	 * baseline (a reset at STARTTLS, a 421) are not followed again. */
+	int follow = first && e->cfg.cap && !s->cap_tried;
+	if (follow)
+		s->cap_tried = 1; /* the record says "not-tracked" if registration does not happen */
 	s->fd = socket(s->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->fd < 0) {
 		conn_on_error(&s->c, errno);
@@ -625,10 +657,19 @@ static int start_conn(struct slot *s, int first)
 	}
 	int one = 1;
 	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	s->conn_wall_us = wall_ms() * 1000u;
 	if (loop_add_fd(w->l, s->fd, LOOP_WRITE, on_fd, s) < 0 ||
 	    (connect(s->fd, (struct sockaddr *)&s->sa, s->salen) < 0 && errno != EINPROGRESS)) {
 		conn_on_error(&s->c, errno);
 		return 0;
+	}
+	if (follow) {
+		/* the local port exists once connect() has been called */
+		struct sockaddr_storage local;
+		socklen_t ll = sizeof(local);
+		if (getsockname(s->fd, (struct sockaddr *)&local, &ll) == 0)
+			s->cap_id = capture_register(e->cfg.cap, (struct sockaddr *)&local, (struct sockaddr *)&s->sa,
+						     s->conn_wall_us);
 	}
 	s->c.rearm = 1; /* arm the connect deadline */
 	loop_timer_arm(w->l, &s->timer, s->c.timeout_ms);
@@ -741,6 +782,11 @@ static int start_target(struct worker *w, size_t idx)
 	s->waiting = 0;
 	s->handshaking = 0;
 	s->first = 1;
+	s->cap_id = -1;
+	s->cap_tried = 0;
+	s->lingering = 0;
+	s->first_end_ms = 0;
+	memset(&s->capres, 0, sizeof(s->capres));
 	w->active++;
 	atomic_fetch_add(&e->st->started, 1);
 	unsigned long act = atomic_fetch_add(&e->st->active, 1) + 1, peak = atomic_load(&e->st->peak_active);
@@ -790,6 +836,11 @@ static void on_timer(struct loop *l, struct timer *t, void *ud)
 	(void)l;
 	(void)t;
 	struct slot *s = ud;
+	if (s->lingering) {
+		target_done(s); /* the capture grace is over: verdict and record */
+		refill(s->w);
+		return;
+	}
 	if (s->waiting) {
 		/* back-off over: the same probe again (paced); pacing wait over: connect */
 		int paced = s->waiting == 2;

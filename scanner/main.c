@@ -22,6 +22,7 @@
 #include "mxscan/blocklist.h"
 #include "mxscan/diagnose.h"
 
+#include "mxscan/capture.h"
 #include "mxscan/domains.h"
 #include "mxscan/engine.h"
 #include "mxscan/geo.h"
@@ -126,6 +127,13 @@ static const char usage_text[] =
 	"      --retries N         per host, connections turned away before TLS (421, reset, close,\n"
 	"                          silence) tried again, at most N times (default 3)\n"
 	"      --backoff S         wait before the first retry, doubled for each next one (default 0.5)\n"
+	"\n"
+	"Middleboxes (packet capture, off by default; needs root or CAP_NET_RAW):\n"
+	"      --capture IFACE     capture the scan's packets on IFACE (libpcap) and tell a reset injected\n"
+	"                          on the path from one the server sent (record field capture.verdict)\n"
+	"      --pcap-out FILE     write the packets of flagged flows (injected reset suspected, or\n"
+	"                          tampering in the dialogue) to FILE, for Wireshark\n"
+	"      --user NAME         drop root for NAME once the capture (and every file) is open\n"
 	"\n"
 	"Safety:\n"
 	"      --blocklist FILE    ranges never scanned; replaces the default, which lists every IANA\n"
@@ -420,6 +428,9 @@ enum {
 	OPT_RETRIES,
 	OPT_BACKOFF,
 	OPT_TRANSCRIPT,
+	OPT_CAPTURE,
+	OPT_PCAP_OUT,
+	OPT_USER,
 };
 
 static const struct option long_opts[] = {
@@ -436,6 +447,9 @@ static const struct option long_opts[] = {
 	{ "shards", required_argument, 0, OPT_SHARDS },
 	{ "shard", required_argument, 0, OPT_SHARD },
 	{ "seed", required_argument, 0, OPT_SEED },
+	{ "capture", required_argument, 0, OPT_CAPTURE },
+	{ "pcap-out", required_argument, 0, OPT_PCAP_OUT },
+	{ "user", required_argument, 0, OPT_USER },
 	{ "output", required_argument, 0, 'o' },
 	{ "flush-records", required_argument, 0, OPT_FLUSH_RECORDS },
 	{ "flush-secs", required_argument, 0, OPT_FLUSH_SECS },
@@ -474,6 +488,8 @@ static const struct option long_opts[] = {
 int main(int argc, char **argv)
 {
 	const char *input = NULL, *output = "-", *blocklist = NULL, *scan_id_opt = NULL, *ca_file = NULL;
+	const char *cap_iface = NULL, *pcap_out = NULL, *run_user = NULL;
+	struct capture *cap = NULL;
 	struct verify_roots *roots = NULL;
 	const char *geoip = NULL, *asn_db = NULL;
 	struct geo *geo = NULL;
@@ -556,6 +572,9 @@ int main(int argc, char **argv)
 		case OPT_TRANSCRIPT: ec.transcript = 1; break;
 		case OPT_NO_HANDSHAKE: ec.handshake = 0; break;
 		case OPT_CA_FILE: ca_file = optarg; break;
+		case OPT_CAPTURE: cap_iface = optarg; break;
+		case OPT_PCAP_OUT: pcap_out = optarg; break;
+		case OPT_USER: run_user = optarg; break;
 		case OPT_NAMES:
 			if (!strcmp(optarg, "domain") || !strcmp(optarg, "domains")) {
 				names_are_domains = 1;
@@ -721,6 +740,11 @@ int main(int argc, char **argv)
 					optopt);
 			return EXIT_USAGE;
 		}
+	}
+	if (pcap_out && !cap_iface) {
+		fprintf(stderr, "mxscan: --pcap-out needs --capture IFACE\n");
+		rc = EXIT_USAGE;
+		goto out;
 	}
 	if (progress < 0)
 		progress = !quiet && isatty(2);
@@ -1087,6 +1111,61 @@ int main(int argc, char **argv)
 	if (threads > concurrency)
 		threads = concurrency;
 
+	/* Capture: opened once the ports are known (they make the BPF filter),
+	 * before root is dropped; the thread starts right before the scan. */
+	if (cap_iface) {
+		uint16_t ports[64];
+		size_t nports = 0;
+		for (size_t i = 0; i < ts_count(targets); i++) {
+			const struct target *t = ts_get(targets, i);
+			uint16_t p = t->port ? t->port : (uint16_t)port;
+			size_t k = 0;
+			while (k < nports && ports[k] != p)
+				k++;
+			if (k == nports && nports < sizeof(ports) / sizeof(ports[0]))
+				ports[nports++] = p;
+			else if (k == nports) {
+				fprintf(stderr,
+					"mxscan: --capture: more than %zu distinct ports; split the input by port\n",
+					sizeof(ports) / sizeof(ports[0]));
+				rc = EXIT_USAGE;
+				goto out;
+			}
+		}
+		if (nports == 0)
+			ports[nports++] = (uint16_t)port;
+		struct capture_opts co = {
+			.iface = cap_iface,
+			.ports = ports,
+			.nports = nports,
+			.pcap_out = pcap_out,
+			.max_flows = (unsigned)(concurrency + threads),
+		};
+		int perm = 0;
+		cap = capture_open(&co, &perm, err, sizeof(err));
+		if (!cap) {
+			fprintf(stderr, "mxscan: %s\n", err);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		ec.cap = cap;
+		ec.cap_grace_ms = CAPTURE_GRACE_MS;
+	}
+	if (run_user) {
+		if (capture_drop_privileges(run_user, err, sizeof(err)) < 0) {
+			fprintf(stderr, "mxscan: %s\n", err);
+			rc = EXIT_USAGE;
+			goto out;
+		}
+		if (!quiet)
+			fprintf(stderr, "mxscan: running as %s (uid %u) from now on\n", run_user, (unsigned)getuid());
+	}
+	if (cap && capture_start(cap, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mxscan: %s\n", err);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+
 	char argv_text[1024];
 	size_t an = 0;
 	argv_text[0] = 0;
@@ -1116,6 +1195,7 @@ int main(int argc, char **argv)
 		.shard = (unsigned)shard,
 		.seed = seed,
 		.other_shards = other_shards,
+		.capture_iface = cap_iface,
 	};
 	if (record_scan(&jb, &meta) == 0)
 		recw_write(out, jb.buf, jb.len);
@@ -1181,6 +1261,16 @@ int main(int argc, char **argv)
 		}
 	}
 	engine_join(e);
+	struct capture_stats cst;
+	if (cap) {
+		capture_stop(cap);
+		capture_get_stats(cap, &cst);
+		meta.capture_iface = cap_iface;
+		meta.capture = &cst;
+		if (!quiet && cst.kernel_drops)
+			fprintf(stderr, "mxscan: --capture: the kernel dropped %llu packets; verdicts may miss some\n",
+				(unsigned long long)cst.kernel_drops);
+	}
 	/* Domain records last: their verdicts need every host's result. */
 	if (dmap_used && domains_write(&dmap, targets, out, scan_id, (uint16_t)port) < 0)
 		fprintf(stderr, "mxscan: writing domain records failed\n");
@@ -1236,5 +1326,6 @@ out:
 	resume_free(rs);
 	free(skip);
 	free(rc_.lines);
+	capture_free(cap);
 	return rc;
 }

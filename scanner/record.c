@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "mxscan/capture.h"
 #include "mxscan/conn.h"
 #include "mxscan/geo.h"
 #include "mxscan/grade.h"
@@ -53,8 +54,52 @@ static const struct {
 	{ SMTP_CAP_DSN, "DSN" },           { SMTP_CAP_REQUIRETLS, "REQUIRETLS" },
 };
 
+/* 500-502 to a STARTTLS the server had advertised (RFC 3207 §4: it must accept it). */
+static int starttls_rejected(const struct host_result *r)
+{
+	return r->starttls == STLS_OFFERED && r->starttls_code >= 500 && r->starttls_code <= 502;
+}
+
+int record_tampered(const struct host_result *r)
+{
+	return r->stripped_token[0] || r->banner_masked || r->plaintext_after_starttls || r->echo_token[0] ||
+	       starttls_rejected(r);
+}
+
+static void evidence(struct jbuf *jb, const char *kind, const char *stage, const char *detail)
+{
+	jb_obj_open(jb, NULL);
+	jb_str(jb, "kind", kind);
+	jb_str(jb, "stage", stage);
+	jb_str(jb, "detail", detail);
+	jb_obj_close(jb);
+}
+
+static const char *first_line(const char *text, char *buf, size_t cap)
+{
+	const char *e = strchr(text, '\n');
+	size_t n = e ? (size_t)(e - text) : strlen(text);
+	snprintf(buf, cap, "%.*s", (int)(n < cap ? n : cap - 1), text);
+	return buf;
+}
+
+/* The EHLO line that carries token (the masked STARTTLS), or the token. */
+static const char *ehlo_line_with(const struct host_result *r, const char *token, char *buf, size_t cap)
+{
+	const char *s = r->ehlo;
+	while (*s) {
+		const char *e = strchr(s, '\n');
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+		if (n > 4 && n - 4 >= strlen(token) && !strncmp(s + 4, token, strlen(token)))
+			return first_line(s, buf, cap);
+		s += n + (e ? 1 : 0);
+	}
+	return token;
+}
+
 static void smtp_object(struct jbuf *jb, const struct host_result *r)
 {
+	char line[RES_SHORT];
 	jb_obj_open(jb, "smtp");
 	if (r->banner[0]) {
 		jb_str(jb, "banner", r->banner);
@@ -77,17 +122,33 @@ static void smtp_object(struct jbuf *jb, const struct host_result *r)
 		jb_str(jb, "starttls_reply", r->starttls_reply);
 		jb_int(jb, "starttls_code", r->starttls_code);
 	}
-	if (r->stripped_token[0] || r->banner_masked || r->plaintext_after_starttls ||
-	    (r->starttls_code >= 500 && r->starttls_code <= 502)) {
+	if (record_tampered(r)) {
 		jb_obj_open(jb, "tampering");
+		/* the flat keys of schema 1, kept for readers of earlier records */
 		if (r->stripped_token[0])
 			jb_str(jb, "starttls_token", r->stripped_token);
 		if (r->banner_masked)
 			jb_bool(jb, "banner_masked", 1);
-		if (r->starttls_code >= 500 && r->starttls_code <= 502)
+		if (starttls_rejected(r))
 			jb_str(jb, "starttls_rejected", r->starttls_reply);
 		if (r->plaintext_after_starttls)
 			jb_str(jb, "plaintext_after_starttls", r->plaintext_sample);
+		if (r->echo_token[0])
+			jb_str(jb, "command_echo", r->echo_token);
+		/* one entry per sign: what was seen, at which step, the server's (or the device's) words */
+		jb_arr_open(jb, "evidence");
+		if (r->banner_masked)
+			evidence(jb, "banner-masked", "banner", first_line(r->banner, line, sizeof(line)));
+		if (r->stripped_token[0])
+			evidence(jb, "starttls-token-replaced", "ehlo",
+				 ehlo_line_with(r, r->stripped_token, line, sizeof(line)));
+		if (starttls_rejected(r))
+			evidence(jb, "starttls-rejected-after-advertised", "starttls", r->starttls_reply);
+		if (r->echo_token[0])
+			evidence(jb, "command-echoed-corrupted", "starttls", r->starttls_reply);
+		if (r->plaintext_after_starttls)
+			evidence(jb, "plaintext-after-starttls", "tls-hello", r->plaintext_sample);
+		jb_arr_close(jb);
 		jb_obj_close(jb);
 	}
 	if (r->transcript) {
@@ -98,6 +159,79 @@ static void smtp_object(struct jbuf *jb, const struct host_result *r)
 		if (r->transcript->dropped)
 			jb_uint(jb, "transcript_dropped", r->transcript->dropped);
 	}
+	jb_obj_close(jb);
+}
+
+/* Milliseconds from t0 to t (both µs, 0 = never seen); omitted when either is missing. */
+static void ms_since(struct jbuf *jb, const char *key, uint64_t t0, uint64_t t)
+{
+	if (t0 && t)
+		jb_double(jb, key, ((double)t - (double)t0) / 1000.0);
+}
+
+/* --capture: the first connection's packets and the reset verdict. */
+static void capture_object(struct jbuf *jb, const struct capture_result *c, const char *iface)
+{
+	const struct pkt_flow *f = &c->flow;
+	jb_obj_open(jb, "capture");
+	jb_str(jb, "interface", iface ? iface : "");
+	if (!c->on) {
+		jb_str(jb, "verdict", "not-tracked");
+		jb_obj_close(jb);
+		return;
+	}
+	jb_uint(jb, "local_port", c->local_port);
+	jb_str(jb, "verdict", pkt_verdict_name(c->verdict.kind));
+	jb_arr_open(jb, "reasons");
+	for (unsigned b = 0; b < PKT_R__COUNT_BITS; b++)
+		if (c->verdict.reasons & (1u << b))
+			jb_str(jb, NULL, pkt_reason_name(b));
+	jb_arr_close(jb);
+	if (f->have_synack) {
+		jb_obj_open(jb, "syn_ack");
+		jb_uint(jb, "ttl", f->synack_ttl);
+		if (f->synack_has_ipid)
+			jb_uint(jb, "ip_id", f->synack_ipid);
+		jb_uint(jb, "window", f->synack_win);
+		ms_since(jb, "rtt_ms", f->syn_us, f->synack_us);
+		jb_obj_close(jb);
+	}
+	if (f->max_ttl > 0) {
+		jb_obj_open(jb, "server_ttl");
+		jb_uint(jb, "min", f->min_ttl);
+		jb_uint(jb, "max", f->max_ttl);
+		jb_obj_close(jb);
+	}
+	ms_since(jb, "starttls_ms", f->synack_us, f->starttls_us);
+	ms_since(jb, "client_hello_ms", f->synack_us, f->hello_us);
+	jb_arr_open(jb, "events");
+	for (unsigned i = 0; i < f->nev; i++) {
+		const struct pkt_event *e = &f->ev[i];
+		jb_obj_open(jb, NULL);
+		jb_str(jb, "kind", e->kind == PKT_EV_RST ? "rst" : "fin");
+		jb_uint(jb, "ttl", e->ttl);
+		if (e->has_ipid)
+			jb_uint(jb, "ip_id", e->ipid);
+		jb_uint(jb, "seq", e->seq);
+		jb_uint(jb, "expected_seq", e->expected_seq);
+		if (e->in_window >= 0)
+			jb_bool(jb, "in_window", e->in_window);
+		if (e->ipid_in_sequence >= 0)
+			jb_bool(jb, "ip_id_in_sequence", e->ipid_in_sequence);
+		ms_since(jb, "ms_after_syn_ack", f->synack_us, e->ts_us);
+		ms_since(jb, "ms_after_starttls", f->starttls_us, e->ts_us);
+		ms_since(jb, "ms_after_client_hello", f->hello_us, e->ts_us);
+		jb_obj_close(jb);
+	}
+	jb_arr_close(jb);
+	if (f->ev_dropped)
+		jb_uint(jb, "events_dropped", f->ev_dropped);
+	if (c->verdict.rst_index >= 0) {
+		jb_uint(jb, "server_data_after_rst", f->data_after_rst);
+		jb_uint(jb, "packets_after_rst", f->pkts_after_rst);
+	}
+	if (c->dumped)
+		jb_bool(jb, "pcap_out", 1);
 	jb_obj_close(jb);
 }
 
@@ -436,6 +570,8 @@ int record_host(struct jbuf *jb, const char *scan_id, struct host_result *r)
 		smtp_object(jb, r);
 	if (r->tls.attempted)
 		tls_object(jb, r);
+	if (r->cap)
+		capture_object(jb, r->cap, r->cap_iface);
 
 	jb_obj_open(jb, "probes");
 	jb_uint(jb, "connections", r->connections);
@@ -520,6 +656,19 @@ int record_scan(struct jbuf *jb, const struct scan_meta *m)
 		jb_obj_open(jb, "status_counts");
 		for (int i = 0; i < ST__COUNT; i++)
 			jb_uint(jb, scan_status_name((enum scan_status)i), m->status_counts[i]);
+		jb_obj_close(jb);
+	}
+	if (m->capture_iface) {
+		jb_obj_open(jb, "capture");
+		jb_str(jb, "interface", m->capture_iface);
+		if (m->capture) {
+			jb_uint(jb, "packets", m->capture->packets);
+			jb_uint(jb, "matched", m->capture->matched);
+			jb_uint(jb, "flows", m->capture->flows);
+			jb_uint(jb, "flows_not_tracked", m->capture->full);
+			jb_uint(jb, "flows_written", m->capture->dumped);
+			jb_uint(jb, "kernel_drops", m->capture->kernel_drops);
+		}
 		jb_obj_close(jb);
 	}
 	jb_obj_close(jb);

@@ -209,3 +209,33 @@ int smtp_banner_masked(const struct smtp_reply *r)
 	}
 	return 0;
 }
+
+int smtp_echo_corrupted(const struct smtp_reply *r, char *token, size_t cap)
+{
+	static const char want[] = "STARTTLS";
+	for (int i = 0; i < r->nlines; i++) {
+		const char *s = smtp_line(r, i);
+		size_t n = r->len[i];
+		/* words after the reply code: runs of letters and digits */
+		for (size_t k = 4; k < n;) {
+			if (!isalnum((unsigned char)s[k])) {
+				k++;
+				continue;
+			}
+			size_t b = k;
+			while (k < n && isalnum((unsigned char)s[k]))
+				k++;
+			if (k - b != 8 || !strncasecmp(s + b, want, 8))
+				continue;
+			int diff = 0;
+			for (size_t j = 0; j < 8; j++)
+				diff += toupper((unsigned char)s[b + j]) != want[j];
+			if (diff <= 2 || smtp_is_masked_starttls(s + b, 8)) {
+				if (cap > 0)
+					snprintf(token, cap, "%.8s", s + b);
+				return 1;
+			}
+		}
+	}
+	return 0;
+}

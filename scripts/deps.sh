@@ -4,7 +4,7 @@
 # Usage: scripts/deps.sh [--with-peers]   (--with-peers adds postfix/exim/nmap/sslscan for integration tests)
 set -euo pipefail
 BUILD="build-essential pkg-config clang clang-format libwolfssl-dev libpcap-dev libmaxminddb-dev zlib1g-dev libc-ares-dev"
-TOOLS="openssl python3-jsonschema knot knot-dnsutils bind9-dnsutils iproute2 iptables nftables swaks nmap sslscan libmaxmind-db-writer-perl mmdb-bin ca-certificates procps gzip perl libxml2-utils libnet-ssleay-perl libio-socket-ssl-perl chromium"
+TOOLS="openssl python3-jsonschema knot knot-dnsutils bind9-dnsutils iproute2 iptables nftables tcpdump swaks nmap sslscan libmaxmind-db-writer-perl mmdb-bin ca-certificates procps gzip perl libxml2-utils libnet-ssleay-perl libio-socket-ssl-perl chromium"
 PEERS="libidn12 gnutls-bin testssl.sh bsdextrautils"
 want="$BUILD $TOOLS"
 # node + npm for the DuckDB check of docs/sql (scripts/duckdb-node.sh); only when npm is missing,

@@ -15,6 +15,7 @@
 #include "mxscan/result.h"
 
 struct blocklist;
+struct capture;
 struct verify_roots;
 struct geo;
 struct recw;
@@ -44,11 +45,13 @@ struct engine_config {
 	const char *scan_id;
 	/* Politeness (0 = unlimited). A target holds its IP's share from its
 	 * first connection to its record, so its probes count once. */
-	unsigned per_ip;     /* targets in flight per IP address, all ports and names together */
-	double per_ip_rate;  /* new connections per second to one IP address */
-	double rate;         /* new connections per second, whole scan (split evenly across threads) */
-	unsigned retries;    /* per host: connections turned away before TLS tried again (421, reset...) */
-	unsigned backoff_ms; /* wait before the first retry; doubles with each one */
+	unsigned per_ip;       /* targets in flight per IP address, all ports and names together */
+	double per_ip_rate;    /* new connections per second to one IP address */
+	double rate;           /* new connections per second, whole scan (split evenly across threads) */
+	unsigned retries;      /* per host: connections turned away before TLS tried again (421, reset...) */
+	unsigned backoff_ms;   /* wait before the first retry; doubles with each one */
+	struct capture *cap;   /* --capture: register each host's first connection (NULL: off) */
+	unsigned cap_grace_ms; /* wait this long after that connection ended before the verdict */
 };
 
 struct engine_stats {

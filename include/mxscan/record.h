@@ -8,11 +8,16 @@
 #include "mxscan/json.h"
 #include "mxscan/result.h"
 
+struct capture_stats;
+
 #define RECORD_SCHEMA_VERSION "1"
 
 /* Append a complete "host" record for r to jb (reset by the caller). */
 /* Also sets r->least_grade (the worst suite grade), which domain verdicts use. */
 int record_host(struct jbuf *jb, const char *scan_id, struct host_result *r);
+
+/* Does the dialogue alone show tampering (the smtp.tampering object)? */
+int record_tampered(const struct host_result *r);
 
 /* A "scan" metadata record (first and last line of a scan): start/end, options. */
 struct scan_meta {
@@ -28,6 +33,8 @@ struct scan_meta {
 	unsigned shards, shard;                                  /* --shards/--shard (shards 1: not sharded) */
 	uint64_t seed, other_shards;                             /* --seed; input targets left to other shards */
 	const unsigned long *status_counts;                      /* ST__COUNT entries, or NULL */
+	const char *capture_iface;                               /* --capture, or NULL */
+	const struct capture_stats *capture;                     /* end record: capture counters, or NULL */
 };
 int record_scan(struct jbuf *jb, const struct scan_meta *m);
 

@@ -53,6 +53,7 @@ struct tls_probe_result {
 
 struct plan_summary;
 struct verify_result;
+struct capture_result;
 
 #define DOM_LIST_KEEP 16 /* names/domains kept per host record (the total is counted) */
 
@@ -161,6 +162,7 @@ struct host_result {
 	int banner_masked;
 	int plaintext_after_starttls; /* bytes after the 220 to STARTTLS before the TLS hello */
 	char plaintext_sample[96];
+	char echo_token[32]; /* the server echoed our STARTTLS back corrupted (e.g. XXXXXXXX) in a 5xx */
 
 	struct tls_probe_result tls;
 
@@ -175,6 +177,8 @@ struct host_result {
 	const struct plan_summary *plan;    /* enumeration results (NULL in tests without a plan) */
 	struct probe_trace *trace;          /* --trace-probes: one entry per connection, else NULL */
 	struct transcript *transcript;      /* --transcript: the dialogue, else NULL */
+	const struct capture_result *cap;   /* --capture: what the first connection's packets showed, or NULL */
+	const char *cap_iface;              /* --capture interface (set when cap is) */
 	unsigned ntrace;
 	unsigned connections;
 	unsigned retries;  /* connections that repeated one turned away before TLS (421, reset, close, timeout) */

@@ -91,5 +91,11 @@ int smtp_is_masked_starttls(const char *kw, size_t n);
 /* Does the banner look masked (a run of >= 8 '*' or 'X' replacing the host
  * name, as some inspection devices do)? */
 int smtp_banner_masked(const struct smtp_reply *r);
+/* Does a reply to our STARTTLS echo the command back corrupted ("500 5.5.1
+ * Command unrecognized: \"XXXXXXXX\""), i.e. it reached the server rewritten
+ * by a device on the path? Looks for an 8-letter word that is not STARTTLS
+ * but is masked (smtp_is_masked_starttls) or differs from it in at most two
+ * letters. Copies the word to token (cap bytes) and returns 1, else 0. */
+int smtp_echo_corrupted(const struct smtp_reply *r, char *token, size_t cap);
 
 #endif

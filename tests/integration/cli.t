@@ -12,7 +12,7 @@ SRV_PID=""
 trap '[ -n "$SRV_PID" ] && kill $SRV_PID 2>/dev/null; rm -rf "$T"' EXIT
 n=0
 t() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
-echo "1..18"
+echo "1..19"
 
 "$BIN/mxscan" --help > "$T/help"; t $? "--help exits 0"
 grep -q '^Safety:' "$T/help" && grep -q '^Examples:' "$T/help" && grep -q 'Exit status' "$T/help"; t $? "--help is grouped, has examples and exit codes"
@@ -21,6 +21,8 @@ grep -q '^Safety:' "$T/help" && grep -q '^Examples:' "$T/help" && grep -q 'Exit 
 [ $rc = 0 ] && grep -q '^[0-9]* passed, 0 failed$' "$T/st"; t $? "--selftest passes"
 "$BIN/mxscan" --bogus >/dev/null 2>&1; [ $? = 1 ]; t $? "unknown option exits 1"
 "$BIN/mxscan" --port 70000 127.0.0.1 2>"$T/e" >/dev/null; [ $? = 1 ] && grep -q 'from 1 to 65535' "$T/e"; t $? "bad --port named with its range"
+"$BIN/mxscan" --pcap-out "$T/x.pcap" 127.0.0.1 2>"$T/e" >/dev/null; [ $? = 1 ] && grep -q -- '--pcap-out needs --capture' "$T/e" && [ ! -e "$T/x.pcap" ]
+t $? "--pcap-out without --capture refused (exit 1), no file created"
 
 coproc SRV { exec "$PY" tests/integration/lib/slowsmtp.py 127.0.7.1,::1 2702 0 60; }
 SRV_PID=$SRV_PID

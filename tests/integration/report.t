@@ -152,7 +152,9 @@ def expected(paths):
     nm = lambda h: h["tls"]["certificate"].get("name_match", {}).get("mx")
     e["name_match_mx"] = (len(cert), C({True: "yes", False: "no"}.get(nm(h), "not checked (no MX name)") for h in cert))
     e["failures"] = (len(H), C(f"{h['failure']['stage']}: {h['failure']['reason']}" for h in H if "failure" in h))
-    e["tampering"] = (len(H), C(k for h in H for k in h.get("smtp", {}).get("tampering", {})))
+    e["tampering"] = (len(H), C(k for h in H for k in h.get("smtp", {}).get("tampering", {}) if k != "evidence"))
+    cap = [h for h in H if isinstance(h.get("capture", {}).get("verdict"), str)]
+    e["capture"] = (len(cap), C(h["capture"]["verdict"] for h in cap))
     e["domain_mx_status"] = (len(D), C(d["mx_status"] + (" (implicit MX)" if d.get("implicit_mx") else "") for d in D))
     e["domain_tls"] = (len(D), C(d["verdict"].get("tls", "(not given)") for d in D))
     e["domain_starttls"] = (len(D), C(d["verdict"].get("starttls_offered", "(not given)") for d in D))

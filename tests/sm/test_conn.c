@@ -200,6 +200,14 @@ int main(void)
 		RUN("500 after advertised STARTTLS", &e, &r, { S, "220 x\r\n" }, { C, "EHLO" }, { S, EHLO_TLS },
 		    { C, "STARTTLS" }, { S, "500 5.5.1 Command unrecognized: \"XXXXXXXX\"\r\n" }, { C, "QUIT" },
 		    { EOF_, NULL });
+		is_str(r.echo_token, "XXXXXXXX", "the corrupted echo of STARTTLS kept as evidence");
+	}
+	{
+		struct expect e = { ST_APPLICATION_ERROR, "starttls", "starttls-rejected", STLS_OFFERED, 0 };
+		RUN("502 without an echo", &e, &r, { S, "220 x\r\n" }, { C, "EHLO" }, { S, EHLO_TLS },
+		    { C, "STARTTLS" }, { S, "502 5.5.2 Error: command not recognized\r\n" }, { C, "QUIT" },
+		    { EOF_, NULL });
+		is_str(r.echo_token, "", "no echo, no echo evidence");
 	}
 	{
 		struct expect e = { ST_SUCCESS, "", "", STLS_OFFERED, 0x0303 };

@@ -174,5 +174,34 @@ int main(void)
 		smtp_parse_caps(&p.reply, &caps);
 		is_int(caps.flags, 0, "non-250 reply has no capabilities");
 	}
+	{
+		/* STARTTLS echoed back by a server after a device rewrote it on the way */
+		static const struct {
+			const char *reply, *token;
+		} echo[] = {
+			{ "500 5.5.1 Command unrecognized: \"XXXXXXXX\"\r\n", "XXXXXXXX" },
+			{ "500 5.5.1 Command unrecognized: \"XXXXXXXA\"\r\n", "XXXXXXXA" },
+			{ "502 unknown command STARTTLX\r\n", "STARTTLX" },
+			{ "500-first line\r\n500 what is 'sTaRtTxX'?\r\n", "sTaRtTxX" },
+			{ "502 5.5.2 Error: command not recognized\r\n", NULL },
+			{ "500 5.5.1 STARTTLS not understood\r\n", NULL },
+			{ "500 5.5.1 STANDARD reply\r\n", NULL },
+			{ "500 XXXXXXXXX (nine)\r\n", NULL },
+		};
+		for (size_t i = 0; i < sizeof(echo) / sizeof(echo[0]); i++) {
+			struct smtp_parser p;
+			size_t used;
+			char tok[32] = "";
+			smtp_parser_init(&p);
+			smtp_parse(&p, (const uint8_t *)echo[i].reply, strlen(echo[i].reply), &used);
+			int r = smtp_echo_corrupted(&p.reply, tok, sizeof(tok));
+			if (echo[i].token) {
+				ok(r == 1, "corrupted echo found in %zu", i);
+				is_str(tok, echo[i].token, "echoed token %zu", i);
+			} else {
+				ok(r == 0, "no corrupted echo in %zu", i);
+			}
+		}
+	}
 	return done_testing();
 }
