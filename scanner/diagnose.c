@@ -704,6 +704,15 @@ static int smtp_causes(struct dhost *h, const struct jr_val *rec, int mode)
 				  stage, why);
 			return 0;
 		}
+		if (!strcmp(stage, "starttls") && !strcmp(sget(rec, "smtp.starttls"), "offered") &&
+		    (!strcmp(reason, "reset") || !strcmp(reason, "closed"))) {
+			/* STARTTLS was offered and sent; the connection died instead of the 220 */
+			add_cause(h, DC_HANDSHAKE_FAILED, "the connection was %s in answer to the STARTTLS command%s",
+				  !strcmp(reason, "reset") ? "reset (TCP RST)" : "closed",
+				  !strcmp(reset_verdict(rec), "by_server") ? "; the capture shows the server sent it"
+									   : "");
+			return 0;
+		}
 		add_cause(h, DC_SMTP_FAILED, "at the %s: %s%s%s", stage, reason, detail[0] ? ": " : "", detail);
 		return 0;
 	}

@@ -8,6 +8,8 @@
 #       reasons include the TTL (the server's packets arrive with TTL 63, the middlebox's RST with 64)
 #   (b) a stripping proxy in the middlebox rewrites STARTTLS to XXXXXXXA: smtp.tampering
 #       evidence, and the flow's packets written by --pcap-out
+#   (a') an on-path injector (raw sockets in the middlebox) forges the RST but lets STARTTLS
+#       through: the server's 220 still arrives after the RST (reason server-data-after-rst)
 #   (c) negative controls: the server itself resets after STARTTLS (reset.by_server); a clean
 #       path (no reset, TLS answered); a server that never offered STARTTLS (absent, no tampering)
 #   and --capture without privileges fails with a clear message.
@@ -44,7 +46,7 @@ trap 'exit 130' INT TERM
 
 n=0
 t() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
-echo "1..35"
+echo "1..39"
 
 # --- topology -----------------------------------------------------------------
 setup() {
@@ -75,8 +77,9 @@ start_bg() {
 # the three server personalities on one address, three ports
 start_bg "$S" "$T/tls.log" "$PY" tests/integration/lib/mb_smtpd.py 10.77.2.25 2525 tls "$T/cert.pem" "$T/key.pem" &&
 start_bg "$S" "$T/rst.log" "$PY" tests/integration/lib/mb_smtpd.py 10.77.2.25 2526 reset "$T/cert.pem" "$T/key.pem" &&
-start_bg "$S" "$T/no.log" "$PY" tests/integration/lib/mb_smtpd.py 10.77.2.25 2527 nostarttls "$T/cert.pem" "$T/key.pem"
-t $? "test SMTP servers ready in the server namespace (tls, reset, nostarttls)"
+start_bg "$S" "$T/no.log" "$PY" tests/integration/lib/mb_smtpd.py 10.77.2.25 2527 nostarttls "$T/cert.pem" "$T/key.pem" &&
+start_bg "$S" "$T/slow.log" "$PY" tests/integration/lib/mb_smtpd.py 10.77.2.25 2528 slow220 "$T/cert.pem" "$T/key.pem"
+t $? "test SMTP servers ready in the server namespace (tls, reset, nostarttls, slow220)"
 
 # scan NAME PORT [ARGS...]: mxscan in the client namespace with --capture vc; record in $T/NAME.json
 scan() {
@@ -178,6 +181,16 @@ t $? "diagnose --capture, nft-injected reset: reset-injected alone, verdict brok
 dq injnft 'any("ttl-differs-from-syn-ack" in c["evidence"] for h in d["hosts"] for c in h["causes"])'
 t $? "diagnose --capture: the evidence names the capture's reason (TTL differs from the SYN-ACK's)"
 ip netns exec "$MB" nft delete table inet mxt7
+
+# an on-path injector: forges the RST but lets STARTTLS through, so the server's 220 follows it
+start_bg "$MB" "$T/inject.log" "$PY" tests/integration/lib/mb_inject.py vmc 2528
+t $? "middlebox: on-path injector (raw sockets) watching for STARTTLS"
+scan onpath 2528 --pcap-out "$T/onpath.pcap"; t $? "on-path injected reset: scan ran"
+q onpath 'h["failure"]["stage"] == "starttls" and h["failure"]["reason"] == "reset" and h["capture"]["verdict"] == "reset.injected_suspected"'
+t $? "on-path injected reset: reset at STARTTLS, verdict reset.injected_suspected"
+q onpath '{"server-data-after-rst", "ttl-differs-from-syn-ack", "ip-id-out-of-sequence"} <= set(h["capture"]["reasons"]) and h["capture"]["server_data_after_rst"] == len("220 2.0.0 Ready to start TLS\r\n")'
+t $? "on-path injected reset: the server's 220 arrived after the RST (server-data-after-rst), plus TTL and IP ID"
+kill "${PIDS[-1]}" 2>/dev/null
 
 # --- (b) STARTTLS stripped by a proxy in the middlebox -----------------------------------
 start_bg "$MB" "$T/strip.log" "$PY" tests/integration/lib/mb_strip.py 10.77.1.1 10025 10.77.2.25 2525 &&

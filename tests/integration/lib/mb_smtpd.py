@@ -4,16 +4,17 @@
 usage: mb_smtpd.py HOST PORT MODE CERT KEY
 MODE:
   tls        EHLO offers STARTTLS; 220, then a real TLS handshake (Python ssl)
+  slow220    as tls, but the 220 to STARTTLS comes 20 ms late
   reset      EHLO offers STARTTLS; the server itself resets the connection on
              STARTTLS (SO_LINGER 0 then close: a RST from the server's stack)
   nostarttls EHLO without STARTTLS
 Prints "ready" on stdout once listening. Runs inside a network namespace the
 test created (10.77.0.0/16); refuses any other address."""
-import socket, ssl, struct, sys, threading
+import socket, ssl, struct, sys, threading, time
 
 host, port, mode, cert, key = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 assert host.startswith("10.77.") or host.startswith("127."), "test namespaces or loopback only"
-assert mode in ("tls", "reset", "nostarttls")
+assert mode in ("tls", "slow220", "reset", "nostarttls")
 
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(cert, key)
@@ -39,7 +40,9 @@ def serve(conn):
                 conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 conn.close()
                 return
-            elif cmd == b"STARTTLS" and mode == "tls":
+            elif cmd == b"STARTTLS" and mode in ("tls", "slow220"):
+                if mode == "slow220":
+                    time.sleep(0.02)  # before the delayed ACK (40 ms), which the client would answer with a RST
                 conn.sendall(b"220 2.0.0 Ready to start TLS\r\n")
                 try:
                     t = ctx.wrap_socket(conn, server_side=True)
