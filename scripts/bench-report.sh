@@ -5,7 +5,9 @@
 # records of SOURCE (default out/demo/records.ndjson.gz, from `make demo`), each copy with its own
 # address (10.x.y.z) so that diff sees distinct keys, written plain and gzip. Then times
 # `summary`, `json`, `csv` and `diff` (the input against itself minus 1%) and prints records/s,
-# MB/s and peak RSS of each. Prints figures only; asserts nothing.
+# MB/s and peak RSS of each; then `summary --by country` with --geoip/--asn-db (two small MaxMind
+# DBs written by tests/integration/lib/mkmmdb.pl over 10.0.0.0/8: one lookup per host record).
+# Prints figures only; asserts nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-1000000}
@@ -29,6 +31,7 @@ with open(f"{w}/big.ndjson", "w") as out, open(f"{w}/new.ndjson", "w") as out2:
     for i in range(n):
         h = dict(hosts[i % len(hosts)])
         h["ip"] = f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
+        h.pop("geo", None)  # the copies are elsewhere: --geoip below looks them up
         line = json.dumps(h, separators=(",", ":")) + "\n"
         out.write(line)
         if i % 100:
@@ -59,3 +62,7 @@ run "summary --by provider" "$lines" "$mb" "$BIN/mxreport" summary --by provider
 run "json (plain)" "$lines" "$mb" "$BIN/mxreport" json "$W/big.ndjson"
 run "csv (plain)" "$lines" "$mb" "$BIN/mxreport" csv "$W/big.ndjson"
 run "diff (plain, 2 inputs)" "$((lines * 2))" "$((mb * 2))" "$BIN/mxreport" diff "$W/big.ndjson" "$W/new.ndjson"
+nets=()
+for a in $(seq 0 15); do nets+=("10.$((a * 16)).0.0/12=X$(printf %X $a),$((64512 + a)),Bench AS $a"); done
+perl tests/integration/lib/mkmmdb.pl "$W/geo.mmdb" combined "${nets[@]}"
+run "summary --by country --geoip" "$lines" "$mb" "$BIN/mxreport" summary --by country --geoip "$W/geo.mmdb" "$W/big.ndjson"

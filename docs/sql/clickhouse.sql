@@ -111,6 +111,6 @@ GROUP BY label ORDER BY n DESC, label;
 -- hosts and STARTTLS per country (needs geo: mxscan --geoip, or records enriched by mxreport)
 SELECT ifNull(geo_country, if(has_geo, '(not in database)', '(no geo)')) AS label, count() AS n,
        sum(n) OVER () AS denominator, round(100 * n / denominator, 1) AS share,
-       countIf(starttls = 'offered') AS starttls_offered
+       countIf(ifNull(starttls, '') = 'offered') AS starttls_offered
 FROM records WHERE type = 'host' AND schema = '1'
 GROUP BY label ORDER BY n DESC, label;

@@ -10,8 +10,13 @@
 #   - aggregates: every number of the status, STARTTLS, versions, best version, verify code and
 #     failure tables (summary text and json) equals the count derived from the fleet's
 #     manifest.jsonl (what mxfleet was configured to be), not from the records.
+#     With knot (127.28.0.53:5353) serving mail domains on the fleet, domain MX status and
+#     verdicts are checked the same way.
+#   - docs/sql/duckdb.sql (DuckDB from npm, scripts/duckdb-node.sh; skipped when not installable)
+#     gives the same tables as mxreport json on the same records.
 #   - diff A -> B lists exactly the three changed servers, with the changed fields and values the
 #     two manifests imply.
+#   - CSV formula guard; the HTML report rendered by headless Chromium (scripts/report-screenshot.sh).
 # Addresses: 127.28.0.0/16 only (this test's own range).
 set -uo pipefail
 cd "$(dirname "$0")/../.."

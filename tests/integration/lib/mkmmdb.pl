@@ -21,6 +21,7 @@ my $tree = MaxMind::DB::Writer::Tree->new(ip_version => 6, record_size => 24,
 for my $spec (@nets) {
     my ($net, $rest) = split /=/, $spec, 2;
     my ($cc, $asn, $org) = split /,/, ($rest // ''), 3;
+    utf8::decode($org) if defined $org;    # arguments are UTF-8 bytes; the writer encodes characters
     my %e;
     if ($cc && ($style eq 'country' || $style eq 'combined')) {
         $e{country} = { iso_code => $cc, geoname_id => 1, names => { en => "Land $cc" } };
