@@ -289,11 +289,22 @@ static int start_conn(struct slot *s, int first);
 
 /* After the probes: one full handshake, when the server speaks a version
  * wolfSSL can (TLS 1.1+: the baseline got the server's highest). */
-static int want_handshake(const struct slot *s)
+/* --host-timeout: the host's time is up; no further connection is started for it. */
+static int over_budget(struct slot *s)
+{
+	unsigned ms = s->w->e->cfg.host_ms;
+	if (ms && loop_now_ms(s->w->l) - s->t0 >= ms) {
+		s->res.host_timeout = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static int want_handshake(struct slot *s)
 {
 	const struct tls_probe_result *t = &s->res.tls;
 	return s->w->e->hs_ctx && !s->res.hs && t->got_server_hello && !t->hrr && t->version >= 0x0302 &&
-	       !atomic_load(&s->w->e->draining);
+	       !atomic_load(&s->w->e->draining) && !over_budget(s);
 }
 
 /* Start the handshake connection; 1 when in progress, 0 when it is not
@@ -358,7 +369,7 @@ static void conn_done(struct slot *s)
 		 * connection or rate limits) is repeated after a back-off instead of
 		 * ending the enumeration: 0.5, 1, 2 s, at most ENGINE_RETRIES times. */
 		if (pr.outcome == PO_NO_TLS && s->nconn > 1 && s->retries < ENGINE_RETRIES &&
-		    !atomic_load(&w->e->draining)) {
+		    !atomic_load(&w->e->draining) && !over_budget(s)) {
 			s->waiting = 1;
 			loop_timer_arm(w->l, &s->timer, 500u << s->retries);
 			s->retries++;
@@ -369,7 +380,7 @@ static void conn_done(struct slot *s)
 		if (s->res.tls.leaf.type == CK_NONE && s->c.leaf)
 			certkey_parse(s->c.leaf, s->c.leaf_len, &s->res.tls.leaf);
 		plan_result(s->plan, &pr);
-		if (atomic_load(&w->e->draining) || !plan_next(s->plan, &s->probe)) {
+		if (atomic_load(&w->e->draining) || over_budget(s) || !plan_next(s->plan, &s->probe)) {
 			if (want_handshake(s) && start_handshake_conn(s))
 				return;
 			if (s->handshaking)

@@ -30,6 +30,7 @@ struct engine_config {
 	int enum_mode;                    /* enum enum_mode: quick, versions, full */
 	int trace_probes;                 /* keep every probe's outcome in the record */
 	int handshake;                    /* one full wolfSSL handshake per host (chain, post-TLS EHLO) */
+	unsigned host_ms;                 /* --host-timeout: no new connection for a host after this long (0: none) */
 	const struct verify_roots *roots; /* trust anchors for chain verification; NULL = no verification */
 	const struct host_meta *meta;     /* per target index: MX names and domains (NULL: none) */
 	struct host_summary *summaries;   /* per target index, filled as hosts finish (NULL: not kept) */

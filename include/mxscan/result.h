@@ -158,6 +158,7 @@ struct host_result {
 	struct probe_trace *trace;          /* --trace-probes: one entry per connection, else NULL */
 	unsigned ntrace;
 	unsigned connections;
+	int host_timeout;  /* --host-timeout stopped the probes (what was learnt is kept) */
 	uint64_t start_ms; /* wall clock, ms since epoch */
 	uint64_t duration_ms;
 };
