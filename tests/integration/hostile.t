@@ -11,7 +11,7 @@
 #  - give the healthy hosts the same results as a scan of the healthy hosts alone;
 #  - keep mxscan's peak RSS (VmHWM) under 64 MiB.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 BIN=${BIN:-bin}
 T=$(mktemp -d /tmp/mxscan-hostile.XXXXXX)
 cleanup() {
@@ -92,8 +92,8 @@ with open(sys.argv[2] + '/all.txt', 'w') as a, open(sys.argv[2] + '/healthy.txt'
 EOF
 
 CONNECT=2 BANNER=6 CMD=3 TLS=3 HOST=10
-OPTS=(--allowlist 127.32.0.0/16 -q --ca-file "$T/fleet/certs/ca.pem" -c 100 --connect-timeout $CONNECT
-	--banner-timeout $BANNER --timeout $CMD --tls-timeout $TLS --host-timeout $HOST)
+OPTS=(--allowlist 127.32.0.0/16 -q --ca-file "$T/fleet/certs/ca.pem" -c 100 --connect-timeout "$CONNECT"
+	--banner-timeout "$BANNER" --timeout "$CMD" --tls-timeout "$TLS" --host-timeout "$HOST")
 # No new connection after HOST s; the last one lasts at most connect + banner + EHLO +
 # STARTTLS + TLS deadlines (the full handshake's deadlines are the same); 3 s of slack.
 BOUND=$((HOST + CONNECT + BANNER + 2 * CMD + TLS + 3))
