@@ -85,7 +85,7 @@ test:
 
 test-run: all check-gen check-format
 	scripts/fuzz.sh $(FUZZ_SECS) > $(BUILD)/fuzz.log 2>&1 || { tail -40 $(BUILD)/fuzz.log; exit 1; }
-	@tail -1 $(BUILD)/fuzz.log
+	@grep '^fuzz.sh: fuzz_.*execs' $(BUILD)/fuzz.log; tail -1 $(BUILD)/fuzz.log
 	BIN=$(BIN) prove -f $(UNIT_BIN) tests/integration/*.t
 
 asan:

@@ -824,6 +824,14 @@ void conn_on_error(struct conn *c, int err)
 			conn_state_name(c->state));
 	if (c->state == CONN_DONE || handshake_ended(c, err == ECONNRESET ? "reset" : strerror(err)))
 		return;
+	if (c->state == CONN_EXPECT_CONNECT && err == ECONNRESET) {
+		/* An RST before the completed connect was seen: only an established
+		 * connection is reset (a refusal is ECONNREFUSED), so this is the reset of
+		 * the next stage that came a moment earlier than the event loop looked. */
+		conn_on_connected(c);
+		if (c->state == CONN_DONE)
+			return;
+	}
 	if (c->state == CONN_EXPECT_CONNECT) {
 		if (err == ECONNREFUSED)
 			failure(c, ST_CONNECTION_REFUSED, "refused", strerror(err));

@@ -476,11 +476,22 @@ static void init_result(struct slot *s);
 
 /* After the probes: one full handshake, when the server speaks a version
  * wolfSSL can (TLS 1.1+: the baseline got the server's highest). */
-static int want_handshake(const struct slot *s)
+/* --host-timeout: the host's time is up; no further connection is started for it. */
+static int over_budget(struct slot *s)
+{
+	unsigned ms = s->w->e->cfg.host_ms;
+	if (ms && loop_now_ms(s->w->l) - s->t0 >= ms) {
+		s->res.host_timeout = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static int want_handshake(struct slot *s)
 {
 	const struct tls_probe_result *t = &s->res.tls;
 	return s->w->e->hs_ctx && !s->res.hs && t->got_server_hello && !t->hrr && t->version >= 0x0302 &&
-	       !atomic_load(&s->w->e->draining);
+	       !atomic_load(&s->w->e->draining) && !over_budget(s);
 }
 
 /* Start the handshake connection; 1 when in progress, 0 when it is not
@@ -548,7 +559,7 @@ static void conn_done(struct slot *s)
 		 * instead of ending the host or its enumeration: --backoff (0.5 s),
 		 * doubled each time, at most --retries (3) times per host. */
 		if ((s->first ? turned_away(&s->res) : pr.outcome == PO_NO_TLS) && s->retries < w->e->cfg.retries &&
-		    !atomic_load(&w->e->draining)) {
+		    !atomic_load(&w->e->draining) && !over_budget(s)) {
 			if (s->first)
 				init_result(s); /* the record keeps the dialogue of the attempt that counts */
 			s->waiting = 1;
@@ -563,7 +574,7 @@ static void conn_done(struct slot *s)
 		if (s->res.tls.leaf.type == CK_NONE && s->c.leaf)
 			certkey_parse(s->c.leaf, s->c.leaf_len, &s->res.tls.leaf);
 		plan_result(s->plan, &pr);
-		if (atomic_load(&w->e->draining) || !plan_next(s->plan, &s->probe)) {
+		if (atomic_load(&w->e->draining) || over_budget(s) || !plan_next(s->plan, &s->probe)) {
 			if (want_handshake(s) && start_handshake_conn(s))
 				return;
 			if (s->handshaking)

@@ -115,6 +115,8 @@ static const char usage_text[] =
 	"      --banner-timeout S  deadline for the greeting; slow banners are legal (default 30)\n"
 	"      --timeout S         deadline for each SMTP reply (default 30)\n"
 	"      --tls-timeout S     deadline for the server's TLS answer (default 15)\n"
+	"      --host-timeout S    start no new connection to a host after S seconds; its record keeps\n"
+	"                          what was learnt, with probes.host_timeout (default: no limit)\n"
 	"      --resolver IP[:PORT] DNS server for names (repeatable; default resolv.conf)\n"
 	"      --names domain|mx   names in the input are mail domains (default: MX lookup, RFC 5321\n"
 	"                          implicit MX when none) or MX host names (A/AAAA lookup only)\n"
@@ -431,6 +433,7 @@ enum {
 	OPT_CAPTURE,
 	OPT_PCAP_OUT,
 	OPT_USER,
+	OPT_HOST_TIMEOUT,
 };
 
 static const struct option long_opts[] = {
@@ -465,6 +468,7 @@ static const struct option long_opts[] = {
 	{ "banner-timeout", required_argument, 0, OPT_BANNER_TIMEOUT },
 	{ "timeout", required_argument, 0, OPT_TIMEOUT },
 	{ "tls-timeout", required_argument, 0, OPT_TLS_TIMEOUT },
+	{ "host-timeout", required_argument, 0, OPT_HOST_TIMEOUT },
 	{ "resolver", required_argument, 0, OPT_RESOLVER },
 	{ "blocklist", required_argument, 0, OPT_BLOCKLIST },
 	{ "allowlist", required_argument, 0, OPT_ALLOWLIST },
@@ -649,6 +653,10 @@ int main(int argc, char **argv)
 			break;
 		case OPT_TLS_TIMEOUT:
 			if (parse_secs(optarg, &ec.conn.tls_ms, "--tls-timeout") < 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_HOST_TIMEOUT:
+			if (parse_secs(optarg, &ec.host_ms, "--host-timeout") < 0)
 				return EXIT_USAGE;
 			break;
 		case OPT_RESOLVER: {

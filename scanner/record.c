@@ -577,6 +577,8 @@ int record_host(struct jbuf *jb, const char *scan_id, struct host_result *r)
 	jb_uint(jb, "connections", r->connections);
 	jb_uint(jb, "retries", r->retries);
 	jb_uint(jb, "duration_ms", r->duration_ms);
+	if (r->host_timeout)
+		jb_bool(jb, "host_timeout", 1);
 	if (r->plan && r->plan->mode != ENUM_QUICK) {
 		jb_obj_open(jb, "refusals");
 		for (int o = 0; o < PO__COUNT; o++)

@@ -33,6 +33,7 @@ struct engine_config {
 	int trace_probes;                 /* keep every probe's outcome in the record */
 	int transcript;                   /* keep the SMTP dialogue (S:/C: lines) in the record */
 	int handshake;                    /* one full wolfSSL handshake per host (chain, post-TLS EHLO) */
+	unsigned host_ms;                 /* --host-timeout: no new connection for a host after this long (0: none) */
 	const struct verify_roots *roots; /* trust anchors for chain verification; NULL = no verification */
 	const struct geo *geo;            /* --geoip/--asn-db databases, NULL = no geo object */
 	const struct host_meta *meta;     /* per target index: MX names and domains (NULL: none) */

@@ -182,6 +182,7 @@ struct host_result {
 	unsigned ntrace;
 	unsigned connections;
 	unsigned retries;  /* connections that repeated one turned away before TLS (421, reset, close, timeout) */
+	int host_timeout;  /* --host-timeout stopped the probes (what was learnt is kept) */
 	uint64_t start_ms; /* wall clock, ms since epoch */
 	uint64_t duration_ms;
 };

@@ -36,8 +36,8 @@ const char *fc_starttls_name(enum fc_starttls s)
 	return (unsigned)s < FC_STARTTLS__COUNT ? starttls_names[s] : "unknown";
 }
 
-static const char *const banner_names[] = { "normal",  "trickle",    "endless",   "huge_line",
-					    "garbage", "banner_421", "banner_554" };
+static const char *const banner_names[] = { "normal",  "trickle",    "endless",    "huge_line",
+					    "garbage", "banner_421", "banner_554", "reset" };
 _Static_assert(sizeof(banner_names) / sizeof(banner_names[0]) == FC_BANNER__COUNT, "banner_names");
 const char *fc_banner_name(enum fc_banner b)
 {

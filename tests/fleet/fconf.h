@@ -48,6 +48,7 @@ enum fc_banner {
 	FC_BANNER_GARBAGE,    /* random bytes instead of a greeting */
 	FC_BANNER_421,        /* 421 at the greeting, then close */
 	FC_BANNER_554,        /* 554 at the greeting, 503 to everything but QUIT */
+	FC_BANNER_RESET,      /* every connection reset (RST) at once: an RST storm */
 	FC_BANNER__COUNT
 };
 const char *fc_banner_name(enum fc_banner b);

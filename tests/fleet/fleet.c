@@ -454,6 +454,11 @@ static int banner_begin(struct conn *c)
 		out_append(c, "220 ", 4);
 		c->gen_left = FLEET_HUGE_LEN;
 		return enter_expect_cmd(c);
+	case FC_BANNER_RESET:
+		/* Nothing sent: the connection is reset as soon as it is accepted. */
+		c->close_after = FLEET_CLOSE_RST;
+		set_state(c, FLEET_CLOSING);
+		return conn_flush(c);
 	case FC_BANNER_TRICKLE:
 	case FC_BANNER_ENDLESS:
 		set_state(c, FLEET_BANNER_SEND);

@@ -80,7 +80,7 @@ static void expectation(const struct fc_personality *p, int implicit, struct exp
 	*e = (struct expect){ .status = "success", .tls_reachable = 1 };
 	if (!implicit) {
 		static const char *const banner_reason[FC_BANNER__COUNT] = {
-			NULL, "timeout", "too-many-lines", "line-too-long", "syntax", "smtp-421", "smtp-554"
+			NULL, "timeout", "too-many-lines", "line-too-long", "syntax", "smtp-421", "smtp-554", "reset"
 		};
 		static const char *const banner_status[FC_BANNER__COUNT] = { NULL,
 									     "io-timeout",
@@ -88,7 +88,8 @@ static void expectation(const struct fc_personality *p, int implicit, struct exp
 									     "protocol-error",
 									     "protocol-error",
 									     "application-error",
-									     "application-error" };
+									     "application-error",
+									     "connection-closed" };
 		if (p->banner_mode != FC_BANNER_NORMAL) {
 			e->status = banner_status[p->banner_mode];
 			e->stage = "banner";

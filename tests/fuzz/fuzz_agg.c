@@ -11,8 +11,9 @@
  * exactly one type (hosts, domains, certificates, scans, other), those without schema "1" at
  * most once more, CSV rows and every renderer return 0.
  *
- * Seeds (tests/fuzz/corpus/agg/) are records of real scans: the simulated fleet's knob
- * servers (hostile ones included) with --enum full and --trace-probes, and a domain scan.
+ * Seeds (tests/fuzz/corpus/agg/) are records of real scans: hostile.t's fleet (hostile and
+ * healthy servers, --enum full with handshakes; one file per record type and status) and
+ * resume.t's domain scan (domain records and their hosts).
  */
 #include "../../analysis/agg.h"
 #include "../../analysis/csv.h"

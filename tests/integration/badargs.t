@@ -5,7 +5,7 @@
 # 127.32.9.9:1 (a port nothing listens on, in this test's own range), and every case fails
 # before the scan.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 BIN=${BIN:-bin}
 T=$(mktemp -d /tmp/mxscan-badargs.XXXXXX)
 LOCKER=""

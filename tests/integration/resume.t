@@ -11,7 +11,7 @@
 # domains' verdicts equal to those of an uninterrupted scan (verdicts of hosts scanned before
 # the kill come from their records).
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 BIN=${BIN:-bin}
 T=$(mktemp -d /tmp/mxscan-resume.XXXXXX)
 cleanup() {

@@ -132,6 +132,40 @@ static int run(const char *name, const struct step *steps, size_t n, const struc
 
 static const char EHLO_TLS[] = "250-mx1.example.test\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 8BITMIME\r\n";
 
+/* An error while the connect is still pending: a reset means the connection had been
+ * established (it is the next stage's reset); a refusal stays a connect failure. */
+static void test_connect_errors(void)
+{
+	static struct conn c;
+	static const struct {
+		int mode, err;
+		const char *stage, *reason;
+		enum scan_status st;
+	} cases[] = {
+		{ MODE_STARTTLS, ECONNRESET, "banner", "reset", ST_CONNECTION_CLOSED },
+		{ MODE_IMPLICIT, ECONNRESET, "tls-hello", "reset", ST_CONNECTION_CLOSED },
+		{ MODE_STARTTLS, ECONNREFUSED, "connect", "refused", ST_CONNECTION_REFUSED },
+		{ MODE_STARTTLS, EHOSTUNREACH, "connect", "connect-error", ST_UNKNOWN_ERROR },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct host_result r;
+		memset(&r, 0, sizeof(r));
+		r.mode = cases[i].mode;
+		snprintf(r.sni, sizeof(r.sni), "mx1.example.test");
+		if (conn_init(&c, &cfg, &r) < 0) {
+			ok(0, "conn_init");
+			continue;
+		}
+		conn_on_error(&c, cases[i].err);
+		ok(c.state == CONN_DONE && r.status == cases[i].st && !strcmp(r.fail_stage, cases[i].stage) &&
+			   !strcmp(r.fail_reason, cases[i].reason),
+		   "%s before the connect completed (%s): %s, %s/%s (got %s/%s)", strerror(cases[i].err),
+		   cases[i].mode == MODE_IMPLICIT ? "implicit" : "starttls", scan_status_name(cases[i].st),
+		   cases[i].stage, cases[i].reason, r.fail_stage, r.fail_reason);
+		conn_release(&c);
+	}
+}
+
 int main(void)
 {
 	struct host_result r;
@@ -368,5 +402,6 @@ int main(void)
 		is_str(scan_status_name(res.status), "connection-timeout", "connect timeout");
 		conn_release(&c);
 	}
+	test_connect_errors();
 	return done_testing();
 }
