@@ -23,9 +23,10 @@ struct scan_meta {
 	uint64_t time_ms;
 	uint64_t targets, done, bad_lines, blocked, duplicates, unresolved;
 	unsigned threads;
-	unsigned shards, shard;             /* --shards/--shard (shards 1: not sharded) */
-	uint64_t seed, other_shards;        /* --seed; input targets left to other shards */
-	const unsigned long *status_counts; /* ST__COUNT entries, or NULL */
+	unsigned shards, shard;                     /* --shards/--shard (shards 1: not sharded) */
+	uint64_t seed, other_shards;                /* --seed; input targets left to other shards */
+	uint64_t connections, retries, peak_active; /* end record: engine totals */
+	const unsigned long *status_counts;         /* ST__COUNT entries, or NULL */
 };
 int record_scan(struct jbuf *jb, const struct scan_meta *m);
 
