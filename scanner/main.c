@@ -1298,6 +1298,9 @@ int main(int argc, char **argv)
 	meta.done = atomic_load(&st.done);
 	meta.blocked = blocked_early + atomic_load(&st.blocked);
 	meta.status_counts = counts;
+	meta.connections = atomic_load(&st.connections);
+	meta.retries = atomic_load(&st.retries);
+	meta.peak_active = atomic_load(&st.peak_active);
 	jb_reset(&jb);
 	if (record_scan(&jb, &meta) == 0)
 		recw_write(out, jb.buf, jb.len);

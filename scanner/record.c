@@ -655,6 +655,9 @@ int record_scan(struct jbuf *jb, const struct scan_meta *m)
 	}
 	if (m->status_counts) {
 		jb_uint(jb, "done", m->done);
+		jb_uint(jb, "connections", m->connections);
+		jb_uint(jb, "retries", m->retries);
+		jb_uint(jb, "peak_active", m->peak_active);
 		jb_obj_open(jb, "status_counts");
 		for (int i = 0; i < ST__COUNT; i++)
 			jb_uint(jb, scan_status_name((enum scan_status)i), m->status_counts[i]);

@@ -80,8 +80,7 @@ timed nmap_all nmap -Pn -n --servicedb "$T/services" --script ssl-enum-ciphers -
 	-oX "$T/nmap_all.xml" >/dev/null 2>&1
 # 2. the floor: as many probe connections as mxscan made, by refclient
 mxconn=$(cut -d' ' -f5 "$T/mx_all.fig")
-reps=$(( (mxconn + nall - 1) / nall ))
-for _ in $(seq 1 "$reps"); do sed 's/$/:25/' "$T/all.txt"; done | head -n "$mxconn" > "$T/ref.txt"
+awk -v n="$mxconn" '{ a[NR] = $0 } END { for (i = 0; i < n; i++) print a[i % NR + 1] ":25" }' "$T/all.txt" > "$T/ref.txt"
 timed ref "$BIN/refclient" -c "$CONC" -S "$T/suites" < "$T/ref.txt" > "$T/ref.out"
 # 3. the real-handshake subset: mxscan (with its full handshake), nmap, sslscan, testssl.sh
 timed mx_real "${MX[@]}" --enum full -c "$CONC" -i <(sed 's/$/:25/' "$T/real.txt") -o "$T/mx_real.ndjson"
@@ -100,7 +99,8 @@ if [ "$HOLD" -gt 0 ]; then
 	scripts/fleet.sh start "$T/hold-b" datasets/fleet/hold-b.conf >/dev/null
 	cat "$T/hold-a/manifest.jsonl" "$T/hold-b/manifest.jsonl" |
 		"$PY" -c 'import json,sys
-for l in sys.stdin: m = json.loads(l); print("%s:%d" % (m["ip"], m["port"]))' | head -n "$HOLD" > "$T/hold.txt"
+hs = [json.loads(l) for l in sys.stdin][:int(sys.argv[1])]
+print("".join("%s:%d\n" % (m["ip"], m["port"]) for m in hs), end="")' "$HOLD" > "$T/hold.txt"
 	nhold=$(wc -l < "$T/hold.txt")
 	(
 		ulimit -n 20000
@@ -117,7 +117,7 @@ for l in sys.stdin: m = json.loads(l); print("%s:%d" % (m["ip"], m["port"]))' | 
 	peak=0; peak_rss=0; base_rss=""; base_socks=0
 	while kill -0 "$hpid" 2>/dev/null; do
 		if [ -n "$mxpid" ] && [ -r "/proc/$mxpid/status" ]; then
-			socks=$(find "/proc/$mxpid/fd" -lname 'socket:*' 2>/dev/null | wc -l)
+			socks=$(find "/proc/$mxpid/fd" -lname 'socket:*' 2>/dev/null | wc -l || true)
 			rss=$(awk '/^VmRSS/ {print $2}' "/proc/$mxpid/status" 2>/dev/null || echo 0)
 			[ -z "$base_rss" ] && base_rss=$rss && base_socks=$socks
 			[ "$socks" -gt "$peak" ] && peak=$socks && peak_rss=$rss
@@ -127,15 +127,16 @@ for l in sys.stdin: m = json.loads(l); print("%s:%d" % (m["ip"], m["port"]))' | 
 	wait "$hpid" || true
 	read -r hwall hu hs hrss < "$T/hold.time"
 	hold_ok=$(zcat "$T/hold.ndjson.gz" | grep -c '"type":"host"' || true)
+	hold_peak=$(zcat "$T/hold.ndjson.gz" | grep '"event":"end"' | sed -n 's/.*"peak_active":\([0-9]*\).*/\1/p' || true)
 	hold_line=$("$PY" -c 'import sys
-n, peak, prss, base, bs, hwall, hu, hs, hrss, ok = sys.argv[1:]
+n, peak, prss, base, bs, hwall, hu, hs, hrss, ok, pa = sys.argv[1:]
 n, peak, prss, base, bs, hrss, ok = map(int, (n, peak, prss, base or 0, bs, hrss, ok))
 per = (prss - base) * 1024 / (peak - bs) if peak > bs else 0
 print(f"{n} targets, -c {n}: {peak} sockets open at once (sampled every 0.5 s), RSS {prss} kB at that peak "
       f"(first sample {base} kB with {bs} sockets): {per:.0f} bytes per added connection, "
       f"{prss * 1024 / max(peak, 1):.0f} bytes per connection all included; peak RSS {hrss} kB; "
-      f"{ok} records in {float(hwall):.1f} s, CPU {float(hu) + float(hs):.2f} s")' \
-		"$nhold" "$peak" "$peak_rss" "$base_rss" "$base_socks" "$hwall" "$hu" "$hs" "$hrss" "$hold_ok")
+      f"{ok} records in {float(hwall):.1f} s, CPU {float(hu) + float(hs):.2f} s; scan record peak_active {pa}")' \
+		"$nhold" "$peak" "$peak_rss" "$base_rss" "$base_socks" "$hwall" "$hu" "$hs" "$hrss" "$hold_ok" "$hold_peak")
 	scripts/fleet.sh stop "$T/hold-a" >/dev/null; scripts/fleet.sh stop "$T/hold-b" >/dev/null
 fi
 

@@ -32,6 +32,7 @@ struct scan_meta {
 	uint64_t resume_records, resume_skipped, resume_domains; /* records read back, targets and domains skipped */
 	unsigned shards, shard;                                  /* --shards/--shard (shards 1: not sharded) */
 	uint64_t seed, other_shards;                             /* --seed; input targets left to other shards */
+	uint64_t connections, retries, peak_active;              /* end record: engine totals */
 	const unsigned long *status_counts;                      /* ST__COUNT entries, or NULL */
 	const char *capture_iface;                               /* --capture, or NULL */
 	const struct capture_stats *capture;                     /* end record: capture counters, or NULL */
