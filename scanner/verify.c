@@ -1128,6 +1128,13 @@ int verify_chain(const struct verify_roots *roots, const uint8_t *const *der, co
 							WOLFSSL_FILETYPE_ASN1);
 		}
 		set_code(out, time_code(&anchors[0]->c, now), (int)plen);
+	} else if (plen > 1) {
+		/* The sent self-signed top carries a trusted root's key: it signs the next one
+		 * down, so wolfSSL must know it (found by fuzz_verify: a sent root reached
+		 * through the sent certificates was never loaded, and its child failed with
+		 * "no signer" although the path was complete). */
+		verify_tl_time = inside(top, now);
+		wolfSSL_CertManagerLoadCABuffer(cm, top->der.p, (long)top->der.n, WOLFSSL_FILETYPE_ASN1);
 	}
 	for (int d = (int)plen - 1; d >= 0 && out->code == VERIFY_OK; d--) {
 		const struct vcert *c = &vc[path[d]];
@@ -1148,6 +1155,10 @@ out:
 	verify_tl_time = 0;
 	if (cm)
 		wolfSSL_CertManagerFree(cm);
+	/* A path built from names and key ids that wolfSSL then finds no signer for is not
+	 * a complete chain (code 20 says so; the flag must agree). */
+	if (out->code == VERIFY_ERR_NO_ISSUER)
+		out->chain_complete = false;
 	if (out->code == VERIFY_OK)
 		out->depth = -1;
 	out->text = verify_code_text(out->code);
