@@ -227,9 +227,10 @@ for ip in hosts_real:
         continue
     got = set()
     for m in re.finditer(r"^(Preferred|Accepted)\s+(TLSv1\.[0-3]|SSLv3)\s+\d+ bits\s+(\S+)", txt, re.M):
-        got.add(m.group(3))
+        got.add((m.group(2), m.group(3)))
     if got:
         ss_ok += 1
+        ss_agree += got == mrs.get(ip)
 ts_ok, ts_agree = 0, 0
 tshosts = [l.strip() for l in open(f"{t}/testssl.txt")]
 mtss = mx_suites(f"{t}/mx_ts.ndjson")
@@ -254,7 +255,7 @@ print(f"mxscan   {mr['wall']:7.2f} s wall  {mr['cpu']:6.2f} s CPU  {mr['conn'] /
 print(f"nmap     {nr['wall']:7.2f} s wall  {nr['cpu']:6.2f} s CPU  {nr['conn'] / nreal:5.1f} conn/host  "
       f"{sum(1 for ip in hosts_real if nrs.get(ip))}/{nreal}; same suites as mxscan on {agree(mrs, nrs, hosts_real)}")
 print(f"sslscan  {ss['wall']:7.2f} s wall  {ss['cpu']:6.2f} s CPU  {ss['conn'] / nreal:5.1f} conn/host  "
-      f"{ss_ok}/{nreal} hosts with accepted suites (xargs -P {par})")
+      f"{ss_ok}/{nreal} hosts with accepted suites, same suites as mxscan on {ss_agree} (xargs -P {par})")
 print(f"testssl  {ts['wall']:7.2f} s wall  {ts['cpu']:6.2f} s CPU  {ts['conn'] / max(nts, 1):5.1f} conn/host  "
       f"{ts_ok}/{nts} hosts with suites, same suites as mxscan on {ts_agree} (first {nts} hosts, xargs -P {par}; "
       f"mxscan on these {nts}: {mts['wall']:.2f} s wall, {mts['cpu']:.2f} s CPU)")
