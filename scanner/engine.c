@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,13 +225,21 @@ static void keep_probe_chain(struct slot *s)
 	const struct server_flight *f = s->c.flight;
 	if (s->res.probe_chain || !f || f->ncerts <= 0)
 		return;
-	struct cert_chain *pc = calloc(1, sizeof(*pc));
+	/* sized to the chain (a few KiB), not to the 64 KiB of a full cert_chain:
+	 * only buf[0..used) is ever read */
+	size_t used = 0;
+	int n = 0;
+	for (int i = 0; i < f->ncerts && n < HS_RES_CERTS; i++, n++) {
+		if (used + f->cert_len[i] > HS_RES_CHAIN)
+			break;
+		used += f->cert_len[i];
+	}
+	struct cert_chain *pc = malloc(offsetof(struct cert_chain, buf) + used);
 	if (!pc)
 		return;
-	size_t used = 0;
-	for (int i = 0; i < f->ncerts && pc->n < HS_RES_CERTS; i++) {
-		if (used + f->cert_len[i] > sizeof(pc->buf))
-			break;
+	pc->n = 0;
+	used = 0;
+	for (int i = 0; i < n; i++) {
 		memcpy(pc->buf + used, f->cert[i], f->cert_len[i]);
 		pc->off[pc->n] = (uint32_t)used;
 		pc->len[pc->n] = f->cert_len[i];

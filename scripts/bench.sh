@@ -82,6 +82,9 @@ timed nmap_all nmap -Pn -n --servicedb "$T/services" --script ssl-enum-ciphers -
 mxconn=$(cut -d' ' -f5 "$T/mx_all.fig")
 awk -v n="$mxconn" '{ a[NR] = $0 } END { for (i = 0; i < n; i++) print a[i % NR + 1] ":25" }' "$T/all.txt" > "$T/ref.txt"
 timed ref "$BIN/refclient" -c "$CONC" -S "$T/suites" < "$T/ref.txt" > "$T/ref.out"
+# memory per in-flight enumeration connection: one thread, -c 1 against -c 1000
+timed mem1 "${MX[@]}" --enum full --no-handshake -t 1 -c 1 -i <(head -n 40 "$T/all.txt" | sed 's/$/:25/') -o "$T/mem1.ndjson"
+timed memn "${MX[@]}" --enum full --no-handshake -t 1 -c 1000 -i <(sed 's/$/:25/' "$T/all.txt") -o "$T/memn.ndjson"
 # 3. the real-handshake subset: mxscan (with its full handshake), nmap, sslscan, testssl.sh
 timed mx_real "${MX[@]}" --enum full -c "$CONC" -i <(sed 's/$/:25/' "$T/real.txt") -o "$T/mx_real.ndjson"
 timed nmap_real nmap -Pn -n --servicedb "$T/services" --script ssl-enum-ciphers -iL "$T/real.txt" \
@@ -200,6 +203,18 @@ print(f"refclient {1000 * ref['cpu'] / max(ref['conn'], 1):.3f} s  ({ref['conn']
 print(f"ratio     mxscan/refclient {(mx['cpu'] / max(mx['conn'], 1)) / max(ref['cpu'] / max(ref['conn'], 1), 1e-9):.2f}x "
       f"(aim: within 1.5x); nmap/refclient {(nm['cpu'] / max(nm['conn'], 1)) / max(ref['cpu'] / max(ref['conn'], 1), 1e-9):.1f}x")
 
+m1, mn = fig("mem1"), fig("memn")
+def peak_active(path):
+    for l in open(path):
+        r = json.loads(l)
+        if r.get("type") == "scan" and r.get("event") == "end":
+            return r.get("peak_active", 0)
+    return 0
+p1, pn = peak_active(f"{t}/mem1.ndjson"), peak_active(f"{t}/memn.ndjson")
+print(f"\n== memory per in-flight enumeration connection (one thread, no full handshake) ==")
+print(f"mxscan   -c 1: peak RSS {m1['rss']} kB ({p1} in flight); -c 1000: {mn['rss']} kB ({pn} in flight): "
+      f"{(mn['rss'] - m1['rss']) * 1024 / max(pn - p1, 1):.0f} bytes per added connection (aim: 4096)")
+print(f"refclient peak RSS {ref['rss']} kB at -c {os.environ.get('CONC', '500')} in flight, all included")
 print(f"\n== 3. the {nreal} servers with real handshakes (OpenSSL peers can finish them) ==")
 mr, nr, ss, ts, mts = fig("mx_real"), fig("nmap_real"), fig("sslscan"), fig("testssl"), fig("mx_ts")
 mrs, nrs = mx_suites(f"{t}/mx_real.ndjson"), nmap_suites(f"{t}/nmap_real.xml")
@@ -212,9 +227,10 @@ for ip in hosts_real:
         continue
     got = set()
     for m in re.finditer(r"^(Preferred|Accepted)\s+(TLSv1\.[0-3]|SSLv3)\s+\d+ bits\s+(\S+)", txt, re.M):
-        got.add(m.group(3))
+        got.add((m.group(2), m.group(3)))
     if got:
         ss_ok += 1
+        ss_agree += got == mrs.get(ip)
 ts_ok, ts_agree = 0, 0
 tshosts = [l.strip() for l in open(f"{t}/testssl.txt")]
 mtss = mx_suites(f"{t}/mx_ts.ndjson")
@@ -239,7 +255,7 @@ print(f"mxscan   {mr['wall']:7.2f} s wall  {mr['cpu']:6.2f} s CPU  {mr['conn'] /
 print(f"nmap     {nr['wall']:7.2f} s wall  {nr['cpu']:6.2f} s CPU  {nr['conn'] / nreal:5.1f} conn/host  "
       f"{sum(1 for ip in hosts_real if nrs.get(ip))}/{nreal}; same suites as mxscan on {agree(mrs, nrs, hosts_real)}")
 print(f"sslscan  {ss['wall']:7.2f} s wall  {ss['cpu']:6.2f} s CPU  {ss['conn'] / nreal:5.1f} conn/host  "
-      f"{ss_ok}/{nreal} hosts with accepted suites (xargs -P {par})")
+      f"{ss_ok}/{nreal} hosts with accepted suites, same suites as mxscan on {ss_agree} (xargs -P {par})")
 print(f"testssl  {ts['wall']:7.2f} s wall  {ts['cpu']:6.2f} s CPU  {ts['conn'] / max(nts, 1):5.1f} conn/host  "
       f"{ts_ok}/{nts} hosts with suites, same suites as mxscan on {ts_agree} (first {nts} hosts, xargs -P {par}; "
       f"mxscan on these {nts}: {mts['wall']:.2f} s wall, {mts['cpu']:.2f} s CPU)")
