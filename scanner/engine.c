@@ -394,6 +394,22 @@ static void target_done(struct slot *s)
 	w->free_stack[w->nfree++] = (int)(s - w->slots);
 }
 
+/* Interrupted before its first connection (it was waiting for --rate or
+ * --per-ip-rate): not scanned, no record, the slot back to the pool. */
+static void abandon_target(struct slot *s)
+{
+	struct worker *w = s->w;
+	plan_free(s->plan);
+	s->plan = NULL;
+	free(s->res.trace);
+	s->res.trace = NULL;
+	atomic_fetch_sub(&w->e->st->active, 1);
+	ip_release(w, s->tidx);
+	s->in_use = 0;
+	w->active--;
+	w->free_stack[w->nfree++] = (int)(s - w->slots);
+}
+
 /* What one probe connection's result means to the plan. */
 static void probe_outcome(const struct host_result *r, struct probe_result *pr)
 {
@@ -800,6 +816,10 @@ static void on_timer(struct loop *l, struct timer *t, void *ud)
 		/* back-off over: the same probe again (paced); pacing wait over: connect */
 		int paced = s->waiting == 2;
 		s->waiting = 0;
+		if (paced && s->nconn == 0 && atomic_load(&s->w->e->draining)) {
+			abandon_target(s);
+			return;
+		}
 		if (!(paced ? start_conn(s, s->first) : launch(s)))
 			conn_done(s);
 		refill(s->w);
