@@ -86,7 +86,7 @@ struct worker {
 	struct geo_info geo;     /* the lookup of the record being written */
 	pthread_t th;
 	size_t *defer; /* targets taken whose IP had per_ip targets in flight: started later */
-	unsigned ndefer;
+	unsigned ndefer, defer_cap;
 	int defer_check;                /* an IP share was freed (or time passed): look at defer again */
 	uint64_t rate_next_us;          /* --rate: this thread's next free connection time (GCRA) */
 	uint64_t rate_gap_us;           /* --rate: threads / rate */
@@ -423,6 +423,22 @@ static void target_done(struct slot *s)
 	atomic_fetch_add(&e->st->status[s->res.status], 1);
 	atomic_fetch_add(&e->st->done, 1);
 	atomic_fetch_sub(&e->st->active, 1);
+	ip_release(w, s->tidx);
+	s->in_use = 0;
+	w->active--;
+	w->free_stack[w->nfree++] = (int)(s - w->slots);
+}
+
+/* Interrupted before its first connection (it was waiting for --rate or
+ * --per-ip-rate): not scanned, no record, the slot back to the pool. */
+static void abandon_target(struct slot *s)
+{
+	struct worker *w = s->w;
+	plan_free(s->plan);
+	s->plan = NULL;
+	free(s->res.trace);
+	s->res.trace = NULL;
+	atomic_fetch_sub(&w->e->st->active, 1);
 	ip_release(w, s->tidx);
 	s->in_use = 0;
 	w->active--;
@@ -788,8 +804,8 @@ static int start_one(struct worker *w)
 		return 0;
 	}
 	if (!ip_acquire(e, idx)) {
-		/* its IP has --per-ip targets in flight: later (the defer list is
-		 * never fuller than the slots, see refill) */
+		/* its IP has --per-ip targets in flight: later (refill keeps the
+		 * defer list within defer_cap) */
 		w->defer[w->ndefer++] = idx;
 		atomic_fetch_add(&e->st->deferred, 1);
 		return 0;
@@ -862,9 +878,10 @@ static void refill(struct worker *w)
 {
 	if (w->ndefer > 0 && w->defer_check)
 		run_deferred(w);
-	/* never hold more deferred targets than slots: memory stays bounded
-	 * when the input is one address with many ports */
-	while (w->nfree > 0 && w->ndefer < w->nslots && start_one(w) >= 0)
+	/* look past addresses at their limit (input sorted by address puts
+	 * all ports of one address together), but boundedly: memory stays
+	 * small when the input is one address with many ports */
+	while (w->nfree > 0 && w->ndefer < w->defer_cap && start_one(w) >= 0)
 		;
 }
 
@@ -882,6 +899,10 @@ static void on_timer(struct loop *l, struct timer *t, void *ud)
 		/* back-off over: the same probe again (paced); pacing wait over: connect */
 		int paced = s->waiting == 2;
 		s->waiting = 0;
+		if (paced && s->nconn == 0 && atomic_load(&s->w->e->draining)) {
+			abandon_target(s);
+			return;
+		}
 		if (!(paced ? start_conn(s, s->first) : launch(s)))
 			conn_done(s);
 		refill(s->w);
@@ -999,7 +1020,8 @@ struct engine *engine_start(const struct engine_config *cfg, const struct target
 		w->l = loop_new(65536);
 		w->slots = calloc(per, sizeof(*w->slots));
 		w->free_stack = calloc(per, sizeof(int));
-		w->defer = calloc(per, sizeof(*w->defer));
+		w->defer_cap = per < 256 ? 1024 : 4 * per;
+		w->defer = calloc(w->defer_cap, sizeof(*w->defer));
 		jb_init(&w->jb);
 		if (!w->l || !w->slots || !w->free_stack || !w->defer)
 			goto oom;

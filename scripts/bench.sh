@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The scale benchmark of issue 10, in one run, on loopback only:
 #
-#  1. enumeration of the 1,088-server fleet (datasets/fleet/bench1k.conf) by
+#  1. enumeration of the 1,088-server fleet (datasets/fleet/bench1k-a.conf and
+#     bench1k-b.conf, two fleet processes so the fleet keeps up) by
 #     mxscan --enum full and by nmap's ssl-enum-ciphers: wall time, CPU,
 #     connections per host (counted by the fleet), hosts/s, connections/s,
 #     peak RSS, and whether both found the same suites per host;
@@ -39,20 +40,22 @@ done
 make -s "$BIN/refclient" BIN="$BIN" >/dev/null
 T=$(mktemp -d /tmp/mxscan-bench10.XXXXXX); chmod 755 "$T"
 cleanup() {
-	for f in fleet hold-a hold-b; do scripts/fleet.sh stop "$T/$f" >/dev/null 2>&1 || true; done
+	for f in fleet-a fleet-b hold-a hold-b; do scripts/fleet.sh stop "$T/$f" >/dev/null 2>&1 || true; done
 	rm -rf "$T"
 }
 trap cleanup EXIT
 now_ms() { date +%s%3N; }
-accepted() { grep -c 'accepted (' "$T/fleet/fleet.log" || true; }
+accepted() { cat "$T/fleet-a/fleet.log" "$T/fleet-b/fleet.log" | grep -c 'accepted (' || true; }
 MX=("$BIN/mxscan" --allowlist 127.0.0.0/8 -q)
 
-scripts/fleet.sh start "$T/fleet" datasets/fleet/bench1k.conf -- -v >/dev/null
+scripts/fleet.sh start "$T/fleet-a" datasets/fleet/bench1k-a.conf -- -v >/dev/null
+scripts/fleet.sh start "$T/fleet-b" datasets/fleet/bench1k-b.conf -- -v >/dev/null
+cat "$T/fleet-a/manifest.jsonl" "$T/fleet-b/manifest.jsonl" > "$T/manifest.jsonl"
 "$PY" - "$T" "$SUBSET" <<'PYEOF'
 import json, sys
 t, subset = sys.argv[1], int(sys.argv[2])
 allh, real = [], []
-for l in open(f"{t}/fleet/manifest.jsonl"):
+for l in sorted(open(f"{t}/manifest.jsonl"), key=lambda l: tuple(map(int, json.loads(l)["ip"].split(".")))):
     m = json.loads(l)
     allh.append(m["ip"])
     if m["tls"].get("real_handshake"):

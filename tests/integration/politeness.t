@@ -14,7 +14,7 @@ T=$(mktemp -d /tmp/mxscan-polite.XXXXXX); chmod 755 "$T"
 trap 'scripts/fleet.sh stop "$T/fleet" >/dev/null 2>&1; rm -rf "$T"' EXIT
 n=0
 t() { n=$((n+1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
-echo "1..16"
+echo "1..17"
 MXFLEET="$BIN/mxfleet" scripts/fleet.sh start "$T/fleet" datasets/fleet/polite.conf -- -v > "$T/fleet.out" 2>&1
 t $? "polite fleet started"
 MX=("$BIN/mxscan" --allowlist 127.0.0.0/8 -q)
@@ -88,3 +88,12 @@ t1=$(ms)
 [ "$(grep -c '"status":"success"' "$T/r8")" = 7 ] && [ $((t1 - t0)) -ge 1150 ]
 t $? "--per-ip-rate 5: 7 ports of one address in $((t1 - t0)) ms (>= 1150)"
 "$BIN/mxscan" --rate -3 127.30.1.1 >/dev/null 2>&1; [ $? = 1 ]; t $? "a negative --rate is refused"
+
+# interrupted while pacing: hosts still waiting for their first connection are
+# not scanned (no record), those under way finish; exit 6
+"${MX[@]}" --enum quick --no-handshake --rate 10 -i "$T/plain" > "$T/r9" &
+pid=$!
+sleep 1.5 # let about 15 connections through, then interrupt
+kill -INT $pid; wait $pid; rc=$?
+k=$(grep -c '"type":"host"' "$T/r9")
+[ $rc = 6 ] && [ "$k" -ge 5 ] && [ "$k" -le 30 ]; t $? "SIGINT at --rate 10 after 1.5 s: exit $rc, $k of 40 hosts scanned, the waiting ones dropped"
