@@ -6,7 +6,7 @@
 # the status breakdown, with mxscan's own CPU time (on one machine the fleet,
 # which completes real wolfSSL handshakes single-threaded, is usually the
 # bottleneck: compare CPU seconds, not only wall time). Peer ratios (nmap,
-# sslscan, testssl.sh) belong to the enumeration benchmark of issue 4/10.
+# sslscan, testssl.sh) and the reference client: scripts/bench.sh.
 # Prints figures; asserts nothing about time. Loopback only; stops what it starts.
 #
 #   scripts/bench-scan.sh [CONCURRENCY] [THREADS]

@@ -21,7 +21,7 @@
 # Every figure is printed with its ratio to the peers measured in the same
 # run. Prints figures, asserts nothing about time. Stops what it starts.
 #
-#   scripts/bench.sh                     everything (about 3 minutes)
+#   scripts/bench.sh                     everything (about 8 minutes on 2 cores; sslscan is most of it)
 #   HOLD=0 scripts/bench.sh              skip the 10,000-connection run
 #   PAR=16 TESTSSL_HOSTS=8 SUBSET=64 CONC=500 scripts/bench.sh
 set -euo pipefail
