@@ -81,6 +81,7 @@ struct recq {
 	pthread_t th;
 	atomic_int sleeping, stop, failed;
 	_Atomic uint64_t written, dropped, overflows;
+	uint64_t wraps; /* writer thread only */
 };
 
 static uint64_t mono_ms(void)
@@ -307,6 +308,7 @@ static unsigned drain_ring(struct recq *q, struct recq_prod *p, unsigned max)
 
 		memcpy(&h, p->buf + off, sizeof(h));
 		if (h.kind == E_WRAP) {
+			q->wraps++;
 			tail += p->cap - off;
 			continue;
 		}
@@ -491,6 +493,7 @@ int recq_stop(struct recq *q, struct recq_stats *st)
 		st->written = atomic_load(&q->written);
 		st->dropped = atomic_load(&q->dropped);
 		st->overflows = atomic_load(&q->overflows);
+		st->wraps = q->wraps;
 	}
 	for (unsigned i = 0; i < q->nprod; i++) {
 		free(q->prods[i].buf);

@@ -77,6 +77,7 @@ struct recq_stats {
 	uint64_t written;   /* records the writer thread handed to recw successfully */
 	uint64_t dropped;   /* records lost: writer failed, out of memory */
 	uint64_t overflows; /* times a producer's ring was full (the unit went to its overflow list) */
+	uint64_t wraps;     /* times the writer followed a ring from its end back to its start */
 };
 
 /*
