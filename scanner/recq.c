@@ -148,12 +148,14 @@ size_t recq_pump(struct recq_prod *p)
 	int moved = 0;
 
 	while (p->ov_head) {
-		struct recq_unit *u = p->ov_head;
+		struct recq_unit *u = p->ov_head, *next = u->next;
+		size_t len = u->len;
 
+		/* once in the ring u belongs to the writer, which may free it at once */
 		if (ring_put(p, NULL, 0, u) < 0)
 			break;
-		p->ov_head = u->next;
-		p->ov_bytes -= u->len;
+		p->ov_head = next;
+		p->ov_bytes -= len;
 		moved = 1;
 	}
 	if (!p->ov_head)
