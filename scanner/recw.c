@@ -15,8 +15,9 @@
  * good trailer (or, for plain files, after the last '\n'), so that the members
  * appended afterwards are not hidden behind a torn one.
  *
- * One mutex per writer; compression happens under it (records are small and
- * the scanner is network-bound). The writer never prints: the first error is
+ * One mutex per writer; compression happens under it. During a scan only the
+ * record writer thread (scanner/recq.c) calls in while workers run, so the
+ * mutex is uncontended there and workers never wait on it or on the disk. The writer never prints: the first error is
  * kept in errmsg, returned once as RECW_EIO and then as RECW_EFAILED.
  */
 #include "mxscan/recw.h"
