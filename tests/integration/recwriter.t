@@ -3,13 +3,15 @@
 # host once, the scan start record first and its end record last, each
 # certificate record once and before the first host record that refers to it
 # (a host's records are one unit), members finished every record with
-# --flush-records 1; an output that fails mid-scan (EFBIG) is exit 3.
+# --flush-records 1; an output that fails mid-scan (EFBIG) is exit 3; SIGINT
+# writes every record handed over, then the end record (exit 6).
 # Fleet on 127.37.0.0/16 (this test's own range).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-bin}
 T=$(mktemp -d /tmp/mxscan-recwriter.XXXXXX); chmod 755 "$T"
-trap 'scripts/fleet.sh stop "$T/fleet" >/dev/null 2>&1; rm -rf "$T"' EXIT
+SRV_PID=""
+trap '[ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null; scripts/fleet.sh stop "$T/fleet" >/dev/null 2>&1; wait 2>/dev/null; rm -rf "$T"' EXIT
 cat > "$T/f.conf" <<CONF
 include $PWD/datasets/fleet/personalities.conf
 assign 127.37.1.1-127.37.1.120 modern name=mx{o}.one.w10.test
@@ -18,7 +20,7 @@ assign 127.37.3.1-127.37.3.20 modern-selfsigned name=mx{o}.three.w10.test
 assign 127.37.4.1-127.37.4.20 no-tls name=mx{o}.four.w10.test
 CONF
 MXFLEET="${MXFLEET:-bin/mxfleet}" scripts/fleet.sh start "$T/fleet" "$T/f.conf" >/dev/null 2>&1 || { echo "1..1"; echo "not ok 1 - fleet"; exit 0; }
-echo "1..6"
+echo "1..7"
 PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
 "$PY" -c 'import json,sys
 for l in open(sys.argv[1]):
@@ -68,3 +70,21 @@ k=$(grep -c . "$T/small.ndjson")
 [ $rc = 3 ] && grep -q 'small.ndjson' "$T/err2" && [ "$k" -ge 2 ] && [ "$k" -lt "$n" ] \
   && echo "ok 6 - output failing mid-scan ($k records fitted): exit 3, output named" \
   || { echo "not ok 6 - exit $rc, $k records"; sed 's/^/# /' "$T/err2"; }
+# SIGINT: the hosts in flight finish, everything handed to the writer is written, end record last.
+coproc SRV { exec "$PY" tests/integration/lib/slowsmtp.py 127.37.8.1+20 2600-2609 1.5 60; }
+SRV_PID=$SRV_PID
+read -r -t 10 line <&"${SRV[0]}"
+for a in $(seq 1 20); do for p in $(seq 2600 2609); do echo "127.37.8.$a:$p"; done; done > "$T/slow.txt"
+"$BIN/mxscan" --allowlist 127.0.0.0/8 -q -t 3 -c 6 --flush-records 1 -i "$T/slow.txt" -o "$T/int.ndjson.gz" 2>"$T/err3" &
+SCAN=$!
+for _ in $(seq 1 200); do
+  [ "$(zcat "$T/int.ndjson.gz" 2>/dev/null | grep -c '"type":"host"')" -ge 4 ] && break
+  sleep 0.05   # polling the output file, not waiting for a server
+done
+kill -INT $SCAN; wait $SCAN; rc=$?
+r=$(zcat "$T/int.ndjson.gz" | "$PY" -c 'import json,sys
+r=[json.loads(l) for l in sys.stdin]
+h=sum(1 for x in r if x["type"]=="host")
+print("ok" if r[-1].get("event")=="end" and r[-1].get("done")==h and 4<=h<200 else "bad", h)')
+[ $rc = 6 ] && [ "${r%% *}" = ok ] && echo "ok 7 - SIGINT: exit 6, all ${r#* } finished hosts written, end record last" \
+  || { echo "not ok 7 - SIGINT: exit $rc, $r"; sed 's/^/# /' "$T/err3"; }
