@@ -226,7 +226,7 @@ static unsigned count_lines(const char *s, size_t len)
 int recq_commit(struct recq_prod *p)
 {
 	struct recq *q = p->q;
-	struct recq_unit *u;
+	struct recq_unit *u = NULL;
 	int rc = 0;
 
 	if (p->ulen == 0 && !p->failed_unit)
@@ -242,14 +242,13 @@ int recq_commit(struct recq_prod *p)
 		if (p->ulen <= p->cap / 4) {
 			if (ring_put(p, p->unit, p->ulen, NULL) == 0)
 				goto handed;
-		} else if ((u = unit_copy(p->unit, p->ulen)) != NULL) {
-			if (ring_put(p, NULL, 0, u) == 0)
-				goto handed;
-			free(u);
+		} else if ((u = unit_copy(p->unit, p->ulen)) != NULL && ring_put(p, NULL, 0, u) == 0) {
+			goto handed;
 		}
 	}
 	/* Ring full (or others wait before this unit): keep it, never wait. */
-	u = unit_copy(p->unit, p->ulen);
+	if (!u)
+		u = unit_copy(p->unit, p->ulen);
 	if (!u) {
 		atomic_fetch_add(&q->dropped, count_lines(p->unit, p->ulen));
 		rc = RECW_EFAILED;
