@@ -42,6 +42,7 @@
 #include "mxscan/json.h"
 #include "mxscan/mx.h"
 #include "mxscan/plan.h"
+#include "mxscan/recq.h"
 #include "mxscan/recw.h"
 #include "mxscan/resolve.h"
 #include "mxscan/suites.h"
@@ -847,13 +848,6 @@ static void analyse_host(struct dhost *h)
 
 /* --- scanning through the engine ----------------------------------------- */
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 #define RECORDS_MAX (64u << 20)
 
 /* Scan targets with cfg; the records (plain NDJSON) come back in *out. */
@@ -874,19 +868,25 @@ static int scan_records(const struct engine_config *cfg, const struct target_set
 	if (!w)
 		goto out;
 	struct engine_config ec = *cfg;
-	ec.out = w;
-	struct engine *e = engine_start(&ec, targets, st, err, errlen);
-	if (!e)
+	unsigned nthreads = cfg->threads ? cfg->threads : 1;
+	struct recq *q = recq_start(w, nthreads, NULL, err, errlen);
+	if (!q)
 		goto out;
+	ec.out = q;
+	struct engine *e = engine_start(&ec, targets, st, err, errlen);
+	if (!e) {
+		recq_stop(q, NULL);
+		goto out;
+	}
 	while (engine_running(e)) {
 		struct timespec ts = { 0, 20 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
-		recw_tick(w, mono_ms());
 	}
 	engine_join(e);
+	int qr = recq_stop(q, NULL);
 	int cr = recw_close(w);
 	w = NULL;
-	if (cr < 0) {
+	if (cr < 0 || qr < 0) {
 		snprintf(err, errlen, "records could not be kept in memory");
 		goto out;
 	}

@@ -35,6 +35,7 @@
 #include "mxscan/loop.h"
 #include "mxscan/plan.h"
 #include "mxscan/record.h"
+#include "mxscan/recq.h"
 #include "mxscan/recw.h"
 #include "mxscan/target.h"
 #include "mxscan/verify.h"
@@ -82,6 +83,7 @@ struct worker {
 	int *free_stack;
 	unsigned nfree;
 	struct jbuf jb;
+	struct recq_prod *rq;    /* this thread's queue to the record writer thread */
 	struct verify_result vr; /* one verification at a time per worker */
 	struct geo_info geo;     /* the lookup of the record being written */
 	pthread_t th;
@@ -167,7 +169,8 @@ static void write_new_certs(struct slot *s, const uint8_t *const *der, const siz
 		jb_str(&w->jb, "sha256", hex);
 		jb_str(&w->jb, "der", b64);
 		jb_obj_close(&w->jb);
-		if (!jb_ok(&w->jb) || recw_write(e->cfg.out, w->jb.buf, w->jb.len) < 0)
+		/* one unit with the host record that follows (target_done) */
+		if (!jb_ok(&w->jb) || recq_add(w->rq, w->jb.buf, w->jb.len) < 0)
 			atomic_fetch_add(&e->st->write_errors, 1);
 		free(b64);
 	}
@@ -397,7 +400,11 @@ static void target_done(struct slot *s)
 	}
 	s->res.duration_ms = loop_now_ms(w->l) - s->t0;
 	jb_reset(&w->jb);
-	if (record_host(&w->jb, e->cfg.scan_id, &s->res) < 0 || recw_write(e->cfg.out, w->jb.buf, w->jb.len) < 0)
+	/* The host's new certificate records and its host record: one unit, handed
+	 * to the writer thread without a lock or a wait (never disk I/O here). */
+	if (record_host(&w->jb, e->cfg.scan_id, &s->res) < 0 || recq_add(w->rq, w->jb.buf, w->jb.len) < 0)
+		atomic_fetch_add(&e->st->write_errors, 1);
+	if (recq_commit(w->rq) < 0)
 		atomic_fetch_add(&e->st->write_errors, 1);
 	plan_free(s->plan);
 	s->plan = NULL;
@@ -876,6 +883,10 @@ static void run_deferred(struct worker *w)
 
 static void refill(struct worker *w)
 {
+	/* Back-pressure: while the writer thread lags this far behind, records
+	 * wait in this worker's overflow list and no new target starts. */
+	if (recq_backlog(w->rq) > 0 && (recq_pump(w->rq), recq_congested(w->rq)))
+		return;
 	if (w->ndefer > 0 && w->defer_check)
 		run_deferred(w);
 	/* look past addresses at their limit (input sorted by address puts
@@ -961,11 +972,12 @@ static void *worker_main(void *arg)
 	while (w->active > 0 ||
 	       (!atomic_load(&e->draining) && (w->ndefer > 0 || atomic_load(&e->next) < e->ntargets))) {
 		/* deferred targets wait for shares other threads free: look often */
-		if (loop_run_once(w->l, w->ndefer ? 5 : 250) < 0)
+		if (loop_run_once(w->l, w->ndefer || recq_backlog(w->rq) ? 5 : 250) < 0)
 			break;
 		w->defer_check = 1;
 		refill(w);
 	}
+	recq_finish(w->rq); /* hands over what is left without waiting */
 	/* wolfSSL's fixed-point ECC cache (FP_ECC) is per thread: free this one's. */
 	hs_thread_cleanup();
 	return NULL;
@@ -1023,6 +1035,11 @@ struct engine *engine_start(const struct engine_config *cfg, const struct target
 		w->defer_cap = per < 256 ? 1024 : 4 * per;
 		w->defer = calloc(w->defer_cap, sizeof(*w->defer));
 		jb_init(&w->jb);
+		w->rq = recq_producer(cfg->out, i);
+		if (!w->rq) {
+			snprintf(err, errlen, "record writer has fewer queues than threads");
+			goto fail;
+		}
 		if (!w->l || !w->slots || !w->free_stack || !w->defer)
 			goto oom;
 		if (cfg->rate > 0)

@@ -29,6 +29,7 @@
 #include "mxscan/plan.h"
 #include "mxscan/json.h"
 #include "mxscan/record.h"
+#include "mxscan/recq.h"
 #include "mxscan/recw.h"
 #include "mxscan/resolve.h"
 #include "mxscan/resume.h"
@@ -220,13 +221,6 @@ static uint64_t now_ms(void)
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
 	return (uint64_t)tv.tv_sec * 1000u + (uint64_t)tv.tv_usec / 1000u;
-}
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static void progress_line(const struct engine_stats *st, size_t total, uint64_t elapsed_ms, double rate, double crate,
@@ -1224,17 +1218,25 @@ int main(int argc, char **argv)
 	ec.concurrency = (unsigned)concurrency;
 	ec.default_port = (uint16_t)port;
 	ec.bl = bl;
-	ec.out = out;
 	ec.scan_id = scan_id;
+	/* Workers hand records to one writer thread (one queue each, no lock); the
+	 * records above were written directly, before it starts, so the scan start
+	 * record stays first. */
+	struct recq *rq = recq_start(out, (unsigned)threads, NULL, err, sizeof(err));
+	if (!rq) {
+		fprintf(stderr, "mxscan: %s\n", err);
+		rc = EXIT_OUTPUT;
+		goto out;
+	}
+	ec.out = rq;
 	static struct engine_stats st;
 	uint64_t t0 = now_ms();
 	struct engine *e = engine_start(&ec, targets, &st, err, sizeof(err));
 	if (!e) {
 		fprintf(stderr, "mxscan: %s\n", err);
-		{
-			rc = EXIT_USAGE;
-			goto out;
-		}
+		recq_stop(rq, NULL);
+		rc = EXIT_USAGE;
+		goto out;
 	}
 	size_t total = ts_count(targets) - resume_skipped_targets(skip, ts_count(targets));
 	unsigned long last_done = 0;
@@ -1246,7 +1248,6 @@ int main(int argc, char **argv)
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 		uint64_t now = now_ms();
-		recw_tick(out, mono_ms());
 		if (interrupted && !drained) {
 			engine_drain(e);
 			drained = 1;
@@ -1269,6 +1270,10 @@ int main(int argc, char **argv)
 		}
 	}
 	engine_join(e);
+	/* Everything the workers handed over is written before what follows (domain
+	 * records, the scan end record), which this thread writes directly. */
+	struct recq_stats qst;
+	int queue_failed = recq_stop(rq, &qst) < 0;
 	struct capture_stats cst;
 	if (cap) {
 		capture_stop(cap);
@@ -1304,7 +1309,7 @@ int main(int argc, char **argv)
 	jb_reset(&jb);
 	if (record_scan(&jb, &meta) == 0)
 		recw_write(out, jb.buf, jb.len);
-	if (recw_close(out) < 0 || atomic_load(&st.write_errors) > 0) {
+	if (recw_close(out) < 0 || queue_failed || atomic_load(&st.write_errors) > 0) {
 		fprintf(stderr, "mxscan: writing records to %s failed\n", output);
 		rc = EXIT_OUTPUT;
 	} else if (interrupted) {

@@ -15,8 +15,9 @@
  * good trailer (or, for plain files, after the last '\n'), so that the members
  * appended afterwards are not hidden behind a torn one.
  *
- * One mutex per writer; compression happens under it (records are small and
- * the scanner is network-bound). The writer never prints: the first error is
+ * One mutex per writer; compression happens under it. During a scan only the
+ * record writer thread (scanner/recq.c) calls in while workers run, so the
+ * mutex is uncontended there and workers never wait on it or on the disk. The writer never prints: the first error is
  * kept in errmsg, returned once as RECW_EIO and then as RECW_EFAILED.
  */
 #include "mxscan/recw.h"
@@ -587,6 +588,30 @@ fail:
 	return NULL;
 }
 
+/* Append buf (whole '\n'-terminated lines, nrec of them) to the member in progress; under mu. */
+static int recw_append(struct recw *w, const char *buf, size_t len, unsigned nrec)
+{
+	int rc = 0;
+
+	if (w->failed)
+		return RECW_EFAILED;
+	if (w->gzip)
+		rc = recw_deflate(w, buf, len, Z_NO_FLUSH);
+	else if (recw_grow(w, len) < 0)
+		rc = recw_fail(w, "%s: out of memory buffering records", w->path);
+	else {
+		memcpy(w->mbuf + w->mlen, buf, len);
+		w->mlen += len;
+	}
+	if (rc < 0)
+		return rc;
+	w->member_records += nrec;
+	w->records += nrec;
+	if (w->member_records >= w->flush_records || w->mlen >= RECW_MEMBER_MAX)
+		rc = recw_finish(w);
+	return rc;
+}
+
 int recw_write(struct recw *w, const char *line, size_t len)
 {
 	int rc = 0;
@@ -596,26 +621,39 @@ int recw_write(struct recw *w, const char *line, size_t len)
 	pthread_mutex_lock(&w->mu);
 	if (w->failed) {
 		rc = RECW_EFAILED;
-		goto out;
-	}
-	if (w->gzip) {
+	} else if (w->gzip) {
 		rc = recw_deflate(w, line, len, Z_NO_FLUSH);
 		if (rc == 0)
-			rc = recw_deflate(w, "\n", 1, Z_NO_FLUSH);
+			rc = recw_append(w, "\n", 1, 1);
 	} else if (len == SIZE_MAX || recw_grow(w, len + 1) < 0) {
 		rc = recw_fail(w, "%s: out of memory buffering records", w->path);
 	} else {
 		memcpy(w->mbuf + w->mlen, line, len);
-		w->mbuf[w->mlen + len] = '\n';
-		w->mlen += len + 1;
+		w->mlen += len;
+		rc = recw_append(w, "\n", 1, 1);
 	}
-	if (rc < 0)
-		goto out;
-	w->member_records++;
-	w->records++;
-	if (w->member_records >= w->flush_records || w->mlen >= RECW_MEMBER_MAX)
-		rc = recw_finish(w);
-out:
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+int recw_write_lines(struct recw *w, const char *buf, size_t len)
+{
+	unsigned nrec = 0;
+	size_t pos = 0;
+	int rc;
+
+	if (!buf || len == 0 || buf[len - 1] != '\n')
+		return RECW_EINVAL;
+	while (pos < len) {
+		const char *nl = memchr(buf + pos, '\n', len - pos);
+
+		if (nl == buf + pos || nrec == UINT32_MAX)
+			return RECW_EINVAL; /* an empty line */
+		nrec++;
+		pos = (size_t)(nl - buf) + 1;
+	}
+	pthread_mutex_lock(&w->mu);
+	rc = recw_append(w, buf, len, nrec);
 	pthread_mutex_unlock(&w->mu);
 	return rc;
 }

@@ -18,7 +18,7 @@ struct blocklist;
 struct capture;
 struct verify_roots;
 struct geo;
-struct recw;
+struct recq;
 struct target_set;
 
 enum mode_choice { MODE_AUTO = -1 }; /* else an enum conn_mode */
@@ -42,7 +42,7 @@ struct engine_config {
 	const uint8_t (*seen_certs)[32];  /* SHA-256 of certificates already written (--resume) */
 	size_t nseen_certs;
 	const struct blocklist *bl;
-	struct recw *out;
+	struct recq *out; /* the record writer thread: producer i is worker thread i */
 	const char *scan_id;
 	/* Politeness (0 = unlimited). A target holds its IP's share from its
 	 * first connection to its record, so its probes count once. */

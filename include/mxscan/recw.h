@@ -82,6 +82,15 @@ struct recw *recw_open(const char *path, const struct recw_opts *o, char *err, s
 int recw_write(struct recw *w, const char *line, size_t len);
 
 /*
+ * Append several records as one unit: buf holds whole lines, each ending with
+ * '\n' (len includes them). The unit lands in one member: a member is
+ * finished only after it (the flush_records count may be exceeded by the
+ * unit's size). Returns as recw_write(); RECW_EINVAL when buf is empty, does
+ * not end with '\n' or holds an empty line (nothing written).
+ */
+int recw_write_lines(struct recw *w, const char *buf, size_t len);
+
+/*
  * Time-based flush; call it about once a second (more often is fine) from any
  * thread. now_ms is any millisecond clock, the same one on every call
  * (loop_now_ms(), CLOCK_MONOTONIC preferred: a wall clock that jumps flushes
