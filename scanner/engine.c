@@ -410,6 +410,7 @@ static void target_done(struct slot *s)
 	s->res.hs = NULL;
 	free(s->res.probe_chain);
 	s->res.probe_chain = NULL;
+	host_result_free_text(&s->res);
 	s->res.verify = NULL;
 	s->res.geo = NULL;
 	if (e->cfg.summaries) {
@@ -438,6 +439,7 @@ static void abandon_target(struct slot *s)
 	s->plan = NULL;
 	free(s->res.trace);
 	s->res.trace = NULL;
+	host_result_free_text(&s->res);
 	atomic_fetch_sub(&w->e->st->active, 1);
 	ip_release(w, s->tidx);
 	s->in_use = 0;
@@ -622,8 +624,7 @@ static void sync_slot(struct slot *s)
 	if (c->state != CONN_DONE && c->txlen > 0 && c->state != CONN_EXPECT_CONNECT) {
 		ssize_t n = send(s->fd, c->tx, c->txlen, MSG_NOSIGNAL);
 		if (n > 0) {
-			memmove(c->tx, c->tx + n, c->txlen - (size_t)n);
-			c->txlen -= (size_t)n;
+			conn_tx_consumed(c, (size_t)n);
 		} else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 			conn_on_error(c, errno); /* enters DONE: closed below */
 		}
@@ -755,6 +756,7 @@ static void init_result(struct slot *s)
 	struct probe_trace *trace = r->trace;
 	unsigned ntrace = r->ntrace;
 	uint64_t start_ms = r->start_ms;
+	host_result_free_text(r);
 	memset(r, 0, sizeof(*r));
 	r->trace = trace;
 	r->ntrace = ntrace;
@@ -976,6 +978,7 @@ static void worker_free(struct worker *w)
 	if (w->slots)
 		for (unsigned i = 0; i < w->nslots; i++) {
 			conn_release(&w->slots[i].c);
+			host_result_free_text(&w->slots[i].res);
 			free(w->slots[i].hello);
 		}
 	free(w->slots);

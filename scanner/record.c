@@ -86,7 +86,7 @@ static const char *first_line(const char *text, char *buf, size_t cap)
 /* The EHLO line that carries token (the masked STARTTLS), or the token. */
 static const char *ehlo_line_with(const struct host_result *r, const char *token, char *buf, size_t cap)
 {
-	const char *s = r->ehlo;
+	const char *s = r->ehlo ? r->ehlo : "";
 	while (*s) {
 		const char *e = strchr(s, '\n');
 		size_t n = e ? (size_t)(e - s) : strlen(s);
@@ -101,11 +101,11 @@ static void smtp_object(struct jbuf *jb, const struct host_result *r)
 {
 	char line[RES_SHORT];
 	jb_obj_open(jb, "smtp");
-	if (r->banner[0]) {
+	if (r->banner && r->banner[0]) {
 		jb_str(jb, "banner", r->banner);
 		jb_int(jb, "banner_code", r->banner_code);
 	}
-	if (r->ehlo[0]) {
+	if (r->ehlo && r->ehlo[0]) {
 		lines_array(jb, "ehlo", r->ehlo);
 		jb_int(jb, "ehlo_code", r->ehlo_code);
 		jb_arr_open(jb, "capabilities");
@@ -138,7 +138,8 @@ static void smtp_object(struct jbuf *jb, const struct host_result *r)
 		/* one entry per sign: what was seen, at which step, the server's (or the device's) words */
 		jb_arr_open(jb, "evidence");
 		if (r->banner_masked)
-			evidence(jb, "banner-masked", "banner", first_line(r->banner, line, sizeof(line)));
+			evidence(jb, "banner-masked", "banner",
+				 first_line(r->banner ? r->banner : "", line, sizeof(line)));
 		if (r->stripped_token[0])
 			evidence(jb, "starttls-token-replaced", "ehlo",
 				 ehlo_line_with(r, r->stripped_token, line, sizeof(line)));
@@ -566,7 +567,8 @@ int record_host(struct jbuf *jb, const char *scan_id, struct host_result *r)
 			jb_str(jb, "detail", r->fail_detail);
 		jb_obj_close(jb);
 	}
-	if ((r->mode == MODE_STARTTLS && (r->banner[0] || r->ehlo[0])) || (r->transcript && r->transcript->n))
+	if ((r->mode == MODE_STARTTLS && ((r->banner && r->banner[0]) || (r->ehlo && r->ehlo[0]))) ||
+	    (r->transcript && r->transcript->n))
 		smtp_object(jb, r);
 	if (r->tls.attempted)
 		tls_object(jb, r);

@@ -148,9 +148,12 @@ struct host_result {
 	char fail_reason[64];        /* refused, timeout, closed, reset, smtp-421, starttls-not-offered, ... */
 	char fail_detail[RES_SHORT]; /* reply text, alert name, errno text */
 
-	char banner[RES_TEXT]; /* banner lines joined by '\n' */
+	/* banner and EHLO (or HELO) reply lines joined by '\n', at most RES_TEXT bytes
+	 * with the NUL, allocated to their size by conn.c; NULL when not received
+	 * or not kept (no_text). host_result_free_text() releases them. */
+	char *banner;
 	int banner_code;
-	char ehlo[RES_TEXT]; /* EHLO (or HELO) reply lines joined by '\n' */
+	char *ehlo;
 	int ehlo_code;
 	int helo_fallback; /* EHLO refused, HELO used */
 	unsigned caps;     /* SMTP_CAP_* */
@@ -186,5 +189,8 @@ struct host_result {
 	uint64_t start_ms; /* wall clock, ms since epoch */
 	uint64_t duration_ms;
 };
+
+/* Free banner and ehlo and set them to NULL (safe on a zeroed result). */
+void host_result_free_text(struct host_result *r);
 
 #endif

@@ -55,6 +55,7 @@ static struct transcript *run_tr; /* when set, run() records the dialogue there 
 static int run(const char *name, const struct step *steps, size_t n, const struct expect *e, struct host_result *res)
 {
 	static struct conn c;
+	host_result_free_text(res); /* the previous run's */
 	memset(res, 0, sizeof(*res));
 	res->transcript = run_tr;
 	snprintf(res->ip, sizeof(res->ip), "192.0.2.7");
@@ -168,7 +169,7 @@ static void test_connect_errors(void)
 
 int main(void)
 {
-	struct host_result r;
+	struct host_result r = { 0 };
 	conn_config_defaults(&cfg);
 	cfg.ehlo_name = "scanner.example.test";
 
@@ -403,5 +404,6 @@ int main(void)
 		conn_release(&c);
 	}
 	test_connect_errors();
+	host_result_free_text(&r);
 	return done_testing();
 }
