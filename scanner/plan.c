@@ -347,9 +347,10 @@ struct plan {
 	int order_try;
 	uint16_t order_first, order_second; /* first two suites of the first order probe */
 	struct merge m;
-	uint16_t winhi[PLAN_MAX_OFFER]; /* per discovery of p->cur: last candidate index of its offer */
-	uint16_t last_hi;               /* the same for the pending probe */
-	int pending;                    /* handed out, no result yet */
+	uint16_t *winhi; /* per discovery of p->cur: last candidate index of its offer (winhi_cap entries) */
+	size_t winhi_cap;
+	uint16_t last_hi; /* the same for the pending probe */
+	int pending;      /* handed out, no result yet */
 	struct plan_probe last;
 	char sni[256];
 };
@@ -433,6 +434,27 @@ static int add_suite(struct plan *p, enum plan_ver v, uint16_t code)
 	size_t i = cand_index(v, code);
 	if (i == NOT_FOUND || bit(p->vs[v].taken, i) || pv->nsuites >= PLAN_MAX_OFFER)
 		return -1;
+	if (pv->nsuites == pv->cap || pv->nsuites >= p->winhi_cap) {
+		/* grown as suites are found: a plan costs what the server accepts, not PLAN_MAX_OFFER */
+		size_t ncap = pv->cap ? pv->cap * 2 : 16;
+		if (ncap > PLAN_MAX_OFFER)
+			ncap = PLAN_MAX_OFFER;
+		if (ncap < pv->nsuites + 1 || ncap < p->winhi_cap)
+			ncap = pv->nsuites + 1 > p->winhi_cap ? pv->nsuites + 1 : p->winhi_cap;
+		uint16_t *ns = realloc(pv->suites, ncap * sizeof(*ns));
+		if (!ns)
+			return -1;
+		pv->suites = ns;
+		pv->cap = ncap;
+		if (p->winhi_cap < ncap) {
+			uint16_t *nw = realloc(p->winhi, ncap * sizeof(*nw));
+			if (!nw)
+				return -1;
+			memset(nw + p->winhi_cap, 0, (ncap - p->winhi_cap) * sizeof(*nw)); /* as calloc'd before */
+			p->winhi = nw;
+			p->winhi_cap = ncap;
+		}
+	}
 	set_bit(p->vs[v].taken, i);
 	pv->suites[pv->nsuites++] = code;
 	return 0;
@@ -1028,7 +1050,8 @@ static void merge_finish(struct plan *p, int ok)
 	struct plan_version *pv = &p->sum.v[p->cur];
 	for (size_t s = 0; s < m->nseg; s++)
 		merge_place(p, s, PLAN_MAX_OFFER);
-	memcpy(pv->suites, m->out, m->nout * sizeof(uint16_t));
+	if (m->nout)
+		memcpy(pv->suites, m->out, m->nout * sizeof(uint16_t));
 	if (!ok)
 		pv->complete = 0;
 	next_version(p);
@@ -1295,6 +1318,11 @@ struct plan *plan_new(enum enum_mode mode, const char *sni)
 
 void plan_free(struct plan *p)
 {
+	if (!p)
+		return;
+	for (int v = 0; v < PV__COUNT; v++)
+		free(p->sum.v[v].suites);
+	free(p->winhi);
 	free(p);
 }
 

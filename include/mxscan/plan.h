@@ -107,9 +107,11 @@ struct plan_version {
 	int tested; /* a probe for this version was made */
 	int supported;
 	enum plan_order order;
-	uint16_t suites[PLAN_MAX_OFFER]; /* accepted suites; in the server's order when order == ORDER_SERVER,
-					    else in the order they were found */
+	uint16_t *suites; /* accepted suites; in the server's order when order == ORDER_SERVER,
+			     else in the order they were found (at most PLAN_MAX_OFFER; allocated
+			     as they are found, owned by the plan) */
 	size_t nsuites;
+	size_t cap;       /* suites allocated */
 	int complete;     /* enumeration ran to a refusal (not cut by the probe cap or errors) */
 	uint16_t dh_bits; /* smallest DHE prime seen for this version, 0 if none */
 };
