@@ -52,8 +52,8 @@ struct slot {
 	struct host_result res;  /* the host record; its dialogue is the first (baseline) connection's */
 	struct host_result pres; /* scratch result of the later probe connections */
 	struct plan *plan;
-	struct plan_probe probe;
-	uint8_t *hello; /* this probe's ClientHello, sized to the largest this host needed */
+	const struct plan_probe *probe; /* the plan's current probe (plan_next_probe), not a copy */
+	uint8_t *hello;                 /* this probe's ClientHello, sized to the largest this host needed */
 	size_t hello_cap;
 	struct sockaddr_storage sa;
 	socklen_t salen;
@@ -70,7 +70,6 @@ struct slot {
 	int cap_tried;         /* the first connection was offered to the capture */
 	int lingering;         /* the timer is the capture grace before the record */
 	uint64_t first_end_ms; /* loop ms when the first connection ended, 0 while open */
-	struct capture_result capres;
 	struct worker *w;
 };
 
@@ -82,8 +81,9 @@ struct worker {
 	int *free_stack;
 	unsigned nfree;
 	struct jbuf jb;
-	struct verify_result vr; /* one verification at a time per worker */
-	struct geo_info geo;     /* the lookup of the record being written */
+	struct verify_result vr;      /* one verification at a time per worker */
+	struct geo_info geo;          /* the lookup of the record being written */
+	struct capture_result capres; /* --capture: the verdict of the record being written */
 	pthread_t th;
 	size_t *defer; /* targets taken whose IP had per_ip targets in flight: started later */
 	unsigned ndefer, defer_cap;
@@ -376,12 +376,16 @@ static void target_done(struct slot *s)
 			loop_timer_arm(w->l, &s->timer, end + e->cfg.cap_grace_ms - now);
 			return;
 		}
-		capture_finish(e->cfg.cap, s->cap_id, record_tampered(&s->res), &s->capres);
+	}
+	/* the record is written below, before this function returns: one per worker */
+	memset(&w->capres, 0, sizeof(w->capres));
+	if (s->cap_id >= 0) {
+		capture_finish(e->cfg.cap, s->cap_id, record_tampered(&s->res), &w->capres);
 		s->cap_id = -1;
 	}
 	s->lingering = 0;
 	if (s->cap_tried) {
-		s->res.cap = &s->capres;
+		s->res.cap = &w->capres;
 		s->res.cap_iface = capture_iface(e->cfg.cap);
 	}
 	s->res.connections = s->nconn;
@@ -572,9 +576,9 @@ static void conn_done(struct slot *s)
 		if (s->res.trace && s->res.ntrace < PLAN_MAX_PROBES + ENGINE_RETRIES * 4) {
 			struct probe_trace *tr = &s->res.trace[s->res.ntrace++];
 			*tr = (struct probe_trace){
-				.kind = (uint8_t)s->probe.kind,
-				.ver = (uint8_t)s->probe.ver,
-				.offered = (uint16_t)s->probe.opts.nsuites,
+				.kind = (uint8_t)s->probe->kind,
+				.ver = (uint8_t)s->probe->ver,
+				.offered = (uint16_t)s->probe->opts.nsuites,
 				.outcome = (uint8_t)pr.outcome,
 				.alert = pr.alert,
 				.version = pr.version,
@@ -603,7 +607,7 @@ static void conn_done(struct slot *s)
 		if (s->res.tls.leaf.type == CK_NONE && s->c.leaf)
 			certkey_parse(s->c.leaf, s->c.leaf_len, &s->res.tls.leaf);
 		plan_result(s->plan, &pr);
-		if (atomic_load(&w->e->draining) || over_budget(s) || !plan_next(s->plan, &s->probe)) {
+		if (atomic_load(&w->e->draining) || over_budget(s) || !(s->probe = plan_next_probe(s->plan))) {
 			if (want_handshake(s) && start_handshake_conn(s))
 				return;
 			if (s->handshaking)
@@ -676,7 +680,7 @@ static int start_conn(struct slot *s, int first)
 		s->c.state = CONN_DONE;
 		return 0;
 	}
-	long n = s->handshaking ? 0 : hello_build(&s->probe.opts, w->hello_tmp, sizeof(w->hello_tmp));
+	long n = s->handshaking ? 0 : hello_build(&s->probe->opts, w->hello_tmp, sizeof(w->hello_tmp));
 	if (n > 0 && (size_t)n > s->hello_cap) {
 		/* a few hundred bytes, not a 17 KiB buffer per slot: memory per connection */
 		uint8_t *nb = realloc(s->hello, (size_t)n);
@@ -841,14 +845,13 @@ static int start_target(struct worker *w, size_t idx)
 	s->cap_tried = 0;
 	s->lingering = 0;
 	s->first_end_ms = 0;
-	memset(&s->capres, 0, sizeof(s->capres));
 	w->active++;
 	atomic_fetch_add(&e->st->started, 1);
 	unsigned long act = atomic_fetch_add(&e->st->active, 1) + 1, peak = atomic_load(&e->st->peak_active);
 	while (act > peak && !atomic_compare_exchange_weak(&e->st->peak_active, &peak, act))
 		;
 	s->plan = plan_new((enum enum_mode)e->cfg.enum_mode, r->sni[0] ? r->sni : NULL);
-	if (!s->plan || !plan_next(s->plan, &s->probe)) {
+	if (!s->plan || !(s->probe = plan_next_probe(s->plan))) {
 		r->status = ST_UNKNOWN_ERROR;
 		snprintf(r->fail_stage, sizeof(r->fail_stage), "connect");
 		snprintf(r->fail_reason, sizeof(r->fail_reason), "out-of-memory");

@@ -1334,14 +1334,12 @@ static void finish(struct plan *p)
 	p->phase = PH_DONE;
 }
 
-int plan_next(struct plan *p, struct plan_probe *out)
+const struct plan_probe *plan_next_probe(struct plan *p)
 {
-	if (!p || !out)
-		return 0;
-	if (p->pending) {
-		probe_copy(out, &p->last); /* asked twice: the same probe */
-		return 1;
-	}
+	if (!p)
+		return NULL;
+	if (p->pending)
+		return &p->last; /* asked twice: the same probe */
 	for (;;) {
 		int made = 0;
 		if (p->phase != PH_DONE && p->sum.probes >= PLAN_MAX_PROBES)
@@ -1356,14 +1354,22 @@ int plan_next(struct plan *p, struct plan_probe *out)
 		case PH_GROUPS12: made = next_groups12(p, &p->last); break;
 		case PH_COMPRESSION: made = next_compression(p, &p->last); break;
 		case PH_FALLBACK: made = next_fallback(p, &p->last); break;
-		default: return 0;
+		default: return NULL;
 		}
 		if (made)
 			break;
 	}
 	p->pending = 1;
 	p->sum.probes++;
-	probe_copy(out, &p->last);
+	return &p->last;
+}
+
+int plan_next(struct plan *p, struct plan_probe *out)
+{
+	const struct plan_probe *q = out ? plan_next_probe(p) : NULL;
+	if (!q)
+		return 0;
+	probe_copy(out, q);
 	return 1;
 }
 

@@ -139,6 +139,9 @@ void plan_free(struct plan *p);
 /* Fill *out with the next probe. Returns 1 when there is one, 0 when the
  * plan is finished. The first probe is always PK_BASELINE. */
 int plan_next(struct plan *p, struct plan_probe *out);
+/* The same without the copy: the plan's own probe, valid until the next
+ * plan_next/plan_next_probe/plan_result/plan_free on p; NULL when done. */
+const struct plan_probe *plan_next_probe(struct plan *p);
 /* Report the answer to the probe last returned by plan_next(). */
 void plan_result(struct plan *p, const struct probe_result *r);
 /* What has been learnt so far (valid until plan_free). */
