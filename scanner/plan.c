@@ -352,7 +352,7 @@ struct plan {
 	uint16_t last_hi; /* the same for the pending probe */
 	int pending;      /* handed out, no result yet */
 	struct plan_probe last;
-	char sni[256];
+	const char *sni; /* the caller's (valid for the plan's life), NULL: none */
 };
 
 static int bit(const uint64_t *b, size_t i)
@@ -552,7 +552,7 @@ static void probe_init(const struct plan *p, struct plan_probe *o, enum probe_ki
 	}
 	h->record_version = TLS_TLS10; /* min(v, TLS 1.0): RFC 8446 section 5.1 */
 	h->hello_version = v == PV_TLS13 ? TLS_TLS12 : plan_ver_wire(v);
-	h->sni = p->sni[0] ? p->sni : NULL;
+	h->sni = p->sni;
 	h->groups = o->groups;
 	h->sigalgs = hello_default_sigalgs;
 	h->nsigalgs = hello_default_nsigalgs;
@@ -640,7 +640,7 @@ static int next_baseline(struct plan *p, struct plan_probe *o)
 	h->record_version = TLS_TLS10;
 	h->hello_version = TLS_TLS12;
 	h->suites = o->suites;
-	h->sni = p->sni[0] ? p->sni : NULL;
+	h->sni = p->sni;
 	h->groups = o->groups;
 	h->ec_point_formats = 1;
 	h->sigalgs = hello_default_sigalgs;
@@ -1311,8 +1311,8 @@ struct plan *plan_new(enum enum_mode mode, const char *sni)
 	p->m.win = -1;
 	p->phase = PH_BASELINE;
 	p->cur = PV_TLS13;
-	if (sni && strlen(sni) < sizeof(p->sni)) /* longer than any DNS name: send none */
-		memcpy(p->sni, sni, strlen(sni) + 1);
+	if (sni && sni[0] && strlen(sni) < 256) /* longer than any DNS name: send none */
+		p->sni = sni;
 	return p;
 }
 

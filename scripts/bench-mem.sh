@@ -41,7 +41,8 @@ smaps_kb() {
 	     END { printf "%d %d\n", heap, anon }' "/proc/$1/smaps"
 }
 
-printf '%-6s %-8s %-9s %-9s %-9s %-9s %s\n' "-c" "sockets" "VmRSS kB" "VmHWM kB" "heap kB" "anon kB" "per held connection vs the first -c"
+printf '%-6s %-8s %-9s %-9s %-9s %-9s %-11s %s\n' "-c" "sockets" "VmRSS kB" "VmHWM kB" "heap kB" "anon kB" "malloc B" \
+	"per held connection vs the first -c: RSS (heap, other anonymous) / malloc'd"
 first_rss=; first_c=; first_heap=; first_anon=
 for c in "${CONCS[@]}"; do
 	n=$((c < 40 ? 40 : c))
@@ -68,13 +69,23 @@ for c in "${CONCS[@]}"; do
 	rss=$(awk '/^VmRSS/ {print $2}' "/proc/$mxpid/status")
 	hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$mxpid/status")
 	read -r heap anon < <(smaps_kb "$mxpid")
+	# malloc's own count of bytes in use (all arenas and mmap'd blocks: the slot array too),
+	# when gdb can attach: malloc_stats() prints to mxscan's stderr
+	inuse=
+	if command -v gdb >/dev/null; then
+		: > "$T/mx.err"
+		gdb -p "$mxpid" -batch -ex 'call (void)malloc_stats()' >/dev/null 2>&1 || true
+		inuse=$(awk '/^Total/ { t = 1 } t && /in use bytes/ { print $NF; exit }' "$T/mx.err")
+	fi
 	kill -KILL "$mxpid"; wait "$mxpid" 2>/dev/null || true; mxpid=
 	if [ -z "$first_rss" ]; then
-		first_rss=$rss; first_c=$c; first_heap=$heap; first_anon=$anon; per="-"
+		first_rss=$rss; first_c=$c; first_heap=$heap; first_anon=$anon; first_inuse=$inuse; per="-"
 	else
 		d=$((c - first_c))
 		per=$(awk -v r="$((rss - first_rss))" -v h="$((heap - first_heap))" -v a="$((anon - first_anon))" -v d="$d" \
-			'BEGIN { printf "%.0f B (heap %.0f B, other anonymous %.0f B)", r * 1024 / d, h * 1024 / d, a * 1024 / d }')
+			-v m="${inuse:-0}" -v m0="${first_inuse:-0}" \
+			'BEGIN { printf "%.0f B (%.0f B, %.0f B)", r * 1024 / d, h * 1024 / d, a * 1024 / d
+				 if (m > 0 && m0 > 0) printf " / %.0f B", (m - m0) / d; else printf " / -" }')
 	fi
-	printf '%-6s %-8s %-9s %-9s %-9s %-9s %s\n' "$c" "$s" "$rss" "$hwm" "$heap" "$anon" "$per"
+	printf '%-6s %-8s %-9s %-9s %-9s %-9s %-11s %s\n' "$c" "$s" "$rss" "$hwm" "$heap" "$anon" "${inuse:--}" "$per"
 done

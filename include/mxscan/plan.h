@@ -134,6 +134,7 @@ struct plan_summary {
 
 struct plan;
 
+/* sni (NULL: none) is not copied: it must stay valid until plan_free. */
 struct plan *plan_new(enum enum_mode mode, const char *sni);
 void plan_free(struct plan *p);
 /* Fill *out with the next probe. Returns 1 when there is one, 0 when the
