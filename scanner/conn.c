@@ -368,7 +368,8 @@ static void send_client_hello(struct conn *c)
 		n = (long)c->hello_len;
 	} else if (!c->hello) {
 		uint8_t tmp[CONN_TX_MAX];
-		n = conn_build_baseline_hello(c->res->sni[0] ? c->res->sni : NULL, tmp, sizeof(tmp) - c->txlen);
+		n = conn_build_baseline_hello(c->res->sni && c->res->sni[0] ? c->res->sni : NULL, tmp,
+					      sizeof(tmp) - c->txlen);
 		if (n >= 0 && tx_reserve(c, (size_t)n) == 0)
 			memcpy(c->tx + c->txlen, tmp, (size_t)n);
 		else
@@ -424,14 +425,14 @@ static void hs_send_ehlo(struct conn *c)
 
 static void start_handshake(struct conn *c)
 {
-	c->hs = hs_new(c->hs_ctx, c->res->sni[0] ? c->res->sni : NULL);
+	c->hs = hs_new(c->hs_ctx, c->res->sni && c->res->sni[0] ? c->res->sni : NULL);
 	if (!c->hs || !c->res->hs) {
 		hs_failed(c, "handshake");
 		return;
 	}
 	c->res->hs->alert = -1;
 	tr_note(c, "TLS handshake as a sending MTA (wolfSSL, TLS 1.1-1.3, SNI %s)",
-		c->res->sni[0] ? c->res->sni : "none");
+		c->res->sni && c->res->sni[0] ? c->res->sni : "none");
 	if (tx_reserve(c, CONN_TX_MAX - c->txlen) < 0 ||
 	    hs_step(c->hs, NULL, 0, c->tx, &c->txlen, CONN_TX_MAX) == HS_FAIL) {
 		hs_failed(c, "handshake");

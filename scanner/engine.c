@@ -201,7 +201,7 @@ static void verify_host(struct slot *s)
 	} else {
 		return;
 	}
-	if (verify_chain(roots, der, len, n, s->res.sni[0] ? s->res.sni : NULL, NULL, 0, &w->vr) == 0)
+	if (verify_chain(roots, der, len, n, s->res.sni && s->res.sni[0] ? s->res.sni : NULL, NULL, 0, &w->vr) == 0)
 		s->res.verify = &w->vr;
 	write_new_certs(s, der, len, n);
 	/* The recipient domains this host serves: does the leaf match them too?
@@ -661,7 +661,7 @@ static int start_conn(struct slot *s, int first)
 		memcpy(r->ip, s->res.ip, sizeof(r->ip));
 		r->port = s->res.port;
 		r->mode = s->res.mode;
-		memcpy(r->sni, s->res.sni, sizeof(r->sni));
+		r->sni = s->res.sni;
 		r->no_text = 1;
 		r->hs = s->handshaking ? s->res.hs : NULL;
 		/* the transcript follows the baseline and then the full handshake */
@@ -767,9 +767,9 @@ static void init_result(struct slot *s)
 	r->start_ms = start_ms;
 	r->port = port;
 	r->mode = engine_mode_for_port(port, e->cfg.mode);
-	snprintf(r->sni, sizeof(r->sni), "%s", t->sni);
-	snprintf(r->name, sizeof(r->name), "%s", t->host);
-	snprintf(r->tag, sizeof(r->tag), "%s", t->tag);
+	r->sni = t->sni; /* the target set outlives the scan */
+	r->name = t->host;
+	r->tag = t->tag;
 	s->sa = t->addr;
 	s->salen = t->addrlen;
 	if (s->sa.ss_family == AF_INET) {

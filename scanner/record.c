@@ -458,7 +458,7 @@ static void certificate_object(struct jbuf *jb, const struct host_result *r)
 		jb_int(jb, "depth", v->depth);
 	jb_obj_close(jb);
 	jb_obj_open(jb, "name_match");
-	if (r->sni[0])
+	if (r->sni && r->sni[0])
 		jb_bool(jb, "mx", v->name_match_mx);
 	jb_obj_close(jb);
 	jb_bool(jb, "chain_complete", v->chain_complete);
@@ -528,7 +528,7 @@ int record_host(struct jbuf *jb, const char *scan_id, struct host_result *r)
 	if (r->meta && r->meta->names.n) {
 		for (unsigned i = 0; i < r->meta->names.n; i++)
 			jb_str(jb, NULL, r->meta->names.v[i]);
-	} else if (r->sni[0]) {
+	} else if (r->sni && r->sni[0]) {
 		jb_str(jb, NULL, r->sni);
 	}
 	jb_arr_close(jb);
@@ -554,9 +554,9 @@ int record_host(struct jbuf *jb, const char *scan_id, struct host_result *r)
 		}
 		jb_obj_close(jb);
 	}
-	if (r->name[0])
+	if (r->name && r->name[0])
 		jb_str(jb, "input", r->name);
-	if (r->tag[0])
+	if (r->tag && r->tag[0])
 		jb_str(jb, "tag", r->tag);
 	jb_str(jb, "status", scan_status_name(r->status));
 	if (r->fail_reason[0]) {

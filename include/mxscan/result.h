@@ -139,9 +139,10 @@ struct host_result {
 	char ip[64];
 	uint16_t port;
 	enum conn_mode mode;
-	char sni[RES_SHORT];  /* MX name used for SNI, "" if none */
-	char name[RES_SHORT]; /* name as given in the input */
-	char tag[64];
+	/* not copies: the target's strings (valid for the scan), NULL or "" if none */
+	const char *sni;  /* MX name used for SNI */
+	const char *name; /* name as given in the input */
+	const char *tag;
 
 	enum scan_status status;
 	char fail_stage[32];         /* connect, banner, ehlo, helo, starttls, tls-hello */

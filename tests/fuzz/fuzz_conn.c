@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r.mode = (data[0] & 1) ? MODE_IMPLICIT : MODE_STARTTLS;
 	memset(&tr, 0, sizeof(tr));
 	r.transcript = (data[0] & 2) ? &tr : NULL;
-	strcpy(r.sni, "mx.example.test");
+	r.sni = "mx.example.test";
 	if (conn_init(&c, &cfg, &r) < 0)
 		return 0;
 	conn_on_connected(&c);

@@ -60,7 +60,7 @@ static int run(const char *name, const struct step *steps, size_t n, const struc
 	res->transcript = run_tr;
 	snprintf(res->ip, sizeof(res->ip), "192.0.2.7");
 	res->mode = MODE_STARTTLS;
-	snprintf(res->sni, sizeof(res->sni), "mx1.example.test");
+	res->sni = "mx1.example.test";
 	if (conn_init(&c, &cfg, res) < 0)
 		return 0;
 	int deadlines_ok = 1, sent_ok = 1;
@@ -152,7 +152,7 @@ static void test_connect_errors(void)
 		struct host_result r;
 		memset(&r, 0, sizeof(r));
 		r.mode = cases[i].mode;
-		snprintf(r.sni, sizeof(r.sni), "mx1.example.test");
+		r.sni = "mx1.example.test";
 		if (conn_init(&c, &cfg, &r) < 0) {
 			ok(0, "conn_init");
 			continue;
