@@ -346,7 +346,7 @@ struct plan {
 	int g12_ver; /* version of the curve probes; -1 before chosen */
 	int order_try;
 	uint16_t order_first, order_second; /* first two suites of the first order probe */
-	struct merge m;
+	struct merge *m;                    /* allocated only while merging (PH_MERGE) */
 	uint16_t *winhi; /* per discovery of p->cur: last candidate index of its offer (winhi_cap entries) */
 	size_t winhi_cap;
 	uint16_t last_hi; /* the same for the pending probe */
@@ -1019,7 +1019,7 @@ static void result_order(struct plan *p, const struct probe_result *r)
 
 static void merge_place(struct plan *p, size_t s, size_t k)
 {
-	struct merge *m = &p->m;
+	struct merge *m = p->m;
 	const uint16_t *d = p->sum.v[p->cur].suites;
 	while (k-- > 0 && m->cur[s] < m->end[s])
 		m->out[m->nout++] = d[m->cur[s]++];
@@ -1027,7 +1027,7 @@ static void merge_place(struct plan *p, size_t s, size_t k)
 
 static size_t seg_with_head(const struct plan *p, uint16_t code)
 {
-	const struct merge *m = &p->m;
+	const struct merge *m = p->m;
 	const uint16_t *d = p->sum.v[p->cur].suites;
 	for (size_t s = 0; s < m->nseg; s++)
 		if (m->cur[s] < m->end[s] && d[m->cur[s]] == code)
@@ -1038,20 +1038,24 @@ static size_t seg_with_head(const struct plan *p, uint16_t code)
 static void merge_win(struct plan *p, size_t s)
 {
 	merge_place(p, s, 1);
-	p->m.win = (int)s;
-	p->m.run = 1;
-	p->m.mode = MERGE_LINEAR;
+	p->m->win = (int)s;
+	p->m->run = 1;
+	p->m->mode = MERGE_LINEAR;
 }
 
 /* Append what is left, segment by segment; ok = 0 when the order was cut. */
 static void merge_finish(struct plan *p, int ok)
 {
-	struct merge *m = &p->m;
+	struct merge *m = p->m;
 	struct plan_version *pv = &p->sum.v[p->cur];
-	for (size_t s = 0; s < m->nseg; s++)
-		merge_place(p, s, PLAN_MAX_OFFER);
-	if (m->nout)
-		memcpy(pv->suites, m->out, m->nout * sizeof(uint16_t));
+	if (m) {
+		for (size_t s = 0; s < m->nseg; s++)
+			merge_place(p, s, PLAN_MAX_OFFER);
+		if (m->nout)
+			memcpy(pv->suites, m->out, m->nout * sizeof(uint16_t));
+		free(m);
+		p->m = NULL;
+	}
 	if (!ok)
 		pv->complete = 0;
 	next_version(p);
@@ -1059,10 +1063,15 @@ static void merge_finish(struct plan *p, int ok)
 
 static void merge_start(struct plan *p, const uint64_t *head, size_t top)
 {
-	struct merge *m = &p->m;
+	struct merge *m = calloc(1, sizeof(*m));
 	size_t n = p->sum.v[p->cur].nsuites, s;
 
-	memset(m, 0, sizeof(*m));
+	free(p->m);
+	p->m = m;
+	if (!m) { /* out of memory: the order stays incomplete */
+		merge_finish(p, 0);
+		return;
+	}
 	for (size_t i = 0; i < n; i++)
 		if (bit(head, i)) {
 			if (m->nseg)
@@ -1083,7 +1092,7 @@ static void merge_start(struct plan *p, const uint64_t *head, size_t top)
 
 static int next_merge(struct plan *p, struct plan_probe *o)
 {
-	struct merge *m = &p->m;
+	struct merge *m = p->m;
 	const uint16_t *d = p->sum.v[p->cur].suites;
 
 	for (;;) {
@@ -1130,7 +1139,7 @@ static int next_merge(struct plan *p, struct plan_probe *o)
 
 static void result_merge(struct plan *p, const struct probe_result *r)
 {
-	struct merge *m = &p->m;
+	struct merge *m = p->m;
 	const uint16_t *d = p->sum.v[p->cur].suites;
 	uint16_t pick;
 	size_t s;
@@ -1308,7 +1317,6 @@ struct plan *plan_new(enum enum_mode mode, const char *sni)
 	for (int v = 0; v < PV__COUNT; v++)
 		p->vs[v].known = -1;
 	p->g12_ver = -1;
-	p->m.win = -1;
 	p->phase = PH_BASELINE;
 	p->cur = PV_TLS13;
 	if (sni && sni[0] && strlen(sni) < 256) /* longer than any DNS name: send none */
@@ -1323,6 +1331,7 @@ void plan_free(struct plan *p)
 	for (int v = 0; v < PV__COUNT; v++)
 		free(p->sum.v[v].suites);
 	free(p->winhi);
+	free(p->m);
 	free(p);
 }
 
@@ -1416,6 +1425,6 @@ const char *plan_phase_name(const struct plan *p)
 	if (!p)
 		return "unknown";
 	if (p->phase == PH_MERGE)
-		return merge_names[p->m.mode];
+		return merge_names[p->m ? p->m->mode : MERGE_LINEAR];
 	return phase_names[p->phase];
 }
