@@ -127,6 +127,19 @@ static struct smtp_parser *sp_get(struct conn *c)
 	return c->sp;
 }
 
+/* *dst = a copy of s cut to RES_SHORT - 1 bytes (as a char[RES_SHORT] kept
+ * it), allocated to its size; NULL when s is empty or memory is short. */
+static void set_text(char **dst, const char *s)
+{
+	size_t n = strnlen(s, RES_SHORT - 1);
+	free(*dst);
+	*dst = NULL;
+	if (n && (*dst = malloc(n + 1)) != NULL) {
+		memcpy(*dst, s, n);
+		(*dst)[n] = 0;
+	}
+}
+
 /* Record a failure; the first one wins. */
 static void failure(struct conn *c, enum scan_status st, const char *reason, const char *detail)
 {
@@ -136,7 +149,7 @@ static void failure(struct conn *c, enum scan_status st, const char *reason, con
 	r->status = st;
 	snprintf(r->fail_stage, sizeof(r->fail_stage), "%s", conn_state_name(c->state));
 	snprintf(r->fail_reason, sizeof(r->fail_reason), "%s", reason);
-	snprintf(r->fail_detail, sizeof(r->fail_detail), "%s", detail ? detail : "");
+	set_text(&r->fail_detail, detail ? detail : "");
 }
 
 /* --- the transcript (engine_config.transcript) ------------------------- */
@@ -243,6 +256,10 @@ void host_result_free_text(struct host_result *r)
 	r->banner = NULL;
 	free(r->ehlo);
 	r->ehlo = NULL;
+	free(r->fail_detail);
+	r->fail_detail = NULL;
+	free(r->starttls_reply);
+	r->starttls_reply = NULL;
 }
 
 /* Join reply lines with '\n' into dst. */
@@ -693,7 +710,7 @@ static void on_helo(struct conn *c, const struct smtp_reply *r)
 static void on_starttls(struct conn *c, const struct smtp_reply *r)
 {
 	struct host_result *res = c->res;
-	snprintf(res->starttls_reply, sizeof(res->starttls_reply), "%s", smtp_line(r, 0));
+	set_text(&res->starttls_reply, smtp_line(r, 0));
 	res->starttls_code = r->code;
 	if (r->code == 220) {
 		if (c->hs_ctx)

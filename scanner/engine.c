@@ -657,6 +657,7 @@ static int start_conn(struct slot *s, int first)
 	struct host_result *r = &s->res;
 	if (!first) {
 		r = &s->pres;
+		host_result_free_text(r); /* the previous probe's */
 		memset(r, 0, sizeof(*r));
 		memcpy(r->ip, s->res.ip, sizeof(r->ip));
 		r->port = s->res.port;
@@ -761,6 +762,9 @@ static void init_result(struct slot *s)
 	unsigned ntrace = r->ntrace;
 	uint64_t start_ms = r->start_ms;
 	host_result_free_text(r);
+	/* a retried baseline's record has had no transcript since the retries came in
+	 * (memset below); freeing it here only stops the leak (8 KB per retried host) */
+	free(r->transcript);
 	memset(r, 0, sizeof(*r));
 	r->trace = trace;
 	r->ntrace = ntrace;
@@ -982,6 +986,7 @@ static void worker_free(struct worker *w)
 		for (unsigned i = 0; i < w->nslots; i++) {
 			conn_release(&w->slots[i].c);
 			host_result_free_text(&w->slots[i].res);
+			host_result_free_text(&w->slots[i].pres);
 			free(w->slots[i].hello);
 		}
 	free(w->slots);

@@ -118,8 +118,9 @@ static void smtp_object(struct jbuf *jb, const struct host_result *r)
 		jb_bool(jb, "helo_fallback", 1);
 	if (r->mode == MODE_STARTTLS && r->starttls != STLS_UNKNOWN)
 		jb_str(jb, "starttls", starttls_state_name(r->starttls));
-	if (r->starttls_reply[0]) {
-		jb_str(jb, "starttls_reply", r->starttls_reply);
+	const char *stls = r->starttls_reply ? r->starttls_reply : "";
+	if (stls[0]) {
+		jb_str(jb, "starttls_reply", stls);
 		jb_int(jb, "starttls_code", r->starttls_code);
 	}
 	if (record_tampered(r)) {
@@ -130,7 +131,7 @@ static void smtp_object(struct jbuf *jb, const struct host_result *r)
 		if (r->banner_masked)
 			jb_bool(jb, "banner_masked", 1);
 		if (starttls_rejected(r))
-			jb_str(jb, "starttls_rejected", r->starttls_reply);
+			jb_str(jb, "starttls_rejected", stls);
 		if (r->plaintext_after_starttls)
 			jb_str(jb, "plaintext_after_starttls", r->plaintext_sample);
 		if (r->echo_token[0])
@@ -144,9 +145,9 @@ static void smtp_object(struct jbuf *jb, const struct host_result *r)
 			evidence(jb, "starttls-token-replaced", "ehlo",
 				 ehlo_line_with(r, r->stripped_token, line, sizeof(line)));
 		if (starttls_rejected(r))
-			evidence(jb, "starttls-rejected-after-advertised", "starttls", r->starttls_reply);
+			evidence(jb, "starttls-rejected-after-advertised", "starttls", stls);
 		if (r->echo_token[0])
-			evidence(jb, "command-echoed-corrupted", "starttls", r->starttls_reply);
+			evidence(jb, "command-echoed-corrupted", "starttls", stls);
 		if (r->plaintext_after_starttls)
 			evidence(jb, "plaintext-after-starttls", "tls-hello", r->plaintext_sample);
 		jb_arr_close(jb);
@@ -563,7 +564,7 @@ int record_host(struct jbuf *jb, const char *scan_id, struct host_result *r)
 		jb_obj_open(jb, "failure");
 		jb_str(jb, "stage", r->fail_stage);
 		jb_str(jb, "reason", r->fail_reason);
-		if (r->fail_detail[0])
+		if (r->fail_detail && r->fail_detail[0])
 			jb_str(jb, "detail", r->fail_detail);
 		jb_obj_close(jb);
 	}

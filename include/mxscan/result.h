@@ -145,9 +145,9 @@ struct host_result {
 	const char *tag;
 
 	enum scan_status status;
-	char fail_stage[32];         /* connect, banner, ehlo, helo, starttls, tls-hello */
-	char fail_reason[64];        /* refused, timeout, closed, reset, smtp-421, starttls-not-offered, ... */
-	char fail_detail[RES_SHORT]; /* reply text, alert name, errno text */
+	char fail_stage[32];  /* connect, banner, ehlo, helo, starttls, tls-hello */
+	char fail_reason[64]; /* refused, timeout, closed, reset, smtp-421, starttls-not-offered, ... */
+	char *fail_detail; /* reply text, alert name, errno text (< RES_SHORT bytes, allocated to size; NULL: none) */
 
 	/* banner and EHLO (or HELO) reply lines joined by '\n', at most RES_TEXT bytes
 	 * with the NUL, allocated to their size by conn.c; NULL when not received
@@ -159,7 +159,8 @@ struct host_result {
 	int helo_fallback; /* EHLO refused, HELO used */
 	unsigned caps;     /* SMTP_CAP_* */
 	enum starttls_state starttls;
-	char starttls_reply[RES_SHORT];
+	char *starttls_reply; /* first line of the reply to STARTTLS (< RES_SHORT bytes, allocated to size; NULL: none)
+			       */
 	int starttls_code;
 	/* tampering evidence from the dialogue alone */
 	char stripped_token[32]; /* e.g. XXXXXXXA */
@@ -191,7 +192,8 @@ struct host_result {
 	uint64_t duration_ms;
 };
 
-/* Free banner and ehlo and set them to NULL (safe on a zeroed result). */
+/* Free the text allocated to size (banner, ehlo, fail_detail, starttls_reply)
+ * and set it to NULL (safe on a zeroed result). */
 void host_result_free_text(struct host_result *r);
 
 #endif

@@ -164,6 +164,7 @@ static void test_connect_errors(void)
 		   cases[i].mode == MODE_IMPLICIT ? "implicit" : "starttls", scan_status_name(cases[i].st),
 		   cases[i].stage, cases[i].reason, r.fail_stage, r.fail_reason);
 		conn_release(&c);
+		host_result_free_text(&r);
 	}
 }
 
@@ -326,6 +327,7 @@ int main(void)
 		ok(c.state == CONN_DONE && res.status == ST_SUCCESS && res.tls.version == 0x0303,
 		   "implicit mode records the ServerHello");
 		conn_release(&c);
+		host_result_free_text(&res);
 	}
 	/* the transcript (engine_config.transcript): S:/C: lines and notes, bounded */
 	{
@@ -397,11 +399,13 @@ int main(void)
 		is_str(scan_status_name(res.status), "connection-refused", "refused connect");
 		is_str(res.fail_stage, "connect", "refused at stage connect");
 		conn_release(&c);
+		host_result_free_text(&res);
 		memset(&res, 0, sizeof(res));
 		conn_init(&c, &cfg, &res);
 		conn_on_timeout(&c);
 		is_str(scan_status_name(res.status), "connection-timeout", "connect timeout");
 		conn_release(&c);
+		host_result_free_text(&res);
 	}
 	test_connect_errors();
 	host_result_free_text(&r);
