@@ -115,7 +115,29 @@ static void enter(struct conn *c, enum conn_state s)
 	c->state = s;
 	c->timeout_ms = state_timeout(c, s);
 	c->rearm = 1;
-	smtp_parser_next(&c->sp);
+	free(c->sp); /* a new state reads a new reply: nothing is kept between replies */
+	c->sp = NULL;
+}
+
+/* The reply parser, allocated when a reply starts arriving (NULL: out of memory). */
+static struct smtp_parser *sp_get(struct conn *c)
+{
+	if (!c->sp && (c->sp = malloc(sizeof(*c->sp))) != NULL)
+		smtp_parser_init(c->sp);
+	return c->sp;
+}
+
+/* *dst = a copy of s cut to RES_SHORT - 1 bytes (as a char[RES_SHORT] kept
+ * it), allocated to its size; NULL when s is empty or memory is short. */
+static void set_text(char **dst, const char *s)
+{
+	size_t n = strnlen(s, RES_SHORT - 1);
+	free(*dst);
+	*dst = NULL;
+	if (n && (*dst = malloc(n + 1)) != NULL) {
+		memcpy(*dst, s, n);
+		(*dst)[n] = 0;
+	}
 }
 
 /* Record a failure; the first one wins. */
@@ -127,7 +149,7 @@ static void failure(struct conn *c, enum scan_status st, const char *reason, con
 	r->status = st;
 	snprintf(r->fail_stage, sizeof(r->fail_stage), "%s", conn_state_name(c->state));
 	snprintf(r->fail_reason, sizeof(r->fail_reason), "%s", reason);
-	snprintf(r->fail_detail, sizeof(r->fail_detail), "%s", detail ? detail : "");
+	set_text(&r->fail_detail, detail ? detail : "");
 }
 
 /* --- the transcript (engine_config.transcript) ------------------------- */
@@ -184,11 +206,39 @@ static void tr_reply(struct conn *c, const struct smtp_reply *r)
 	}
 }
 
+/* Room for n more bytes in c->tx (at most CONN_TX_MAX in all): 0, or -1. */
+static int tx_reserve(struct conn *c, size_t n)
+{
+	if (c->txlen + n > CONN_TX_MAX)
+		return -1;
+	if (c->txlen + n <= c->txcap)
+		return 0;
+	uint8_t *nb = realloc(c->tx, c->txlen + n);
+	if (!nb)
+		return -1;
+	c->tx = nb;
+	c->txcap = c->txlen + n;
+	return 0;
+}
+
+void conn_tx_consumed(struct conn *c, size_t n)
+{
+	if (n > c->txlen)
+		n = c->txlen;
+	memmove(c->tx, c->tx + n, c->txlen - n);
+	c->txlen -= n;
+	if (c->txlen == 0) {
+		free(c->tx);
+		c->tx = NULL;
+		c->txcap = 0;
+	}
+}
+
 static void send_text(struct conn *c, const char *s)
 {
 	size_t n = strlen(s);
 	tr_line(c, "C: ", s, n);
-	if (c->txlen + n <= sizeof(c->tx)) {
+	if (tx_reserve(c, n) == 0) {
 		memcpy(c->tx + c->txlen, s, n);
 		c->txlen += n;
 	}
@@ -198,6 +248,18 @@ static void send_quit(struct conn *c)
 {
 	send_text(c, "QUIT\r\n");
 	enter(c, CONN_EXPECT_QUIT);
+}
+
+void host_result_free_text(struct host_result *r)
+{
+	free(r->banner);
+	r->banner = NULL;
+	free(r->ehlo);
+	r->ehlo = NULL;
+	free(r->fail_detail);
+	r->fail_detail = NULL;
+	free(r->starttls_reply);
+	r->starttls_reply = NULL;
 }
 
 /* Join reply lines with '\n' into dst. */
@@ -318,12 +380,17 @@ long conn_build_baseline_hello(const char *sni, uint8_t *out, size_t cap)
 static void send_client_hello(struct conn *c)
 {
 	long n = -1;
-	if (c->hello && c->hello_len <= sizeof(c->tx) - c->txlen) {
+	if (c->hello && tx_reserve(c, c->hello_len) == 0) {
 		memcpy(c->tx + c->txlen, c->hello, c->hello_len);
 		n = (long)c->hello_len;
 	} else if (!c->hello) {
-		n = conn_build_baseline_hello(c->res->sni[0] ? c->res->sni : NULL, c->tx + c->txlen,
-					      sizeof(c->tx) - c->txlen);
+		uint8_t tmp[CONN_TX_MAX];
+		n = conn_build_baseline_hello(c->res->sni && c->res->sni[0] ? c->res->sni : NULL, tmp,
+					      sizeof(tmp) - c->txlen);
+		if (n >= 0 && tx_reserve(c, (size_t)n) == 0)
+			memcpy(c->tx + c->txlen, tmp, (size_t)n);
+		else
+			n = -1;
 	}
 	if (n < 0) {
 		failure(c, ST_UNKNOWN_ERROR, "hello-build", "ClientHello does not fit");
@@ -358,7 +425,8 @@ static void hs_failed(struct conn *c, const char *stage)
 static void hs_send_text(struct conn *c, const char *text)
 {
 	tr_line(c, "C: ", text, strlen(text));
-	if (hs_write(c->hs, text, strlen(text), c->tx, &c->txlen, sizeof(c->tx)) < 0)
+	if (tx_reserve(c, CONN_TX_MAX - c->txlen) < 0 ||
+	    hs_write(c->hs, text, strlen(text), c->tx, &c->txlen, CONN_TX_MAX) < 0)
 		hs_failed(c, "tls-write");
 }
 
@@ -374,15 +442,16 @@ static void hs_send_ehlo(struct conn *c)
 
 static void start_handshake(struct conn *c)
 {
-	c->hs = hs_new(c->hs_ctx, c->res->sni[0] ? c->res->sni : NULL);
+	c->hs = hs_new(c->hs_ctx, c->res->sni && c->res->sni[0] ? c->res->sni : NULL);
 	if (!c->hs || !c->res->hs) {
 		hs_failed(c, "handshake");
 		return;
 	}
 	c->res->hs->alert = -1;
 	tr_note(c, "TLS handshake as a sending MTA (wolfSSL, TLS 1.1-1.3, SNI %s)",
-		c->res->sni[0] ? c->res->sni : "none");
-	if (hs_step(c->hs, NULL, 0, c->tx, &c->txlen, sizeof(c->tx)) == HS_FAIL) {
+		c->res->sni && c->res->sni[0] ? c->res->sni : "none");
+	if (tx_reserve(c, CONN_TX_MAX - c->txlen) < 0 ||
+	    hs_step(c->hs, NULL, 0, c->tx, &c->txlen, CONN_TX_MAX) == HS_FAIL) {
 		hs_failed(c, "handshake");
 		return;
 	}
@@ -428,7 +497,7 @@ static void on_tls_plain(struct conn *c, const uint8_t *buf, size_t len)
 {
 	while (len > 0 && (c->state == CONN_EXPECT_TLS_BANNER || c->state == CONN_EXPECT_TLS_EHLO)) {
 		size_t used = 0;
-		int st = smtp_parse(&c->sp, buf, len, &used);
+		int st = sp_get(c) ? smtp_parse(c->sp, buf, len, &used) : SMTP_ERR_TOO_BIG;
 		buf += used;
 		len -= used;
 		if (st == SMTP_NEED_MORE)
@@ -439,7 +508,7 @@ static void on_tls_plain(struct conn *c, const uint8_t *buf, size_t len)
 			hs_failed(c, conn_state_name(c->state));
 			return;
 		}
-		struct smtp_reply *r = &c->sp.reply;
+		struct smtp_reply *r = &c->sp->reply;
 		tr_reply(c, r);
 		if (c->state == CONN_EXPECT_TLS_BANNER) {
 			hs_send_ehlo(c);
@@ -461,7 +530,9 @@ static void on_handshake_bytes(struct conn *c, const uint8_t *buf, size_t len)
 {
 	uint8_t plain[8192];
 	if (c->state == CONN_EXPECT_HANDSHAKE) {
-		int st = hs_step(c->hs, buf, len, c->tx, &c->txlen, sizeof(c->tx));
+		int st = tx_reserve(c, CONN_TX_MAX - c->txlen) < 0
+				 ? HS_FAIL
+				 : hs_step(c->hs, buf, len, c->tx, &c->txlen, CONN_TX_MAX);
 		if (st == HS_FAIL) {
 			hs_failed(c, "handshake");
 			return;
@@ -498,8 +569,9 @@ int conn_init(struct conn *c, const struct conn_config *cfg, struct host_result 
 	c->res = res;
 	c->leaf = NULL;
 	c->leaf_len = 0;
-	c->txlen = 0;
-	smtp_parser_init(&c->sp);
+	free(c->tx); /* unsent bytes of the previous connection */
+	c->tx = NULL;
+	c->txlen = c->txcap = 0;
 	res->connections++;
 	enter(c, CONN_EXPECT_CONNECT);
 	return 0;
@@ -511,6 +583,11 @@ void conn_release(struct conn *c)
 	c->hs = NULL;
 	hello_parser_free(c->hp);
 	c->hp = NULL;
+	free(c->sp);
+	c->sp = NULL;
+	free(c->tx);
+	c->tx = NULL;
+	c->txlen = c->txcap = 0;
 }
 
 void conn_on_connected(struct conn *c)
@@ -554,10 +631,22 @@ static void send_greeting(struct conn *c, const char *verb)
 	send_text(c, cmd);
 }
 
+/* The same into a string allocated to its size (*dst is replaced); nothing when
+ * the result keeps no text. */
+static void keep_text(const struct smtp_reply *r, const struct host_result *res, char **dst)
+{
+	char tmp[RES_TEXT];
+	if (res->no_text)
+		return;
+	keep_reply(r, tmp, sizeof(tmp));
+	free(*dst);
+	*dst = strdup(tmp); /* NULL (out of memory) = not kept */
+}
+
 static void on_banner(struct conn *c, const struct smtp_reply *r)
 {
 	struct host_result *res = c->res;
-	keep_reply(r, res->banner, res->no_text ? 0 : sizeof(res->banner));
+	keep_text(r, res, &res->banner);
 	res->banner_code = r->code;
 	res->banner_masked = smtp_banner_masked(r);
 	if (r->code == 220) {
@@ -572,7 +661,7 @@ static void on_banner(struct conn *c, const struct smtp_reply *r)
 static void on_ehlo(struct conn *c, const struct smtp_reply *r)
 {
 	struct host_result *res = c->res;
-	keep_reply(r, res->ehlo, res->no_text ? 0 : sizeof(res->ehlo));
+	keep_text(r, res, &res->ehlo);
 	res->ehlo_code = r->code;
 	if (r->code == 250) {
 		struct smtp_caps caps;
@@ -608,7 +697,7 @@ static void on_ehlo(struct conn *c, const struct smtp_reply *r)
 static void on_helo(struct conn *c, const struct smtp_reply *r)
 {
 	struct host_result *res = c->res;
-	keep_reply(r, res->ehlo, res->no_text ? 0 : sizeof(res->ehlo));
+	keep_text(r, res, &res->ehlo);
 	res->ehlo_code = r->code;
 	if (r->code == 250) {
 		/* HELO has no extensions, so no STARTTLS (RFC 3207 §4). */
@@ -621,7 +710,7 @@ static void on_helo(struct conn *c, const struct smtp_reply *r)
 static void on_starttls(struct conn *c, const struct smtp_reply *r)
 {
 	struct host_result *res = c->res;
-	snprintf(res->starttls_reply, sizeof(res->starttls_reply), "%s", smtp_line(r, 0));
+	set_text(&res->starttls_reply, smtp_line(r, 0));
 	res->starttls_code = r->code;
 	if (r->code == 220) {
 		if (c->hs_ctx)
@@ -646,7 +735,8 @@ static void on_starttls(struct conn *c, const struct smtp_reply *r)
 static void smtp_error(struct conn *c, int st)
 {
 	char detail[RES_SHORT];
-	snprintf(detail, sizeof(detail), "%s%s%s", smtp_status_name(st), c->sp.bad[0] ? ": " : "", c->sp.bad);
+	snprintf(detail, sizeof(detail), "%s%s%s", smtp_status_name(st), c->sp && c->sp->bad[0] ? ": " : "",
+		 c->sp ? c->sp->bad : "");
 	tr_note(c, "unparseable reply: %s", detail);
 	failure(c, ST_PROTOCOL_ERROR, smtp_status_name(st), detail);
 	enter(c, CONN_DONE);
@@ -743,7 +833,7 @@ void conn_on_data(struct conn *c, const uint8_t *buf, size_t len)
 		if (c->state == CONN_EXPECT_CONNECT)
 			return; /* cannot happen: data before connect */
 		size_t used = 0;
-		int st = smtp_parse(&c->sp, buf, len, &used);
+		int st = sp_get(c) ? smtp_parse(c->sp, buf, len, &used) : SMTP_ERR_TOO_BIG;
 		buf += used;
 		len -= used;
 		if (st == SMTP_NEED_MORE)
@@ -755,7 +845,7 @@ void conn_on_data(struct conn *c, const uint8_t *buf, size_t len)
 				smtp_error(c, st);
 			return;
 		}
-		struct smtp_reply *r = &c->sp.reply;
+		struct smtp_reply *r = &c->sp->reply;
 		tr_reply(c, r);
 		switch (c->state) {
 		case CONN_EXPECT_BANNER: on_banner(c, r); break;

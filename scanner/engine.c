@@ -53,8 +53,8 @@ struct slot {
 	struct host_result res;  /* the host record; its dialogue is the first (baseline) connection's */
 	struct host_result pres; /* scratch result of the later probe connections */
 	struct plan *plan;
-	struct plan_probe probe;
-	uint8_t *hello; /* this probe's ClientHello, sized to the largest this host needed */
+	const struct plan_probe *probe; /* the plan's current probe (plan_next_probe), not a copy */
+	uint8_t *hello;                 /* this probe's ClientHello, sized to the largest this host needed */
 	size_t hello_cap;
 	struct sockaddr_storage sa;
 	socklen_t salen;
@@ -71,7 +71,6 @@ struct slot {
 	int cap_tried;         /* the first connection was offered to the capture */
 	int lingering;         /* the timer is the capture grace before the record */
 	uint64_t first_end_ms; /* loop ms when the first connection ended, 0 while open */
-	struct capture_result capres;
 	struct worker *w;
 };
 
@@ -83,9 +82,10 @@ struct worker {
 	int *free_stack;
 	unsigned nfree;
 	struct jbuf jb;
-	struct recq_prod *rq;    /* this thread's queue to the record writer thread */
-	struct verify_result vr; /* one verification at a time per worker */
-	struct geo_info geo;     /* the lookup of the record being written */
+	struct recq_prod *rq;         /* this thread's queue to the record writer thread */
+	struct verify_result vr;      /* one verification at a time per worker */
+	struct geo_info geo;          /* the lookup of the record being written */
+	struct capture_result capres; /* --capture: the verdict of the record being written */
 	pthread_t th;
 	size_t *defer; /* targets taken whose IP had per_ip targets in flight: started later */
 	unsigned ndefer, defer_cap;
@@ -204,7 +204,7 @@ static void verify_host(struct slot *s)
 	} else {
 		return;
 	}
-	if (verify_chain(roots, der, len, n, s->res.sni[0] ? s->res.sni : NULL, NULL, 0, &w->vr) == 0)
+	if (verify_chain(roots, der, len, n, s->res.sni && s->res.sni[0] ? s->res.sni : NULL, NULL, 0, &w->vr) == 0)
 		s->res.verify = &w->vr;
 	write_new_certs(s, der, len, n);
 	/* The recipient domains this host serves: does the leaf match them too?
@@ -379,12 +379,16 @@ static void target_done(struct slot *s)
 			loop_timer_arm(w->l, &s->timer, end + e->cfg.cap_grace_ms - now);
 			return;
 		}
-		capture_finish(e->cfg.cap, s->cap_id, record_tampered(&s->res), &s->capres);
+	}
+	/* the record is written below, before this function returns: one per worker */
+	memset(&w->capres, 0, sizeof(w->capres));
+	if (s->cap_id >= 0) {
+		capture_finish(e->cfg.cap, s->cap_id, record_tampered(&s->res), &w->capres);
 		s->cap_id = -1;
 	}
 	s->lingering = 0;
 	if (s->cap_tried) {
-		s->res.cap = &s->capres;
+		s->res.cap = &w->capres;
 		s->res.cap_iface = capture_iface(e->cfg.cap);
 	}
 	s->res.connections = s->nconn;
@@ -417,6 +421,7 @@ static void target_done(struct slot *s)
 	s->res.hs = NULL;
 	free(s->res.probe_chain);
 	s->res.probe_chain = NULL;
+	host_result_free_text(&s->res);
 	s->res.verify = NULL;
 	s->res.geo = NULL;
 	if (e->cfg.summaries) {
@@ -445,6 +450,7 @@ static void abandon_target(struct slot *s)
 	s->plan = NULL;
 	free(s->res.trace);
 	s->res.trace = NULL;
+	host_result_free_text(&s->res);
 	atomic_fetch_sub(&w->e->st->active, 1);
 	ip_release(w, s->tidx);
 	s->in_use = 0;
@@ -577,9 +583,9 @@ static void conn_done(struct slot *s)
 		if (s->res.trace && s->res.ntrace < PLAN_MAX_PROBES + ENGINE_RETRIES * 4) {
 			struct probe_trace *tr = &s->res.trace[s->res.ntrace++];
 			*tr = (struct probe_trace){
-				.kind = (uint8_t)s->probe.kind,
-				.ver = (uint8_t)s->probe.ver,
-				.offered = (uint16_t)s->probe.opts.nsuites,
+				.kind = (uint8_t)s->probe->kind,
+				.ver = (uint8_t)s->probe->ver,
+				.offered = (uint16_t)s->probe->opts.nsuites,
 				.outcome = (uint8_t)pr.outcome,
 				.alert = pr.alert,
 				.version = pr.version,
@@ -608,7 +614,7 @@ static void conn_done(struct slot *s)
 		if (s->res.tls.leaf.type == CK_NONE && s->c.leaf)
 			certkey_parse(s->c.leaf, s->c.leaf_len, &s->res.tls.leaf);
 		plan_result(s->plan, &pr);
-		if (atomic_load(&w->e->draining) || over_budget(s) || !plan_next(s->plan, &s->probe)) {
+		if (atomic_load(&w->e->draining) || over_budget(s) || !(s->probe = plan_next_probe(s->plan))) {
 			if (want_handshake(s) && start_handshake_conn(s))
 				return;
 			if (s->handshaking)
@@ -629,8 +635,7 @@ static void sync_slot(struct slot *s)
 	if (c->state != CONN_DONE && c->txlen > 0 && c->state != CONN_EXPECT_CONNECT) {
 		ssize_t n = send(s->fd, c->tx, c->txlen, MSG_NOSIGNAL);
 		if (n > 0) {
-			memmove(c->tx, c->tx + n, c->txlen - (size_t)n);
-			c->txlen -= (size_t)n;
+			conn_tx_consumed(c, (size_t)n);
 		} else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
 			conn_on_error(c, errno); /* enters DONE: closed below */
 		}
@@ -659,11 +664,12 @@ static int start_conn(struct slot *s, int first)
 	struct host_result *r = &s->res;
 	if (!first) {
 		r = &s->pres;
+		host_result_free_text(r); /* the previous probe's */
 		memset(r, 0, sizeof(*r));
 		memcpy(r->ip, s->res.ip, sizeof(r->ip));
 		r->port = s->res.port;
 		r->mode = s->res.mode;
-		memcpy(r->sni, s->res.sni, sizeof(r->sni));
+		r->sni = s->res.sni;
 		r->no_text = 1;
 		r->hs = s->handshaking ? s->res.hs : NULL;
 		/* the transcript follows the baseline and then the full handshake */
@@ -682,7 +688,7 @@ static int start_conn(struct slot *s, int first)
 		s->c.state = CONN_DONE;
 		return 0;
 	}
-	long n = s->handshaking ? 0 : hello_build(&s->probe.opts, w->hello_tmp, sizeof(w->hello_tmp));
+	long n = s->handshaking ? 0 : hello_build(&s->probe->opts, w->hello_tmp, sizeof(w->hello_tmp));
 	if (n > 0 && (size_t)n > s->hello_cap) {
 		/* a few hundred bytes, not a 17 KiB buffer per slot: memory per connection */
 		uint8_t *nb = realloc(s->hello, (size_t)n);
@@ -762,15 +768,19 @@ static void init_result(struct slot *s)
 	struct probe_trace *trace = r->trace;
 	unsigned ntrace = r->ntrace;
 	uint64_t start_ms = r->start_ms;
+	host_result_free_text(r);
+	/* a retried baseline's record has had no transcript since the retries came in
+	 * (memset below); freeing it here only stops the leak (8 KB per retried host) */
+	free(r->transcript);
 	memset(r, 0, sizeof(*r));
 	r->trace = trace;
 	r->ntrace = ntrace;
 	r->start_ms = start_ms;
 	r->port = port;
 	r->mode = engine_mode_for_port(port, e->cfg.mode);
-	snprintf(r->sni, sizeof(r->sni), "%s", t->sni);
-	snprintf(r->name, sizeof(r->name), "%s", t->host);
-	snprintf(r->tag, sizeof(r->tag), "%s", t->tag);
+	r->sni = t->sni; /* the target set outlives the scan */
+	r->name = t->host;
+	r->tag = t->tag;
 	s->sa = t->addr;
 	s->salen = t->addrlen;
 	if (s->sa.ss_family == AF_INET) {
@@ -846,14 +856,13 @@ static int start_target(struct worker *w, size_t idx)
 	s->cap_tried = 0;
 	s->lingering = 0;
 	s->first_end_ms = 0;
-	memset(&s->capres, 0, sizeof(s->capres));
 	w->active++;
 	atomic_fetch_add(&e->st->started, 1);
 	unsigned long act = atomic_fetch_add(&e->st->active, 1) + 1, peak = atomic_load(&e->st->peak_active);
 	while (act > peak && !atomic_compare_exchange_weak(&e->st->peak_active, &peak, act))
 		;
 	s->plan = plan_new((enum enum_mode)e->cfg.enum_mode, r->sni[0] ? r->sni : NULL);
-	if (!s->plan || !plan_next(s->plan, &s->probe)) {
+	if (!s->plan || !(s->probe = plan_next_probe(s->plan))) {
 		r->status = ST_UNKNOWN_ERROR;
 		snprintf(r->fail_stage, sizeof(r->fail_stage), "connect");
 		snprintf(r->fail_reason, sizeof(r->fail_reason), "out-of-memory");
@@ -988,6 +997,8 @@ static void worker_free(struct worker *w)
 	if (w->slots)
 		for (unsigned i = 0; i < w->nslots; i++) {
 			conn_release(&w->slots[i].c);
+			host_result_free_text(&w->slots[i].res);
+			host_result_free_text(&w->slots[i].pres);
 			free(w->slots[i].hello);
 		}
 	free(w->slots);

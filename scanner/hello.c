@@ -37,7 +37,6 @@
 #define REC_MAX                    (16384 + 2048) /* RFC 5246 section 6.2.3: TLSCiphertext.length cap */
 #define PLAIN_MAX                  16384          /* RFC 5246 section 6.2.1: TLSPlaintext.length cap */
 #define HS_MAX                     (1u << 17)     /* largest handshake message body accepted */
-#define HS_KEEP                    16384          /* reassembly buffer kept across resets */
 
 #define HS_HELLO_REQUEST           0
 #define HS_CLIENT_HELLO            1
@@ -1109,18 +1108,12 @@ int hello_parse(struct hello_parser *p, const uint8_t *buf, size_t len, struct s
 
 void hello_parser_reset(struct hello_parser *p, int stop_after_server_hello)
 {
-	uint8_t *hs = p->hs;
-	size_t hs_cap = p->hs_cap;
-
+	/* the reassembly buffer is allocated when a flight arrives and not kept
+	 * across resets: a connection waiting for its answer holds none (memory
+	 * per connection in flight) */
 	free(p->certs);
-	if (hs_cap > HS_KEEP) { /* do not let one hostile server pin 128 KiB */
-		free(hs);
-		hs = NULL;
-		hs_cap = 0;
-	}
+	free(p->hs);
 	memset(p, 0, sizeof *p);
-	p->hs = hs;
-	p->hs_cap = hs_cap;
 	p->stop_after_server_hello = stop_after_server_hello;
 	p->status = HELLO_NEED_MORE;
 	p->rstate = EXPECT_RECORD_HEADER;

@@ -346,12 +346,13 @@ struct plan {
 	int g12_ver; /* version of the curve probes; -1 before chosen */
 	int order_try;
 	uint16_t order_first, order_second; /* first two suites of the first order probe */
-	struct merge m;
-	uint16_t winhi[PLAN_MAX_OFFER]; /* per discovery of p->cur: last candidate index of its offer */
-	uint16_t last_hi;               /* the same for the pending probe */
-	int pending;                    /* handed out, no result yet */
+	struct merge *m;                    /* allocated only while merging (PH_MERGE) */
+	uint16_t *winhi; /* per discovery of p->cur: last candidate index of its offer (winhi_cap entries) */
+	size_t winhi_cap;
+	uint16_t last_hi; /* the same for the pending probe */
+	int pending;      /* handed out, no result yet */
 	struct plan_probe last;
-	char sni[256];
+	const char *sni; /* the caller's (valid for the plan's life), NULL: none */
 };
 
 static int bit(const uint64_t *b, size_t i)
@@ -433,6 +434,27 @@ static int add_suite(struct plan *p, enum plan_ver v, uint16_t code)
 	size_t i = cand_index(v, code);
 	if (i == NOT_FOUND || bit(p->vs[v].taken, i) || pv->nsuites >= PLAN_MAX_OFFER)
 		return -1;
+	if (pv->nsuites == pv->cap || pv->nsuites >= p->winhi_cap) {
+		/* grown as suites are found: a plan costs what the server accepts, not PLAN_MAX_OFFER */
+		size_t ncap = pv->cap ? pv->cap * 2 : 16;
+		if (ncap > PLAN_MAX_OFFER)
+			ncap = PLAN_MAX_OFFER;
+		if (ncap < pv->nsuites + 1 || ncap < p->winhi_cap)
+			ncap = pv->nsuites + 1 > p->winhi_cap ? pv->nsuites + 1 : p->winhi_cap;
+		uint16_t *ns = realloc(pv->suites, ncap * sizeof(*ns));
+		if (!ns)
+			return -1;
+		pv->suites = ns;
+		pv->cap = ncap;
+		if (p->winhi_cap < ncap) {
+			uint16_t *nw = realloc(p->winhi, ncap * sizeof(*nw));
+			if (!nw)
+				return -1;
+			memset(nw + p->winhi_cap, 0, (ncap - p->winhi_cap) * sizeof(*nw)); /* as calloc'd before */
+			p->winhi = nw;
+			p->winhi_cap = ncap;
+		}
+	}
 	set_bit(p->vs[v].taken, i);
 	pv->suites[pv->nsuites++] = code;
 	return 0;
@@ -530,7 +552,7 @@ static void probe_init(const struct plan *p, struct plan_probe *o, enum probe_ki
 	}
 	h->record_version = TLS_TLS10; /* min(v, TLS 1.0): RFC 8446 section 5.1 */
 	h->hello_version = v == PV_TLS13 ? TLS_TLS12 : plan_ver_wire(v);
-	h->sni = p->sni[0] ? p->sni : NULL;
+	h->sni = p->sni;
 	h->groups = o->groups;
 	h->sigalgs = hello_default_sigalgs;
 	h->nsigalgs = hello_default_nsigalgs;
@@ -618,7 +640,7 @@ static int next_baseline(struct plan *p, struct plan_probe *o)
 	h->record_version = TLS_TLS10;
 	h->hello_version = TLS_TLS12;
 	h->suites = o->suites;
-	h->sni = p->sni[0] ? p->sni : NULL;
+	h->sni = p->sni;
 	h->groups = o->groups;
 	h->ec_point_formats = 1;
 	h->sigalgs = hello_default_sigalgs;
@@ -997,7 +1019,7 @@ static void result_order(struct plan *p, const struct probe_result *r)
 
 static void merge_place(struct plan *p, size_t s, size_t k)
 {
-	struct merge *m = &p->m;
+	struct merge *m = p->m;
 	const uint16_t *d = p->sum.v[p->cur].suites;
 	while (k-- > 0 && m->cur[s] < m->end[s])
 		m->out[m->nout++] = d[m->cur[s]++];
@@ -1005,7 +1027,7 @@ static void merge_place(struct plan *p, size_t s, size_t k)
 
 static size_t seg_with_head(const struct plan *p, uint16_t code)
 {
-	const struct merge *m = &p->m;
+	const struct merge *m = p->m;
 	const uint16_t *d = p->sum.v[p->cur].suites;
 	for (size_t s = 0; s < m->nseg; s++)
 		if (m->cur[s] < m->end[s] && d[m->cur[s]] == code)
@@ -1016,19 +1038,24 @@ static size_t seg_with_head(const struct plan *p, uint16_t code)
 static void merge_win(struct plan *p, size_t s)
 {
 	merge_place(p, s, 1);
-	p->m.win = (int)s;
-	p->m.run = 1;
-	p->m.mode = MERGE_LINEAR;
+	p->m->win = (int)s;
+	p->m->run = 1;
+	p->m->mode = MERGE_LINEAR;
 }
 
 /* Append what is left, segment by segment; ok = 0 when the order was cut. */
 static void merge_finish(struct plan *p, int ok)
 {
-	struct merge *m = &p->m;
+	struct merge *m = p->m;
 	struct plan_version *pv = &p->sum.v[p->cur];
-	for (size_t s = 0; s < m->nseg; s++)
-		merge_place(p, s, PLAN_MAX_OFFER);
-	memcpy(pv->suites, m->out, m->nout * sizeof(uint16_t));
+	if (m) {
+		for (size_t s = 0; s < m->nseg; s++)
+			merge_place(p, s, PLAN_MAX_OFFER);
+		if (m->nout)
+			memcpy(pv->suites, m->out, m->nout * sizeof(uint16_t));
+		free(m);
+		p->m = NULL;
+	}
 	if (!ok)
 		pv->complete = 0;
 	next_version(p);
@@ -1036,10 +1063,15 @@ static void merge_finish(struct plan *p, int ok)
 
 static void merge_start(struct plan *p, const uint64_t *head, size_t top)
 {
-	struct merge *m = &p->m;
+	struct merge *m = calloc(1, sizeof(*m));
 	size_t n = p->sum.v[p->cur].nsuites, s;
 
-	memset(m, 0, sizeof(*m));
+	free(p->m);
+	p->m = m;
+	if (!m) { /* out of memory: the order stays incomplete */
+		merge_finish(p, 0);
+		return;
+	}
 	for (size_t i = 0; i < n; i++)
 		if (bit(head, i)) {
 			if (m->nseg)
@@ -1060,7 +1092,7 @@ static void merge_start(struct plan *p, const uint64_t *head, size_t top)
 
 static int next_merge(struct plan *p, struct plan_probe *o)
 {
-	struct merge *m = &p->m;
+	struct merge *m = p->m;
 	const uint16_t *d = p->sum.v[p->cur].suites;
 
 	for (;;) {
@@ -1107,7 +1139,7 @@ static int next_merge(struct plan *p, struct plan_probe *o)
 
 static void result_merge(struct plan *p, const struct probe_result *r)
 {
-	struct merge *m = &p->m;
+	struct merge *m = p->m;
 	const uint16_t *d = p->sum.v[p->cur].suites;
 	uint16_t pick;
 	size_t s;
@@ -1285,16 +1317,21 @@ struct plan *plan_new(enum enum_mode mode, const char *sni)
 	for (int v = 0; v < PV__COUNT; v++)
 		p->vs[v].known = -1;
 	p->g12_ver = -1;
-	p->m.win = -1;
 	p->phase = PH_BASELINE;
 	p->cur = PV_TLS13;
-	if (sni && strlen(sni) < sizeof(p->sni)) /* longer than any DNS name: send none */
-		memcpy(p->sni, sni, strlen(sni) + 1);
+	if (sni && sni[0] && strlen(sni) < 256) /* longer than any DNS name: send none */
+		p->sni = sni;
 	return p;
 }
 
 void plan_free(struct plan *p)
 {
+	if (!p)
+		return;
+	for (int v = 0; v < PV__COUNT; v++)
+		free(p->sum.v[v].suites);
+	free(p->winhi);
+	free(p->m);
 	free(p);
 }
 
@@ -1306,14 +1343,12 @@ static void finish(struct plan *p)
 	p->phase = PH_DONE;
 }
 
-int plan_next(struct plan *p, struct plan_probe *out)
+const struct plan_probe *plan_next_probe(struct plan *p)
 {
-	if (!p || !out)
-		return 0;
-	if (p->pending) {
-		probe_copy(out, &p->last); /* asked twice: the same probe */
-		return 1;
-	}
+	if (!p)
+		return NULL;
+	if (p->pending)
+		return &p->last; /* asked twice: the same probe */
 	for (;;) {
 		int made = 0;
 		if (p->phase != PH_DONE && p->sum.probes >= PLAN_MAX_PROBES)
@@ -1328,14 +1363,22 @@ int plan_next(struct plan *p, struct plan_probe *out)
 		case PH_GROUPS12: made = next_groups12(p, &p->last); break;
 		case PH_COMPRESSION: made = next_compression(p, &p->last); break;
 		case PH_FALLBACK: made = next_fallback(p, &p->last); break;
-		default: return 0;
+		default: return NULL;
 		}
 		if (made)
 			break;
 	}
 	p->pending = 1;
 	p->sum.probes++;
-	probe_copy(out, &p->last);
+	return &p->last;
+}
+
+int plan_next(struct plan *p, struct plan_probe *out)
+{
+	const struct plan_probe *q = out ? plan_next_probe(p) : NULL;
+	if (!q)
+		return 0;
+	probe_copy(out, q);
 	return 1;
 }
 
@@ -1382,6 +1425,6 @@ const char *plan_phase_name(const struct plan *p)
 	if (!p)
 		return "unknown";
 	if (p->phase == PH_MERGE)
-		return merge_names[p->m.mode];
+		return merge_names[p->m ? p->m->mode : MERGE_LINEAR];
 	return phase_names[p->phase];
 }

@@ -86,7 +86,7 @@ static const char *first_line(const char *text, char *buf, size_t cap)
 /* The EHLO line that carries token (the masked STARTTLS), or the token. */
 static const char *ehlo_line_with(const struct host_result *r, const char *token, char *buf, size_t cap)
 {
-	const char *s = r->ehlo;
+	const char *s = r->ehlo ? r->ehlo : "";
 	while (*s) {
 		const char *e = strchr(s, '\n');
 		size_t n = e ? (size_t)(e - s) : strlen(s);
@@ -101,11 +101,11 @@ static void smtp_object(struct jbuf *jb, const struct host_result *r)
 {
 	char line[RES_SHORT];
 	jb_obj_open(jb, "smtp");
-	if (r->banner[0]) {
+	if (r->banner && r->banner[0]) {
 		jb_str(jb, "banner", r->banner);
 		jb_int(jb, "banner_code", r->banner_code);
 	}
-	if (r->ehlo[0]) {
+	if (r->ehlo && r->ehlo[0]) {
 		lines_array(jb, "ehlo", r->ehlo);
 		jb_int(jb, "ehlo_code", r->ehlo_code);
 		jb_arr_open(jb, "capabilities");
@@ -118,8 +118,9 @@ static void smtp_object(struct jbuf *jb, const struct host_result *r)
 		jb_bool(jb, "helo_fallback", 1);
 	if (r->mode == MODE_STARTTLS && r->starttls != STLS_UNKNOWN)
 		jb_str(jb, "starttls", starttls_state_name(r->starttls));
-	if (r->starttls_reply[0]) {
-		jb_str(jb, "starttls_reply", r->starttls_reply);
+	const char *stls = r->starttls_reply ? r->starttls_reply : "";
+	if (stls[0]) {
+		jb_str(jb, "starttls_reply", stls);
 		jb_int(jb, "starttls_code", r->starttls_code);
 	}
 	if (record_tampered(r)) {
@@ -130,7 +131,7 @@ static void smtp_object(struct jbuf *jb, const struct host_result *r)
 		if (r->banner_masked)
 			jb_bool(jb, "banner_masked", 1);
 		if (starttls_rejected(r))
-			jb_str(jb, "starttls_rejected", r->starttls_reply);
+			jb_str(jb, "starttls_rejected", stls);
 		if (r->plaintext_after_starttls)
 			jb_str(jb, "plaintext_after_starttls", r->plaintext_sample);
 		if (r->echo_token[0])
@@ -138,14 +139,15 @@ static void smtp_object(struct jbuf *jb, const struct host_result *r)
 		/* one entry per sign: what was seen, at which step, the server's (or the device's) words */
 		jb_arr_open(jb, "evidence");
 		if (r->banner_masked)
-			evidence(jb, "banner-masked", "banner", first_line(r->banner, line, sizeof(line)));
+			evidence(jb, "banner-masked", "banner",
+				 first_line(r->banner ? r->banner : "", line, sizeof(line)));
 		if (r->stripped_token[0])
 			evidence(jb, "starttls-token-replaced", "ehlo",
 				 ehlo_line_with(r, r->stripped_token, line, sizeof(line)));
 		if (starttls_rejected(r))
-			evidence(jb, "starttls-rejected-after-advertised", "starttls", r->starttls_reply);
+			evidence(jb, "starttls-rejected-after-advertised", "starttls", stls);
 		if (r->echo_token[0])
-			evidence(jb, "command-echoed-corrupted", "starttls", r->starttls_reply);
+			evidence(jb, "command-echoed-corrupted", "starttls", stls);
 		if (r->plaintext_after_starttls)
 			evidence(jb, "plaintext-after-starttls", "tls-hello", r->plaintext_sample);
 		jb_arr_close(jb);
@@ -457,7 +459,7 @@ static void certificate_object(struct jbuf *jb, const struct host_result *r)
 		jb_int(jb, "depth", v->depth);
 	jb_obj_close(jb);
 	jb_obj_open(jb, "name_match");
-	if (r->sni[0])
+	if (r->sni && r->sni[0])
 		jb_bool(jb, "mx", v->name_match_mx);
 	jb_obj_close(jb);
 	jb_bool(jb, "chain_complete", v->chain_complete);
@@ -527,7 +529,7 @@ int record_host(struct jbuf *jb, const char *scan_id, struct host_result *r)
 	if (r->meta && r->meta->names.n) {
 		for (unsigned i = 0; i < r->meta->names.n; i++)
 			jb_str(jb, NULL, r->meta->names.v[i]);
-	} else if (r->sni[0]) {
+	} else if (r->sni && r->sni[0]) {
 		jb_str(jb, NULL, r->sni);
 	}
 	jb_arr_close(jb);
@@ -553,20 +555,21 @@ int record_host(struct jbuf *jb, const char *scan_id, struct host_result *r)
 		}
 		jb_obj_close(jb);
 	}
-	if (r->name[0])
+	if (r->name && r->name[0])
 		jb_str(jb, "input", r->name);
-	if (r->tag[0])
+	if (r->tag && r->tag[0])
 		jb_str(jb, "tag", r->tag);
 	jb_str(jb, "status", scan_status_name(r->status));
 	if (r->fail_reason[0]) {
 		jb_obj_open(jb, "failure");
 		jb_str(jb, "stage", r->fail_stage);
 		jb_str(jb, "reason", r->fail_reason);
-		if (r->fail_detail[0])
+		if (r->fail_detail && r->fail_detail[0])
 			jb_str(jb, "detail", r->fail_detail);
 		jb_obj_close(jb);
 	}
-	if ((r->mode == MODE_STARTTLS && (r->banner[0] || r->ehlo[0])) || (r->transcript && r->transcript->n))
+	if ((r->mode == MODE_STARTTLS && ((r->banner && r->banner[0]) || (r->ehlo && r->ehlo[0]))) ||
+	    (r->transcript && r->transcript->n))
 		smtp_object(jb, r);
 	if (r->tls.attempted)
 		tls_object(jb, r);

@@ -59,10 +59,14 @@ struct conn {
 	size_t leaf_len;
 	const struct server_flight *flight; /* the parsed flight (certificates), valid until the next conn_init */
 	struct server_flight flight_copy;
-	struct smtp_parser sp;
+	/* Allocated only while needed (memory per connection in flight): the SMTP
+	 * reply parser while a reply is being read (freed on every state change),
+	 * the transmit buffer while bytes wait to be sent (freed by
+	 * conn_tx_consumed once drained; CONN_TX_MAX while a full handshake runs). */
+	struct smtp_parser *sp;
 	struct hello_parser *hp;
-	uint8_t tx[CONN_TX_MAX];
-	size_t txlen;
+	uint8_t *tx;
+	size_t txlen, txcap;
 };
 
 /* Prepare c for a new connection. The result's mode, sni and ip must be set.
@@ -73,6 +77,8 @@ struct conn {
 int conn_init(struct conn *c, const struct conn_config *cfg, struct host_result *res);
 /* Release what conn_init allocated (safe to call twice). */
 void conn_release(struct conn *c);
+/* The driver sent the first n bytes of c->tx: drop them; the buffer is freed when empty. */
+void conn_tx_consumed(struct conn *c, size_t n);
 
 void conn_on_connected(struct conn *c);
 void conn_on_data(struct conn *c, const uint8_t *buf, size_t len);

@@ -107,9 +107,11 @@ struct plan_version {
 	int tested; /* a probe for this version was made */
 	int supported;
 	enum plan_order order;
-	uint16_t suites[PLAN_MAX_OFFER]; /* accepted suites; in the server's order when order == ORDER_SERVER,
-					    else in the order they were found */
+	uint16_t *suites; /* accepted suites; in the server's order when order == ORDER_SERVER,
+			     else in the order they were found (at most PLAN_MAX_OFFER; allocated
+			     as they are found, owned by the plan) */
 	size_t nsuites;
+	size_t cap;       /* suites allocated */
 	int complete;     /* enumeration ran to a refusal (not cut by the probe cap or errors) */
 	uint16_t dh_bits; /* smallest DHE prime seen for this version, 0 if none */
 };
@@ -132,11 +134,15 @@ struct plan_summary {
 
 struct plan;
 
+/* sni (NULL: none) is not copied: it must stay valid until plan_free. */
 struct plan *plan_new(enum enum_mode mode, const char *sni);
 void plan_free(struct plan *p);
 /* Fill *out with the next probe. Returns 1 when there is one, 0 when the
  * plan is finished. The first probe is always PK_BASELINE. */
 int plan_next(struct plan *p, struct plan_probe *out);
+/* The same without the copy: the plan's own probe, valid until the next
+ * plan_next/plan_next_probe/plan_result/plan_free on p; NULL when done. */
+const struct plan_probe *plan_next_probe(struct plan *p);
 /* Report the answer to the probe last returned by plan_next(). */
 void plan_result(struct plan *p, const struct probe_result *r);
 /* What has been learnt so far (valid until plan_free). */

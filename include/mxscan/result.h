@@ -139,23 +139,28 @@ struct host_result {
 	char ip[64];
 	uint16_t port;
 	enum conn_mode mode;
-	char sni[RES_SHORT];  /* MX name used for SNI, "" if none */
-	char name[RES_SHORT]; /* name as given in the input */
-	char tag[64];
+	/* not copies: the target's strings (valid for the scan), NULL or "" if none */
+	const char *sni;  /* MX name used for SNI */
+	const char *name; /* name as given in the input */
+	const char *tag;
 
 	enum scan_status status;
-	char fail_stage[32];         /* connect, banner, ehlo, helo, starttls, tls-hello */
-	char fail_reason[64];        /* refused, timeout, closed, reset, smtp-421, starttls-not-offered, ... */
-	char fail_detail[RES_SHORT]; /* reply text, alert name, errno text */
+	char fail_stage[32];  /* connect, banner, ehlo, helo, starttls, tls-hello */
+	char fail_reason[64]; /* refused, timeout, closed, reset, smtp-421, starttls-not-offered, ... */
+	char *fail_detail; /* reply text, alert name, errno text (< RES_SHORT bytes, allocated to size; NULL: none) */
 
-	char banner[RES_TEXT]; /* banner lines joined by '\n' */
+	/* banner and EHLO (or HELO) reply lines joined by '\n', at most RES_TEXT bytes
+	 * with the NUL, allocated to their size by conn.c; NULL when not received
+	 * or not kept (no_text). host_result_free_text() releases them. */
+	char *banner;
 	int banner_code;
-	char ehlo[RES_TEXT]; /* EHLO (or HELO) reply lines joined by '\n' */
+	char *ehlo;
 	int ehlo_code;
 	int helo_fallback; /* EHLO refused, HELO used */
 	unsigned caps;     /* SMTP_CAP_* */
 	enum starttls_state starttls;
-	char starttls_reply[RES_SHORT];
+	char *starttls_reply; /* first line of the reply to STARTTLS (< RES_SHORT bytes, allocated to size; NULL: none)
+			       */
 	int starttls_code;
 	/* tampering evidence from the dialogue alone */
 	char stripped_token[32]; /* e.g. XXXXXXXA */
@@ -186,5 +191,9 @@ struct host_result {
 	uint64_t start_ms; /* wall clock, ms since epoch */
 	uint64_t duration_ms;
 };
+
+/* Free the text allocated to size (banner, ehlo, fail_detail, starttls_reply)
+ * and set it to NULL (safe on a zeroed result). */
+void host_result_free_text(struct host_result *r);
 
 #endif

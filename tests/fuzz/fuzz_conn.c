@@ -18,13 +18,13 @@
 
 static void check(const struct conn *c, const struct host_result *r)
 {
-	if (c->txlen > sizeof(c->tx))
+	if (c->txlen > CONN_TX_MAX || c->txlen > c->txcap)
 		abort();
 	if (c->state != CONN_DONE && c->timeout_ms == 0)
 		abort();
 	if (c->state == CONN_DONE && r->status != ST_SUCCESS && !r->fail_reason[0])
 		abort();
-	if (memchr(r->banner, 0, sizeof(r->banner)) == NULL || memchr(r->ehlo, 0, sizeof(r->ehlo)) == NULL)
+	if ((r->banner && strlen(r->banner) >= RES_TEXT) || (r->ehlo && strlen(r->ehlo) >= RES_TEXT))
 		abort();
 	if (r->transcript) {
 		if (r->transcript->n > TRANSCRIPT_LINES)
@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r.mode = (data[0] & 1) ? MODE_IMPLICIT : MODE_STARTTLS;
 	memset(&tr, 0, sizeof(tr));
 	r.transcript = (data[0] & 2) ? &tr : NULL;
-	strcpy(r.sni, "mx.example.test");
+	r.sni = "mx.example.test";
 	if (conn_init(&c, &cfg, &r) < 0)
 		return 0;
 	conn_on_connected(&c);
@@ -76,5 +76,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (c.state != CONN_DONE)
 			abort();
 	}
+	host_result_free_text(&r);
 	return 0;
 }

@@ -55,11 +55,12 @@ static struct transcript *run_tr; /* when set, run() records the dialogue there 
 static int run(const char *name, const struct step *steps, size_t n, const struct expect *e, struct host_result *res)
 {
 	static struct conn c;
+	host_result_free_text(res); /* the previous run's */
 	memset(res, 0, sizeof(*res));
 	res->transcript = run_tr;
 	snprintf(res->ip, sizeof(res->ip), "192.0.2.7");
 	res->mode = MODE_STARTTLS;
-	snprintf(res->sni, sizeof(res->sni), "mx1.example.test");
+	res->sni = "mx1.example.test";
 	if (conn_init(&c, &cfg, res) < 0)
 		return 0;
 	int deadlines_ok = 1, sent_ok = 1;
@@ -151,7 +152,7 @@ static void test_connect_errors(void)
 		struct host_result r;
 		memset(&r, 0, sizeof(r));
 		r.mode = cases[i].mode;
-		snprintf(r.sni, sizeof(r.sni), "mx1.example.test");
+		r.sni = "mx1.example.test";
 		if (conn_init(&c, &cfg, &r) < 0) {
 			ok(0, "conn_init");
 			continue;
@@ -163,12 +164,13 @@ static void test_connect_errors(void)
 		   cases[i].mode == MODE_IMPLICIT ? "implicit" : "starttls", scan_status_name(cases[i].st),
 		   cases[i].stage, cases[i].reason, r.fail_stage, r.fail_reason);
 		conn_release(&c);
+		host_result_free_text(&r);
 	}
 }
 
 int main(void)
 {
-	struct host_result r;
+	struct host_result r = { 0 };
 	conn_config_defaults(&cfg);
 	cfg.ehlo_name = "scanner.example.test";
 
@@ -325,6 +327,7 @@ int main(void)
 		ok(c.state == CONN_DONE && res.status == ST_SUCCESS && res.tls.version == 0x0303,
 		   "implicit mode records the ServerHello");
 		conn_release(&c);
+		host_result_free_text(&res);
 	}
 	/* the transcript (engine_config.transcript): S:/C: lines and notes, bounded */
 	{
@@ -396,12 +399,15 @@ int main(void)
 		is_str(scan_status_name(res.status), "connection-refused", "refused connect");
 		is_str(res.fail_stage, "connect", "refused at stage connect");
 		conn_release(&c);
+		host_result_free_text(&res);
 		memset(&res, 0, sizeof(res));
 		conn_init(&c, &cfg, &res);
 		conn_on_timeout(&c);
 		is_str(scan_status_name(res.status), "connection-timeout", "connect timeout");
 		conn_release(&c);
+		host_result_free_text(&res);
 	}
 	test_connect_errors();
+	host_result_free_text(&r);
 	return done_testing();
 }
