@@ -40,7 +40,6 @@ $(LIB): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-# mxscan diagnose reads its records back with mxreport's bounded JSON reader.
 $(BIN)/mxscan: $(MAIN_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

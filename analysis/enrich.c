@@ -13,22 +13,9 @@
 
 int enrich_init(struct enrich *en, const char *geoip, const char *asn_db, char *err, size_t errlen)
 {
-	const char *files[2] = { geoip, asn_db }, *opts[2] = { "--geoip", "--asn-db" };
-	char e[400];
-
 	memset(en, 0, sizeof(*en));
-	en->geo = geo_new();
-	if (!en->geo) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	for (int i = 0; i < 2; i++) {
-		if (files[i] && geo_add(en->geo, files[i], e, sizeof(e)) < 0) {
-			snprintf(err, errlen, "%s: %s", opts[i], e);
-			return -1;
-		}
-	}
-	return 0;
+	en->geo = geo_open(geoip, asn_db, err, errlen);
+	return en->geo ? 0 : -1;
 }
 
 static void enrich_member(struct jr_val *v, const char *key, enum jr_type type)

@@ -399,7 +399,7 @@ static void target_done(struct slot *s)
 		s->res.meta = &e->cfg.meta[s->tidx];
 	s->res.geo = NULL;
 	if (e->cfg.geo) {
-		geo_lookup(e->cfg.geo, s->res.ip, &w->geo);
+		geo_lookup_sa(e->cfg.geo, (const struct sockaddr *)&s->sa, &w->geo);
 		s->res.geo = &w->geo;
 	}
 	s->res.duration_ms = loop_now_ms(w->l) - s->t0;

@@ -4,7 +4,7 @@
  *
  * Design. Each database is opened with MMDB_MODE_MMAP; the MMDB_s is never
  * written after MMDB_open, so it is shared by every thread. A lookup parses
- * the address with inet_pton (numeric only: no resolver is ever involved)
+ * the scanner's sockaddr, or a numeric address string (addr_parse: no resolver is ever involved)
  * and asks each database, in the order added, for the fields still missing:
  * country.iso_code, else country_code (flat schemas), and
  * autonomous_system_number / autonomous_system_organization. Values are
@@ -12,10 +12,9 @@
  * boundary so records stay valid JSON text.
  */
 #include "mxscan/geo.h"
+#include "mxscan/target.h"
 
-#include <arpa/inet.h>
 #include <maxminddb.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,26 +96,29 @@ static int geo_uint(MMDB_entry_s *e, uint32_t *out, const char *const *path)
 
 int geo_lookup(const struct geo *g, const char *ip, struct geo_info *out)
 {
+	struct sockaddr_storage ss;
+
+	if (!ip || addr_parse(ip, &ss) < 0) {
+		memset(out, 0, sizeof(*out));
+		return 0;
+	}
+	return geo_lookup_sa(g, (const struct sockaddr *)&ss, out);
+}
+
+int geo_lookup_sa(const struct geo *g, const struct sockaddr *sa, struct geo_info *out)
+{
 	static const char *const p_iso[] = { "country", "iso_code", NULL };
 	static const char *const p_cc[] = { "country_code", NULL };
 	static const char *const p_asn[] = { "autonomous_system_number", NULL };
 	static const char *const p_org[] = { "autonomous_system_organization", NULL };
-	struct sockaddr_storage ss;
 	int have_org = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (!g || !g->n || !ip)
-		return 0;
-	memset(&ss, 0, sizeof(ss));
-	if (inet_pton(AF_INET, ip, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
-		ss.ss_family = AF_INET;
-	else if (inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
-		ss.ss_family = AF_INET6;
-	else
+	if (!g || !g->n || !sa || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
 		return 0;
 	for (unsigned i = 0; i < g->n; i++) {
 		int mmerr = MMDB_SUCCESS;
-		MMDB_lookup_result_s r = MMDB_lookup_sockaddr(&g->db[i], (const struct sockaddr *)&ss, &mmerr);
+		MMDB_lookup_result_s r = MMDB_lookup_sockaddr(&g->db[i], sa, &mmerr);
 
 		if (mmerr != MMDB_SUCCESS || !r.found_entry)
 			continue; /* includes an IPv6 address in an IPv4-only database */
@@ -127,6 +129,26 @@ int geo_lookup(const struct geo *g, const char *ip, struct geo_info *out)
 			have_org = geo_string(&r.entry, out->as_org, sizeof(out->as_org), p_org);
 	}
 	return out->found;
+}
+
+struct geo *geo_open(const char *geoip, const char *asn_db, char *err, size_t errlen)
+{
+	const char *files[2] = { geoip, asn_db }, *opts[2] = { "--geoip", "--asn-db" };
+	struct geo *g = geo_new();
+	char e[400];
+
+	if (!g) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (files[i] && geo_add(g, files[i], e, sizeof(e)) < 0) {
+			snprintf(err, errlen, "%s: %s", opts[i], e);
+			geo_free(g);
+			return NULL;
+		}
+	}
+	return g;
 }
 
 void geo_free(struct geo *g)

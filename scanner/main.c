@@ -778,19 +778,11 @@ int main(int argc, char **argv)
 	/* Geo databases: opened (and checked to be MaxMind DBs) before any
 	 * output is opened, so a wrong file never truncates a previous scan. */
 	if (geoip || asn_db) {
-		const char *files[2] = { geoip, asn_db }, *opts[2] = { "--geoip", "--asn-db" };
-		geo = geo_new();
+		geo = geo_open(geoip, asn_db, err, sizeof(err));
 		if (!geo) {
-			fprintf(stderr, "mxscan: out of memory\n");
+			fprintf(stderr, "mxscan: %s\n", err);
 			rc = EXIT_USAGE;
 			goto out;
-		}
-		for (int i = 0; i < 2; i++) {
-			if (files[i] && geo_add(geo, files[i], err, sizeof(err)) < 0) {
-				fprintf(stderr, "mxscan: %s: %s\n", opts[i], err);
-				rc = EXIT_USAGE;
-				goto out;
-			}
 		}
 		ec.geo = geo;
 	}

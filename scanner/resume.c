@@ -121,12 +121,7 @@ static int rs_host(struct resume *r, const struct jr_val *rec)
 			return -1;
 		return ts_add(r->names, &t) < 0 ? -1 : 0;
 	}
-	memset(&ss, 0, sizeof(ss));
-	if (inet_pton(AF_INET, ip, &((struct sockaddr_in *)&ss)->sin_addr) == 1)
-		ss.ss_family = AF_INET;
-	else if (inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1)
-		ss.ss_family = AF_INET6;
-	else
+	if (addr_parse(ip, &ss) < 0)
 		return -1;
 	if (rs_addr_key(&t, (const struct sockaddr *)&ss, (uint16_t)port) < 0)
 		return -1;

@@ -556,6 +556,18 @@ static int ts_grow_table(struct target_set *set)
 	return 0;
 }
 
+int addr_parse(const char *s, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, s, &((struct sockaddr_in *)ss)->sin_addr) == 1)
+		ss->ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, s, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1)
+		ss->ss_family = AF_INET6;
+	else
+		return -1;
+	return 0;
+}
+
 int ts_add(struct target_set *set, const struct target *t)
 {
 	return ts_add_idx(set, t, NULL);

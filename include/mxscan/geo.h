@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #define GEO_MAX_DBS 4
 
@@ -41,6 +42,12 @@ unsigned geo_count(const struct geo *g);
  * 1 when some database knows the address, 0 when none does or ip is not an
  * address. Safe to call from several threads at once. */
 int geo_lookup(const struct geo *g, const char *ip, struct geo_info *out);
+/* The same for an address the caller already holds (AF_INET or AF_INET6; the port is ignored). */
+int geo_lookup_sa(const struct geo *g, const struct sockaddr *sa, struct geo_info *out);
+/* geo_new plus geo_add of each file given (either may be NULL): the databases of --geoip and
+ * --asn-db. NULL with a message naming the option in err when a file is missing or is not a
+ * MaxMind DB, or on ENOMEM. */
+struct geo *geo_open(const char *geoip, const char *asn_db, char *err, size_t errlen);
 void geo_free(struct geo *g);
 
 #endif

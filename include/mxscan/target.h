@@ -76,6 +76,10 @@ void ts_free(struct target_set *set);
  * (empty host, or has_addr with a family other than AF_INET/AF_INET6).
  */
 int ts_add(struct target_set *set, const struct target *t);
+
+/* A numeric IPv4 or IPv6 address (no port, no brackets) into ss, port 0. 0, or -1 when s is
+ * not one. */
+int addr_parse(const char *s, struct sockaddr_storage *ss);
 /* Number of stored (distinct) targets. */
 /* ts_add that also gives the index of the target in the set (the existing
  * one for a duplicate). */
