@@ -23,6 +23,7 @@
  */
 #include "mxscan/diagnose.h"
 #include "mxscan/capture.h"
+#include "mxscan/cliopt.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -1355,19 +1356,6 @@ static const struct option diag_opts[] = {
 	{ 0, 0, 0, 0 },
 };
 
-static int secs_opt(const char *s, unsigned *ms, const char *opt)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || *end || v <= 0 || v > 86400) {
-		fprintf(stderr, "mxscan diagnose: %s expects seconds between 0 and 86400, got '%s'\n", opt, s);
-		return -1;
-	}
-	*ms = (unsigned)(v * 1000.0);
-	return 0;
-}
-
 /* Hosts from the target set, in its order. */
 static int hosts_from(struct diag *d, const struct target_set *ts)
 {
@@ -1443,17 +1431,8 @@ int diagnose_main(int argc, char **argv)
 			break;
 		}
 		case DO_MODE:
-			if (!strcmp(optarg, "auto"))
-				d.ec.mode = MODE_AUTO;
-			else if (!strcmp(optarg, "starttls"))
-				d.ec.mode = MODE_STARTTLS;
-			else if (!strcmp(optarg, "implicit"))
-				d.ec.mode = MODE_IMPLICIT;
-			else {
-				fprintf(stderr, "mxscan diagnose: --mode is auto, starttls or implicit, not '%s'\n",
-					optarg);
+			if (cli_mode("mxscan diagnose", optarg, &d.ec.mode) < 0)
 				return DIAG_EXIT_USAGE;
-			}
 			break;
 		case DO_CA_FILE: ca_file = optarg; break;
 		case DO_RESOLVER:
@@ -1461,6 +1440,8 @@ int diagnose_main(int argc, char **argv)
 				fprintf(stderr, "mxscan diagnose: at most 16 --resolver options\n");
 				return DIAG_EXIT_USAGE;
 			}
+			if (cli_resolver("mxscan diagnose", optarg) < 0)
+				return DIAG_EXIT_USAGE;
 			d.resolvers[d.nres++] = optarg;
 			break;
 		case DO_BLOCKLIST: blockfile = optarg; break;
@@ -1472,26 +1453,23 @@ int diagnose_main(int argc, char **argv)
 			allow[nallow++] = optarg;
 			break;
 		case DO_EHLO:
-			if (!*optarg || strlen(optarg) >= sizeof(ehlo) || strpbrk(optarg, " \r\n\t")) {
-				fprintf(stderr, "mxscan diagnose: --ehlo needs a host name without spaces\n");
+			if (cli_ehlo("mxscan diagnose", optarg, ehlo, sizeof(ehlo)) < 0)
 				return DIAG_EXIT_USAGE;
-			}
-			snprintf(ehlo, sizeof(ehlo), "%s", optarg);
 			break;
 		case DO_CONNECT_TIMEOUT:
-			if (secs_opt(optarg, &d.ec.conn.connect_ms, "--connect-timeout") < 0)
+			if (cli_secs("mxscan diagnose", optarg, &d.ec.conn.connect_ms, "--connect-timeout") < 0)
 				return DIAG_EXIT_USAGE;
 			break;
 		case DO_BANNER_TIMEOUT:
-			if (secs_opt(optarg, &d.ec.conn.banner_ms, "--banner-timeout") < 0)
+			if (cli_secs("mxscan diagnose", optarg, &d.ec.conn.banner_ms, "--banner-timeout") < 0)
 				return DIAG_EXIT_USAGE;
 			break;
 		case DO_TIMEOUT:
-			if (secs_opt(optarg, &d.ec.conn.command_ms, "--timeout") < 0)
+			if (cli_secs("mxscan diagnose", optarg, &d.ec.conn.command_ms, "--timeout") < 0)
 				return DIAG_EXIT_USAGE;
 			break;
 		case DO_TLS_TIMEOUT:
-			if (secs_opt(optarg, &d.ec.conn.tls_ms, "--tls-timeout") < 0)
+			if (cli_secs("mxscan diagnose", optarg, &d.ec.conn.tls_ms, "--tls-timeout") < 0)
 				return DIAG_EXIT_USAGE;
 			break;
 		case DO_CAPTURE: cap_iface = optarg; break;

@@ -23,6 +23,7 @@
 #include "mxscan/diagnose.h"
 
 #include "mxscan/capture.h"
+#include "mxscan/cliopt.h"
 #include "mxscan/domains.h"
 #include "mxscan/engine.h"
 #include "mxscan/geo.h"
@@ -168,19 +169,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	interrupted++;
-}
-
-static int parse_secs(const char *s, unsigned *ms_out, const char *opt)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || *end || v <= 0 || v > 86400) {
-		fprintf(stderr, "mxscan: %s expects seconds between 0 and 86400, got '%s'\n", opt, s);
-		return -1;
-	}
-	*ms_out = (unsigned)(v * 1000.0);
-	return 0;
 }
 
 static int parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned long *out, const char *opt)
@@ -543,16 +531,8 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			break;
 		case OPT_MODE:
-			if (!strcmp(optarg, "auto"))
-				ec.mode = MODE_AUTO;
-			else if (!strcmp(optarg, "starttls"))
-				ec.mode = MODE_STARTTLS;
-			else if (!strcmp(optarg, "implicit"))
-				ec.mode = MODE_IMPLICIT;
-			else {
-				fprintf(stderr, "mxscan: --mode is auto, starttls or implicit, not '%s'\n", optarg);
+			if (cli_mode("mxscan", optarg, &ec.mode) < 0)
 				return EXIT_USAGE;
-			}
 			break;
 		case OPT_ENUM: {
 			int m = enum_mode_parse(optarg);
@@ -609,7 +589,7 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			break;
 		case OPT_FLUSH_SECS:
-			if (parse_secs(optarg, &flush_ms, "--flush-secs") < 0)
+			if (cli_secs("mxscan", optarg, &flush_ms, "--flush-secs") < 0)
 				return EXIT_USAGE;
 			break;
 		case OPT_APPEND: append = 1; break;
@@ -626,49 +606,39 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			break;
 		case OPT_EHLO:
-			if (!*optarg || strlen(optarg) >= sizeof(ehlo) || strpbrk(optarg, " \r\n\t")) {
-				fprintf(stderr,
-					"mxscan: --ehlo needs a host name without spaces (at most 255 bytes)\n");
+			if (cli_ehlo("mxscan", optarg, ehlo, sizeof(ehlo)) < 0)
 				return EXIT_USAGE;
-			}
-			snprintf(ehlo, sizeof(ehlo), "%s", optarg);
 			break;
 		case OPT_CONNECT_TIMEOUT:
-			if (parse_secs(optarg, &ec.conn.connect_ms, "--connect-timeout") < 0)
+			if (cli_secs("mxscan", optarg, &ec.conn.connect_ms, "--connect-timeout") < 0)
 				return EXIT_USAGE;
 			break;
 		case OPT_BANNER_TIMEOUT:
-			if (parse_secs(optarg, &ec.conn.banner_ms, "--banner-timeout") < 0)
+			if (cli_secs("mxscan", optarg, &ec.conn.banner_ms, "--banner-timeout") < 0)
 				return EXIT_USAGE;
 			break;
 		case OPT_TIMEOUT:
-			if (parse_secs(optarg, &ec.conn.command_ms, "--timeout") < 0)
+			if (cli_secs("mxscan", optarg, &ec.conn.command_ms, "--timeout") < 0)
 				return EXIT_USAGE;
 			break;
 		case OPT_TLS_TIMEOUT:
-			if (parse_secs(optarg, &ec.conn.tls_ms, "--tls-timeout") < 0)
+			if (cli_secs("mxscan", optarg, &ec.conn.tls_ms, "--tls-timeout") < 0)
 				return EXIT_USAGE;
 			break;
 		case OPT_HOST_TIMEOUT:
-			if (parse_secs(optarg, &ec.host_ms, "--host-timeout") < 0)
+			if (cli_secs("mxscan", optarg, &ec.host_ms, "--host-timeout") < 0)
 				return EXIT_USAGE;
 			break;
-		case OPT_RESOLVER: {
-			struct target rt;
+		case OPT_RESOLVER:
 			if (nresolvers >= 16) {
 				fprintf(stderr, "mxscan: at most 16 --resolver options\n");
 				return EXIT_USAGE;
 			}
-			/* The form resolve_set_servers accepts, checked now rather than after the
-			 * input is read. */
-			if (target_parse_line(optarg, strlen(optarg), &rt, err, sizeof(err)) != 1 || !rt.has_addr ||
-			    rt.sni[0] || rt.tag[0] || strpbrk(optarg, ",#")) {
-				fprintf(stderr, "mxscan: --resolver '%s' is not IP, IP:PORT or [IPv6]:PORT\n", optarg);
+			/* checked now rather than after the input is read */
+			if (cli_resolver("mxscan", optarg) < 0)
 				return EXIT_USAGE;
-			}
 			resolvers[nresolvers++] = optarg;
 			break;
-		}
 		case OPT_BLOCKLIST: blocklist = optarg; break;
 		case OPT_ALLOWLIST:
 			if (nallow >= MAX_LIST) {
@@ -699,7 +669,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case OPT_BACKOFF:
-			if (parse_secs(optarg, &ec.backoff_ms, "--backoff") < 0)
+			if (cli_secs("mxscan", optarg, &ec.backoff_ms, "--backoff") < 0)
 				return EXIT_USAGE;
 			break;
 		case OPT_RATE:
