@@ -221,17 +221,22 @@ static int tx_reserve(struct conn *c, size_t n)
 	return 0;
 }
 
+/* Drop the transmit buffer (exists only while bytes wait to be sent). */
+static void tx_drop(struct conn *c)
+{
+	free(c->tx);
+	c->tx = NULL;
+	c->txlen = c->txcap = 0;
+}
+
 void conn_tx_consumed(struct conn *c, size_t n)
 {
 	if (n > c->txlen)
 		n = c->txlen;
 	memmove(c->tx, c->tx + n, c->txlen - n);
 	c->txlen -= n;
-	if (c->txlen == 0) {
-		free(c->tx);
-		c->tx = NULL;
-		c->txcap = 0;
-	}
+	if (c->txlen == 0)
+		tx_drop(c);
 }
 
 static void send_text(struct conn *c, const char *s)
@@ -569,9 +574,7 @@ int conn_init(struct conn *c, const struct conn_config *cfg, struct host_result 
 	c->res = res;
 	c->leaf = NULL;
 	c->leaf_len = 0;
-	free(c->tx); /* unsent bytes of the previous connection */
-	c->tx = NULL;
-	c->txlen = c->txcap = 0;
+	tx_drop(c); /* unsent bytes of the previous connection */
 	res->connections++;
 	enter(c, CONN_EXPECT_CONNECT);
 	return 0;
@@ -585,9 +588,7 @@ void conn_release(struct conn *c)
 	c->hp = NULL;
 	free(c->sp);
 	c->sp = NULL;
-	free(c->tx);
-	c->tx = NULL;
-	c->txlen = c->txcap = 0;
+	tx_drop(c);
 }
 
 void conn_on_connected(struct conn *c)
