@@ -384,19 +384,14 @@ long conn_build_baseline_hello(const char *sni, uint8_t *out, size_t cap)
 
 static void send_client_hello(struct conn *c)
 {
-	long n = -1;
-	if (c->hello && tx_reserve(c, c->hello_len) == 0) {
-		memcpy(c->tx + c->txlen, c->hello, c->hello_len);
-		n = (long)c->hello_len;
-	} else if (!c->hello) {
-		uint8_t tmp[CONN_TX_MAX];
-		n = conn_build_baseline_hello(c->res->sni && c->res->sni[0] ? c->res->sni : NULL, tmp,
-					      sizeof(tmp) - c->txlen);
-		if (n >= 0 && tx_reserve(c, (size_t)n) == 0)
-			memcpy(c->tx + c->txlen, tmp, (size_t)n);
-		else
-			n = -1;
-	}
+	uint8_t tmp[CONN_TX_MAX];
+	long n = c->hello_opts ? hello_build(c->hello_opts, tmp, sizeof(tmp) - c->txlen)
+			       : conn_build_baseline_hello(c->res->sni && c->res->sni[0] ? c->res->sni : NULL, tmp,
+							   sizeof(tmp) - c->txlen);
+	if (n >= 0 && tx_reserve(c, (size_t)n) == 0)
+		memcpy(c->tx + c->txlen, tmp, (size_t)n);
+	else
+		n = -1;
 	if (n < 0) {
 		failure(c, ST_UNKNOWN_ERROR, "hello-build", "ClientHello does not fit");
 		enter(c, CONN_DONE);
@@ -405,7 +400,8 @@ static void send_client_hello(struct conn *c)
 	c->txlen += (size_t)n;
 	tr_note(c, "TLS ClientHello sent (%ld bytes)", n);
 	c->res->tls.attempted = 1;
-	hello_parser_reset(c->hp, 0);
+	if (c->hp) /* a parser exists only once an answer arrived (a second hello on one connection) */
+		hello_parser_reset(c->hp, 0);
 	enter(c, CONN_EXPECT_SERVER_HELLO);
 }
 
@@ -564,12 +560,14 @@ static void on_handshake_bytes(struct conn *c, const uint8_t *buf, size_t len)
 
 int conn_init(struct conn *c, const struct conn_config *cfg, struct host_result *res)
 {
-	struct hello_parser *hp = c->hp;
 	hs_free(c->hs); /* the previous connection's handshake, if any */
 	memset(c, 0, offsetof(struct conn, sp));
-	c->hp = hp ? hp : hello_parser_new(0);
-	if (!c->hp)
-		return -1;
+	/* the previous connection's parser and flight: a connection holds them only
+	 * from the first byte of its server's answer on */
+	hello_parser_free(c->hp);
+	c->hp = NULL;
+	free(c->flight_copy);
+	c->flight_copy = NULL;
 	c->cfg = cfg;
 	c->res = res;
 	c->leaf = NULL;
@@ -586,6 +584,9 @@ void conn_release(struct conn *c)
 	c->hs = NULL;
 	hello_parser_free(c->hp);
 	c->hp = NULL;
+	free(c->flight_copy);
+	c->flight_copy = NULL;
+	c->flight = NULL;
 	free(c->sp);
 	c->sp = NULL;
 	tx_drop(c);
@@ -755,6 +756,11 @@ static void on_tls_bytes(struct conn *c, const uint8_t *buf, size_t len)
 {
 	struct server_flight f;
 	struct host_result *res = c->res;
+	if (!c->hp && !(c->hp = hello_parser_new(0))) {
+		failure(c, ST_UNKNOWN_ERROR, "out-of-memory", "TLS parser");
+		enter(c, CONN_DONE);
+		return;
+	}
 	int st = hello_parse(c->hp, buf, len, &f);
 	if (st == HELLO_NEED_MORE)
 		return;
@@ -778,10 +784,14 @@ static void on_tls_bytes(struct conn *c, const uint8_t *buf, size_t len)
 			t->compression = f.compression;
 			if (f.ncerts > 0) {
 				/* parsed by the driver, once per host: X.509 parsing costs more than the probe */
-				c->leaf = f.cert[0];
-				c->leaf_len = f.cert_len[0];
-				c->flight_copy = f;
-				c->flight = &c->flight_copy;
+				if (!c->flight_copy)
+					c->flight_copy = malloc(sizeof(*c->flight_copy));
+				if (c->flight_copy) {
+					c->leaf = f.cert[0];
+					c->leaf_len = f.cert_len[0];
+					*c->flight_copy = f;
+					c->flight = c->flight_copy;
+				}
 			}
 			t->reneg_info = f.has_reneg_info;
 			if (f.got_alert) {

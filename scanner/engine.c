@@ -54,8 +54,6 @@ struct slot {
 	struct host_result pres; /* scratch result of the later probe connections */
 	struct plan *plan;
 	const struct plan_probe *probe; /* the plan's current probe (plan_next_probe), not a copy */
-	uint8_t *hello;                 /* this probe's ClientHello, sized to the largest this host needed */
-	size_t hello_cap;
 	struct sockaddr_storage sa;
 	socklen_t salen;
 	unsigned nconn;
@@ -89,10 +87,9 @@ struct worker {
 	pthread_t th;
 	size_t *defer; /* targets taken whose IP had per_ip targets in flight: started later */
 	unsigned ndefer, defer_cap;
-	int defer_check;                /* an IP share was freed (or time passed): look at defer again */
-	uint64_t rate_next_us;          /* --rate: this thread's next free connection time (GCRA) */
-	uint64_t rate_gap_us;           /* --rate: threads / rate */
-	uint8_t hello_tmp[CONN_TX_MAX]; /* ClientHellos are built here, then copied to their slot */
+	int defer_check;       /* an IP share was freed (or time passed): look at defer again */
+	uint64_t rate_next_us; /* --rate: this thread's next free connection time (GCRA) */
+	uint64_t rate_gap_us;  /* --rate: threads / rate */
 };
 
 struct engine {
@@ -688,28 +685,10 @@ static int start_conn(struct slot *s, int first)
 		s->c.state = CONN_DONE;
 		return 0;
 	}
-	long n = s->handshaking ? 0 : hello_build(&s->probe->opts, w->hello_tmp, sizeof(w->hello_tmp));
-	if (n > 0 && (size_t)n > s->hello_cap) {
-		/* a few hundred bytes, not a 17 KiB buffer per slot: memory per connection */
-		uint8_t *nb = realloc(s->hello, (size_t)n);
-		if (!nb) {
-			r->status = ST_UNKNOWN_ERROR;
-			snprintf(r->fail_stage, sizeof(r->fail_stage), "connect");
-			snprintf(r->fail_reason, sizeof(r->fail_reason), "out-of-memory");
-			s->c.state = CONN_DONE;
-			return 0;
-		}
-		s->hello = nb;
-		s->hello_cap = (size_t)n;
-	}
-	if (n > 0)
-		memcpy(s->hello, w->hello_tmp, (size_t)n);
 	if (s->handshaking)
 		s->c.hs_ctx = e->hs_ctx;
-	if (n > 0) {
-		s->c.hello = s->hello;
-		s->c.hello_len = (size_t)n;
-	}
+	else
+		s->c.hello_opts = &s->probe->opts; /* built by conn when TLS starts, straight into its buffer */
 	timer_init(&s->timer, on_timer, s);
 	/* The capture follows the host's very first connection; retries of a turned-away
 	 * baseline (a reset at STARTTLS, a 421) are not followed again. */
@@ -999,7 +978,6 @@ static void worker_free(struct worker *w)
 			conn_release(&w->slots[i].c);
 			host_result_free_text(&w->slots[i].res);
 			host_result_free_text(&w->slots[i].pres);
-			free(w->slots[i].hello);
 		}
 	free(w->slots);
 	free(w->free_stack);

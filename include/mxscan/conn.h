@@ -51,28 +51,34 @@ struct conn {
 	int rearm;           /* set when a state was entered: the driver must (re)arm the timer */
 	const struct conn_config *cfg;
 	struct host_result *res;
-	const uint8_t *hello; /* ClientHello to send (set by the driver before connect); NULL = baseline */
-	size_t hello_len;
+	/* ClientHello to send, built when TLS starts (set by the driver after conn_init; must stay
+	 * valid until DONE); NULL = the baseline hello */
+	const struct hello_opts *hello_opts;
 	struct hs_ctx *hs_ctx; /* set by the driver after conn_init: do a full handshake instead of a probe */
 	struct hs *hs;
 	const uint8_t *leaf; /* leaf certificate DER seen in the flight (TLS <= 1.2), valid until the next conn_init */
 	size_t leaf_len;
 	const struct server_flight *flight; /* the parsed flight (certificates), valid until the next conn_init */
-	struct server_flight flight_copy;
 	/* Allocated only while needed (memory per connection in flight): the SMTP
 	 * reply parser while a reply is being read (freed on every state change),
 	 * the transmit buffer while bytes wait to be sent (freed by
-	 * conn_tx_consumed once drained; CONN_TX_MAX while a full handshake runs). */
+	 * conn_tx_consumed once drained; CONN_TX_MAX while a full handshake runs),
+	 * the TLS parser from the first byte of the server's answer to the next
+	 * conn_init (a connection waiting for its answer holds none), the copy of a
+	 * flight with certificates from then until the next conn_init. */
 	struct smtp_parser *sp;
 	struct hello_parser *hp;
+	struct server_flight *flight_copy;
 	uint8_t *tx;
 	size_t txlen, txcap;
 };
 
 /* Prepare c for a new connection. The result's mode, sni and ip must be set.
- * Enters CONN_EXPECT_CONNECT with c->hello NULL (the baseline hello is built
- * when TLS starts); a driver that wants another hello sets c->hello and
- * c->hello_len after conn_init (the bytes must stay valid until DONE).
+ * Enters CONN_EXPECT_CONNECT with c->hello_opts NULL (the baseline hello is
+ * built when TLS starts); a driver that wants another hello sets
+ * c->hello_opts after conn_init (the options and what they point to must stay
+ * valid until DONE): the hello is built from them when TLS starts, straight
+ * into the transmit buffer, so nothing is held for it before or after.
  * Returns 0, or -1 if allocation failed. */
 int conn_init(struct conn *c, const struct conn_config *cfg, struct host_result *res);
 /* Release what conn_init allocated (safe to call twice). */
