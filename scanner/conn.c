@@ -140,6 +140,17 @@ static void set_text(char **dst, const char *s)
 	}
 }
 
+/* Keep the first bytes of plaintext seen where TLS was due, printable. */
+static void set_plain_sample(struct host_result *r, const uint8_t *buf, size_t len)
+{
+	char s[RES_PLAIN_SAMPLE];
+	size_t k = 0;
+	for (size_t i = 0; i < len && k + 1 < sizeof(s); i++)
+		s[k++] = (buf[i] >= 0x20 && buf[i] < 0x7f) ? (char)buf[i] : '.';
+	s[k] = 0;
+	set_text(&r->plaintext_sample, s);
+}
+
 /* Record a failure; the first one wins. */
 static void failure(struct conn *c, enum scan_status st, const char *reason, const char *detail)
 {
@@ -147,7 +158,7 @@ static void failure(struct conn *c, enum scan_status st, const char *reason, con
 	if (r->fail_reason[0])
 		return;
 	r->status = st;
-	snprintf(r->fail_stage, sizeof(r->fail_stage), "%s", conn_state_name(c->state));
+	r->fail_stage = conn_state_name(c->state);
 	snprintf(r->fail_reason, sizeof(r->fail_reason), "%s", reason);
 	set_text(&r->fail_detail, detail ? detail : "");
 }
@@ -265,6 +276,12 @@ void host_result_free_text(struct host_result *r)
 	r->fail_detail = NULL;
 	free(r->starttls_reply);
 	r->starttls_reply = NULL;
+	free(r->stripped_token);
+	r->stripped_token = NULL;
+	free(r->plaintext_sample);
+	r->plaintext_sample = NULL;
+	free(r->echo_token);
+	r->echo_token = NULL;
 }
 
 /* Join reply lines with '\n' into dst. */
@@ -677,7 +694,7 @@ static void on_ehlo(struct conn *c, const struct smtp_reply *r)
 		}
 		if (caps.stripped) {
 			res->starttls = STLS_STRIPPED;
-			snprintf(res->stripped_token, sizeof(res->stripped_token), "%s", caps.stripped_token);
+			set_text(&res->stripped_token, caps.stripped_token);
 			failure(c, ST_APPLICATION_ERROR, "starttls-stripped", caps.stripped_token);
 		} else {
 			res->starttls = STLS_ABSENT;
@@ -729,8 +746,9 @@ static void on_starttls(struct conn *c, const struct smtp_reply *r)
 		failure(c, ST_APPLICATION_ERROR, "starttls-rejected", smtp_line(r, 0));
 	}
 	/* a server that quotes what it got shows what the path did to our command */
-	if (r->code >= 500)
-		smtp_echo_corrupted(r, res->echo_token, sizeof(res->echo_token));
+	char echo[16];
+	if (r->code >= 500 && smtp_echo_corrupted(r, echo, sizeof(echo)))
+		set_text(&res->echo_token, echo);
 	smtp_refused(c, r); /* the first failure recorded wins */
 }
 
@@ -820,7 +838,7 @@ static void on_tls_bytes(struct conn *c, const uint8_t *buf, size_t len)
 		st == HELLO_ERR_NOT_TLS ? f.not_tls : hello_status_name(st));
 	if (st == HELLO_ERR_NOT_TLS && looks_like_smtp(f.not_tls)) {
 		res->plaintext_after_starttls = 1;
-		snprintf(res->plaintext_sample, sizeof(res->plaintext_sample), "%s", f.not_tls);
+		set_plain_sample(res, (const uint8_t *)f.not_tls, strlen(f.not_tls));
 		failure(c, ST_PROTOCOL_ERROR, "plaintext-after-starttls", f.not_tls);
 	} else {
 		failure(c, ST_PROTOCOL_ERROR, st == HELLO_ERR_NOT_TLS ? "not-tls" : "tls-malformed",
@@ -869,13 +887,8 @@ void conn_on_data(struct conn *c, const uint8_t *buf, size_t len)
 				 * answered: plaintext injected into the TLS stream (the
 				 * STARTTLS command-injection symptom, CVE-2011-0411 class).
 				 * Discard them and flag it. */
-				struct host_result *res = c->res;
-				size_t k = 0;
-				res->plaintext_after_starttls = 1;
-				for (size_t i = 0; i < len && k + 1 < sizeof(res->plaintext_sample); i++)
-					res->plaintext_sample[k++] =
-						(buf[i] >= 0x20 && buf[i] < 0x7f) ? (char)buf[i] : '.';
-				res->plaintext_sample[k] = 0;
+				c->res->plaintext_after_starttls = 1;
+				set_plain_sample(c->res, buf, len);
 				return;
 			}
 			break;

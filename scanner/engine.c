@@ -471,7 +471,7 @@ static void probe_outcome(const struct host_result *r, struct probe_result *pr)
 	} else if (t->got_alert) {
 		pr->outcome = PO_ALERT;
 		pr->alert = t->alert_desc;
-	} else if (!t->attempted || strcmp(r->fail_stage, "tls-hello") != 0) {
+	} else if (!t->attempted || !r->fail_stage || strcmp(r->fail_stage, "tls-hello") != 0) {
 		pr->outcome = PO_NO_TLS;
 	} else if (!strcmp(r->fail_reason, "closed")) {
 		pr->outcome = PO_CLOSED;
@@ -494,7 +494,7 @@ static int launch(struct slot *s);
  * an answer (nothing listens there) and is not retried. */
 static int turned_away(const struct host_result *r)
 {
-	if (r->tls.attempted || !r->fail_stage[0] || !strcmp(r->fail_stage, "connect"))
+	if (r->tls.attempted || !r->fail_stage || !strcmp(r->fail_stage, "connect"))
 		return 0;
 	return !strcmp(r->fail_reason, "smtp-421") || !strcmp(r->fail_reason, "reset") ||
 	       !strcmp(r->fail_reason, "closed") || !strcmp(r->fail_reason, "timeout");
@@ -680,7 +680,7 @@ static int start_conn(struct slot *s, int first)
 	s->fd = -1;
 	if (conn_init(&s->c, &e->cfg.conn, r) < 0) {
 		r->status = ST_UNKNOWN_ERROR;
-		snprintf(r->fail_stage, sizeof(r->fail_stage), "connect");
+		r->fail_stage = "connect";
 		snprintf(r->fail_reason, sizeof(r->fail_reason), "out-of-memory");
 		s->c.state = CONN_DONE;
 		return 0;
@@ -843,7 +843,7 @@ static int start_target(struct worker *w, size_t idx)
 	s->plan = plan_new((enum enum_mode)e->cfg.enum_mode, r->sni[0] ? r->sni : NULL);
 	if (!s->plan || !(s->probe = plan_next_probe(s->plan))) {
 		r->status = ST_UNKNOWN_ERROR;
-		snprintf(r->fail_stage, sizeof(r->fail_stage), "connect");
+		r->fail_stage = "connect";
 		snprintf(r->fail_reason, sizeof(r->fail_reason), "out-of-memory");
 		target_done(s);
 		return 0;

@@ -62,7 +62,7 @@ static int starttls_rejected(const struct host_result *r)
 
 int record_tampered(const struct host_result *r)
 {
-	return r->stripped_token[0] || r->banner_masked || r->plaintext_after_starttls || r->echo_token[0] ||
+	return r->stripped_token || r->banner_masked || r->plaintext_after_starttls || r->echo_token ||
 	       starttls_rejected(r);
 }
 
@@ -126,30 +126,31 @@ static void smtp_object(struct jbuf *jb, const struct host_result *r)
 	if (record_tampered(r)) {
 		jb_obj_open(jb, "tampering");
 		/* the flat keys of schema 1, kept for readers of earlier records */
-		if (r->stripped_token[0])
+		if (r->stripped_token)
 			jb_str(jb, "starttls_token", r->stripped_token);
 		if (r->banner_masked)
 			jb_bool(jb, "banner_masked", 1);
 		if (starttls_rejected(r))
 			jb_str(jb, "starttls_rejected", stls);
 		if (r->plaintext_after_starttls)
-			jb_str(jb, "plaintext_after_starttls", r->plaintext_sample);
-		if (r->echo_token[0])
+			jb_str(jb, "plaintext_after_starttls", r->plaintext_sample ? r->plaintext_sample : "");
+		if (r->echo_token)
 			jb_str(jb, "command_echo", r->echo_token);
 		/* one entry per sign: what was seen, at which step, the server's (or the device's) words */
 		jb_arr_open(jb, "evidence");
 		if (r->banner_masked)
 			evidence(jb, "banner-masked", "banner",
 				 first_line(r->banner ? r->banner : "", line, sizeof(line)));
-		if (r->stripped_token[0])
+		if (r->stripped_token)
 			evidence(jb, "starttls-token-replaced", "ehlo",
 				 ehlo_line_with(r, r->stripped_token, line, sizeof(line)));
 		if (starttls_rejected(r))
 			evidence(jb, "starttls-rejected-after-advertised", "starttls", stls);
-		if (r->echo_token[0])
+		if (r->echo_token)
 			evidence(jb, "command-echoed-corrupted", "starttls", stls);
 		if (r->plaintext_after_starttls)
-			evidence(jb, "plaintext-after-starttls", "tls-hello", r->plaintext_sample);
+			evidence(jb, "plaintext-after-starttls", "tls-hello",
+				 r->plaintext_sample ? r->plaintext_sample : "");
 		jb_arr_close(jb);
 		jb_obj_close(jb);
 	}
@@ -562,7 +563,7 @@ int record_host(struct jbuf *jb, const char *scan_id, struct host_result *r)
 	jb_str(jb, "status", scan_status_name(r->status));
 	if (r->fail_reason[0]) {
 		jb_obj_open(jb, "failure");
-		jb_str(jb, "stage", r->fail_stage);
+		jb_str(jb, "stage", r->fail_stage ? r->fail_stage : "");
 		jb_str(jb, "reason", r->fail_reason);
 		if (r->fail_detail && r->fail_detail[0])
 			jb_str(jb, "detail", r->fail_detail);

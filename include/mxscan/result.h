@@ -32,8 +32,9 @@ const char *conn_mode_name(enum conn_mode m);
 enum starttls_state { STLS_UNKNOWN = 0, STLS_OFFERED, STLS_ABSENT, STLS_STRIPPED, STLS__COUNT };
 const char *starttls_state_name(enum starttls_state s);
 
-#define RES_TEXT  2048
-#define RES_SHORT 256
+#define RES_TEXT         2048
+#define RES_SHORT        256
+#define RES_PLAIN_SAMPLE 96 /* plaintext kept where TLS was due, with the NUL */
 
 struct tls_probe_result {
 	int attempted;
@@ -136,7 +137,7 @@ struct transcript {
 };
 
 struct host_result {
-	char ip[64];
+	char ip[48]; /* INET6_ADDRSTRLEN (46) with room to spare */
 	uint16_t port;
 	enum conn_mode mode;
 	/* not copies: the target's strings (valid for the scan), NULL or "" if none */
@@ -145,8 +146,9 @@ struct host_result {
 	const char *tag;
 
 	enum scan_status status;
-	char fail_stage[32];  /* connect, banner, ehlo, helo, starttls, tls-hello */
-	char fail_reason[64]; /* refused, timeout, closed, reset, smtp-421, starttls-not-offered, ... */
+	const char *fail_stage; /* a static string (conn_state_name): connect, banner, ehlo, helo, starttls,
+				 * tls-hello; NULL: no failure */
+	char fail_reason[32];   /* refused, timeout, closed, reset, smtp-421, starttls-not-offered, ... */
 	char *fail_detail; /* reply text, alert name, errno text (< RES_SHORT bytes, allocated to size; NULL: none) */
 
 	/* banner and EHLO (or HELO) reply lines joined by '\n', at most RES_TEXT bytes
@@ -162,12 +164,13 @@ struct host_result {
 	char *starttls_reply; /* first line of the reply to STARTTLS (< RES_SHORT bytes, allocated to size; NULL: none)
 			       */
 	int starttls_code;
-	/* tampering evidence from the dialogue alone */
-	char stripped_token[32]; /* e.g. XXXXXXXA */
+	/* tampering evidence from the dialogue alone (the text allocated to size, NULL: none;
+	 * host_result_free_text() releases it) */
+	char *stripped_token; /* e.g. XXXXXXXA */
 	int banner_masked;
 	int plaintext_after_starttls; /* bytes after the 220 to STARTTLS before the TLS hello */
-	char plaintext_sample[96];
-	char echo_token[32]; /* the server echoed our STARTTLS back corrupted (e.g. XXXXXXXX) in a 5xx */
+	char *plaintext_sample;       /* those bytes, non-printable ones as '.', < RES_PLAIN_SAMPLE bytes */
+	char *echo_token;             /* the server echoed our STARTTLS back corrupted (e.g. XXXXXXXX) in a 5xx */
 
 	struct tls_probe_result tls;
 
@@ -192,7 +195,7 @@ struct host_result {
 	uint64_t duration_ms;
 };
 
-/* Free the text allocated to size (banner, ehlo, fail_detail, starttls_reply)
+/* Free the text allocated to size (banner, ehlo, fail_detail, starttls_reply, tampering evidence)
  * and set it to NULL (safe on a zeroed result). */
 void host_result_free_text(struct host_result *r);
 
