@@ -54,7 +54,11 @@ struct slot {
 	struct host_result pres; /* scratch result of the later probe connections */
 	struct plan *plan;
 	const struct plan_probe *probe; /* the plan's current probe (plan_next_probe), not a copy */
-	struct sockaddr_storage sa;
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} sa; /* 28 bytes, not a 128-byte sockaddr_storage: memory per connection */
 	socklen_t salen;
 	unsigned nconn;
 	uint64_t conn_t0;      /* loop ms when the current connection started */
@@ -396,7 +400,7 @@ static void target_done(struct slot *s)
 		s->res.meta = &e->cfg.meta[s->tidx];
 	s->res.geo = NULL;
 	if (e->cfg.geo) {
-		geo_lookup_sa(e->cfg.geo, (const struct sockaddr *)&s->sa, &w->geo);
+		geo_lookup_sa(e->cfg.geo, &s->sa.sa, &w->geo);
 		s->res.geo = &w->geo;
 	}
 	s->res.duration_ms = loop_now_ms(w->l) - s->t0;
@@ -695,7 +699,7 @@ static int start_conn(struct slot *s, int first)
 	int follow = first && e->cfg.cap && !s->cap_tried;
 	if (follow)
 		s->cap_tried = 1; /* the record says "not-tracked" if registration does not happen */
-	s->fd = socket(s->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	s->fd = socket(s->sa.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->fd < 0) {
 		conn_on_error(&s->c, errno);
 		return 0;
@@ -704,7 +708,7 @@ static int start_conn(struct slot *s, int first)
 	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	s->conn_wall_us = wall_ms() * 1000u;
 	if (loop_add_fd(w->l, s->fd, LOOP_WRITE, on_fd, s) < 0 ||
-	    (connect(s->fd, (struct sockaddr *)&s->sa, s->salen) < 0 && errno != EINPROGRESS)) {
+	    (connect(s->fd, &s->sa.sa, s->salen) < 0 && errno != EINPROGRESS)) {
 		conn_on_error(&s->c, errno);
 		return 0;
 	}
@@ -713,8 +717,7 @@ static int start_conn(struct slot *s, int first)
 		struct sockaddr_storage local;
 		socklen_t ll = sizeof(local);
 		if (getsockname(s->fd, (struct sockaddr *)&local, &ll) == 0)
-			s->cap_id = capture_register(e->cfg.cap, (struct sockaddr *)&local, (struct sockaddr *)&s->sa,
-						     s->conn_wall_us);
+			s->cap_id = capture_register(e->cfg.cap, (struct sockaddr *)&local, &s->sa.sa, s->conn_wall_us);
 	}
 	s->c.rearm = 1; /* arm the connect deadline */
 	loop_timer_arm(w->l, &s->timer, s->c.timeout_ms);
@@ -760,16 +763,17 @@ static void init_result(struct slot *s)
 	r->sni = t->sni; /* the target set outlives the scan */
 	r->name = t->host;
 	r->tag = t->tag;
-	s->sa = t->addr;
-	s->salen = t->addrlen;
-	if (s->sa.ss_family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&s->sa;
-		sin->sin_port = htons(port);
-		inet_ntop(AF_INET, &sin->sin_addr, r->ip, sizeof(r->ip));
+	memset(&s->sa, 0, sizeof(s->sa));
+	if (t->addr.ss_family == AF_INET) {
+		memcpy(&s->sa.in, &t->addr, sizeof(s->sa.in));
+		s->salen = sizeof(s->sa.in);
+		s->sa.in.sin_port = htons(port);
+		inet_ntop(AF_INET, &s->sa.in.sin_addr, r->ip, sizeof(r->ip));
 	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&s->sa;
-		sin6->sin6_port = htons(port);
-		inet_ntop(AF_INET6, &sin6->sin6_addr, r->ip, sizeof(r->ip));
+		memcpy(&s->sa.in6, &t->addr, sizeof(s->sa.in6));
+		s->salen = sizeof(s->sa.in6);
+		s->sa.in6.sin6_port = htons(port);
+		inet_ntop(AF_INET6, &s->sa.in6.sin6_addr, r->ip, sizeof(r->ip));
 	}
 }
 
