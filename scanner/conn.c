@@ -268,20 +268,12 @@ static void send_quit(struct conn *c)
 
 void host_result_free_text(struct host_result *r)
 {
-	free(r->banner);
-	r->banner = NULL;
-	free(r->ehlo);
-	r->ehlo = NULL;
-	free(r->fail_detail);
-	r->fail_detail = NULL;
-	free(r->starttls_reply);
-	r->starttls_reply = NULL;
-	free(r->stripped_token);
-	r->stripped_token = NULL;
-	free(r->plaintext_sample);
-	r->plaintext_sample = NULL;
-	free(r->echo_token);
-	r->echo_token = NULL;
+	char **text[] = { &r->banner,           &r->ehlo,      &r->fail_detail, &r->starttls_reply, &r->stripped_token,
+			  &r->plaintext_sample, &r->echo_token };
+	for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++) {
+		free(*text[i]);
+		*text[i] = NULL;
+	}
 }
 
 /* Join reply lines with '\n' into dst. */
