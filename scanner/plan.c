@@ -71,6 +71,12 @@
  * static-RSA/RC4/3DES server 10, a TLS 1.0-1.2 client-order server 36, an
  * SSLv3+TLS 1.0 export server 29, 150 TLS 1.2 suites in random server order
  * 334 (163 of them ordering). ENUM_VERSIONS: 3 to 5, ENUM_QUICK: 1.
+ *
+ * Memory per host (issue 10): struct plan is 936 B; the probe's suites point
+ * at a static list (the baseline's offer, a version's first candidates) or at
+ * p->offer, grown to the largest offer (a window, 64 suites: 128 B); the
+ * found/refused bit sets exist for the version under work only; the accepted
+ * suites, their window ends and the order merge are allocated to size.
  */
 #include "mxscan/plan.h"
 

@@ -12,7 +12,8 @@
  * plan_result to the end and compares the summary with the fake's truth, and
  * checks every probe: baseline first, 1..PLAN_MAX_OFFER suites, options
  * pointing into the probe, hello_build() accepting it. The probe counts are
- * printed with diag() so they can be quoted.
+ * printed with diag() so they can be quoted. test_trace pins a checksum of
+ * every probe and summary (scripted and seeded random servers, every mode).
  */
 #include <stdint.h>
 #include <string.h>
