@@ -72,7 +72,7 @@
  * SSLv3+TLS 1.0 export server 29, 150 TLS 1.2 suites in random server order
  * 334 (163 of them ordering). ENUM_VERSIONS: 3 to 5, ENUM_QUICK: 1.
  *
- * Memory per host (issue 10): struct plan is 936 B; the probe's suites point
+ * Memory per host (issue 10): struct plan is 816 B; the probe's suites point
  * at a static list (the baseline's offer, a version's first candidates) or at
  * p->offer, grown to the largest offer (a window, 64 suites: 128 B); the
  * found/refused bit sets exist for the version under work only; the accepted
@@ -413,8 +413,8 @@ static void set_known(struct plan *p, int v, int yes)
 	pv->tested = 1;
 	if (p->vs[v].known != -1)
 		return; /* first answer wins: a flaky server does not undo what was proven */
-	p->vs[v].known = yes;
-	pv->supported = yes;
+	p->vs[v].known = (int8_t)yes;
+	pv->supported = (uint8_t)yes;
 	if (!yes)
 		pv->complete = 1;
 }
@@ -465,7 +465,7 @@ static int add_suite(struct plan *p, enum plan_ver v, uint16_t code)
 		if (!ns)
 			return -1;
 		pv->suites = ns;
-		pv->cap = ncap;
+		pv->cap = (uint16_t)ncap; /* at most PLAN_MAX_OFFER */
 		if (p->winhi_cap < ncap) {
 			uint16_t *nw = realloc(p->winhi, ncap * sizeof(*nw));
 			if (!nw)

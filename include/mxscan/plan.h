@@ -110,16 +110,16 @@ enum plan_order { ORDER_UNKNOWN = 0, ORDER_SERVER, ORDER_CLIENT, ORDER_INDETERMI
 const char *plan_order_name(enum plan_order o); /* "unknown","server","client","indeterminate" */
 
 struct plan_version {
-	int tested; /* a probe for this version was made */
-	int supported;
-	enum plan_order order;
 	uint16_t *suites; /* accepted suites; in the server's order when order == ORDER_SERVER,
 			     else in the order they were found (at most PLAN_MAX_OFFER; allocated
 			     as they are found, owned by the plan) */
 	size_t nsuites;
-	size_t cap;       /* suites allocated */
-	int complete;     /* enumeration ran to a refusal (not cut by the probe cap or errors) */
-	uint16_t dh_bits; /* smallest DHE prime seen for this version, 0 if none */
+	uint16_t cap;      /* suites allocated */
+	uint16_t dh_bits;  /* smallest DHE prime seen for this version, 0 if none */
+	uint8_t tested;    /* a probe for this version was made */
+	uint8_t supported; /* 0 or 1 */
+	uint8_t complete;  /* enumeration ran to a refusal (not cut by the probe cap or errors) */
+	uint8_t order;     /* enum plan_order */
 };
 
 struct plan_summary {
