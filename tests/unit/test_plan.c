@@ -840,6 +840,12 @@ static void test_protocol(void)
 		   b.opts.suites == b.suites && !memcmp(a.suites, b.suites, a.opts.nsuites * 2),
 	   "the pending probe is handed out again");
 	is_int(plan_summary(p)->probes, 1, "and counted once");
+	{
+		const uint16_t *base;
+		size_t nbase = conn_baseline_suites(&base);
+		ok(a.suites == base && a.opts.nsuites == nbase,
+		   "the baseline offers the static list itself, not a copy");
+	}
 	ok(a.opts.sni == NULL, "no SNI when none given");
 	plan_free(p);
 	plan_free(NULL);
