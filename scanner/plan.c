@@ -71,6 +71,12 @@
  * static-RSA/RC4/3DES server 10, a TLS 1.0-1.2 client-order server 36, an
  * SSLv3+TLS 1.0 export server 29, 150 TLS 1.2 suites in random server order
  * 334 (163 of them ordering). ENUM_VERSIONS: 3 to 5, ENUM_QUICK: 1.
+ *
+ * Memory per host (issue 10): struct plan is 816 B; the probe's suites point
+ * at a static list (the baseline's offer, a version's first candidates) or at
+ * p->offer, grown to the largest offer (a window, 64 suites: 128 B); the
+ * found/refused bit sets exist for the version under work only; the accepted
+ * suites, their window ends and the order merge are allocated to size.
  */
 #include "mxscan/plan.h"
 
@@ -180,6 +186,8 @@ static const uint16_t curves12[] = { GROUP_X25519,
 				     28 /* brainpoolP512r1 */,
 				     22 /* secp256k1 */ };
 _Static_assert(ARRAY_LEN(curves12) <= 32, "curve bits fit a uint32_t");
+_Static_assert(ARRAY_LEN(curves12) <= PLAN_MAX_GROUPS12, "every curve fits plan_summary.groups12");
+_Static_assert(PLAN_MAX_GROUPS13 <= 32, "TLS 1.3 group bits fit a uint32_t");
 
 static int u32_cmp(const void *a, const void *b)
 {
@@ -192,7 +200,7 @@ static struct {
 	size_t ncand[PV__COUNT];
 	uint8_t in_base[PV__COUNT][PLAN_MAX_OFFER];  /* candidate is in the baseline offer */
 	uint32_t by_code[PV__COUNT][PLAN_MAX_OFFER]; /* (code << 16 | index), sorted: cand_index() */
-	uint16_t groups13[PLAN_MAX_GROUPS];          /* groups offered in TLS 1.3 probes */
+	uint16_t groups13[PLAN_MAX_GROUPS13];        /* groups offered in TLS 1.3 probes */
 	size_t ngroups13;
 } tab;
 static pthread_once_t tab_once = PTHREAD_ONCE_INIT;
@@ -302,10 +310,10 @@ static void tab_init(void)
 	}
 	/* TLS 1.3 groups: what browsers send first, the defaults, the other hybrids. */
 	tab.groups13[tab.ngroups13++] = GROUP_X25519MLKEM768;
-	for (size_t i = 0; i < hello_default_ngroups && tab.ngroups13 < PLAN_MAX_GROUPS; i++)
+	for (size_t i = 0; i < hello_default_ngroups && tab.ngroups13 < PLAN_MAX_GROUPS13; i++)
 		if (!has16(tab.groups13, tab.ngroups13, hello_default_groups[i]))
 			tab.groups13[tab.ngroups13++] = hello_default_groups[i];
-	for (size_t i = 0; i < ARRAY_LEN(hybrids) && tab.ngroups13 < PLAN_MAX_GROUPS; i++)
+	for (size_t i = 0; i < ARRAY_LEN(hybrids) && tab.ngroups13 < PLAN_MAX_GROUPS13; i++)
 		if (!has16(tab.groups13, tab.ngroups13, hybrids[i]))
 			tab.groups13[tab.ngroups13++] = hybrids[i];
 }
@@ -313,27 +321,27 @@ static void tab_init(void)
 /* ---- per-host state --------------------------------------------------- */
 
 struct vstate {
-	int known;                   /* -1 unknown, 0 refused, 1 accepted */
-	unsigned refused;            /* windows refused while the version was unproven */
-	int seeded;                  /* suites[0] is the baseline's pick (its offer, not a window's) */
-	unsigned win;                /* window size; 0 = PLAN_CHUNK, halved when a big hello is dropped */
-	uint16_t group12;            /* first ECDHE curve picked with every curve offered */
-	uint64_t taken[BIT_WORDS];   /* candidates found accepted */
-	uint64_t refuted[BIT_WORDS]; /* candidates in a refused offer */
+	int8_t known;     /* -1 unknown, 0 refused, 1 accepted */
+	uint8_t seeded;   /* suites[0] is the baseline's pick (its offer, not a window's) */
+	uint8_t win;      /* window size; 0 = PLAN_CHUNK, halved when a big hello is dropped */
+	uint16_t refused; /* windows refused while the version was unproven (at most one per candidate) */
+	uint16_t group12; /* first ECDHE curve picked with every curve offered */
 };
+_Static_assert(PLAN_CHUNK / 2 <= UINT8_MAX, "a halved window fits vstate.win");
+_Static_assert(PLAN_MAX_OFFER <= UINT16_MAX, "a refusal count fits vstate.refused");
 
 struct merge {
 	uint16_t beg[MAX_SEG], end[MAX_SEG], cur[MAX_SEG]; /* segments as ranges of the discovery order */
 	size_t nseg;
-	uint16_t out[PLAN_MAX_OFFER]; /* the server's order so far */
 	size_t nout;
 	int win;      /* segment whose next suite is the server's next; -1 unknown */
 	unsigned run; /* suites placed in a row from win */
 	enum merge_mode mode;
-	size_t t;      /* offset from win's cursor tested by the pending probe */
-	size_t bad;    /* offset of win's first suite known to lose to another head */
-	size_t step;   /* MERGE_EXP stride */
-	uint16_t best; /* best of the other heads (known once a probe on win lost) */
+	size_t t;       /* offset from win's cursor tested by the pending probe */
+	size_t bad;     /* offset of win's first suite known to lose to another head */
+	size_t step;    /* MERGE_EXP stride */
+	uint16_t best;  /* best of the other heads (known once a probe on win lost) */
+	uint16_t out[]; /* the server's order so far (room for the version's nsuites) */
 };
 
 struct plan {
@@ -341,6 +349,12 @@ struct plan {
 	enum plan_phase phase;
 	int cur; /* version index under work, counting down from PV_TLS13 */
 	struct vstate vs[PV__COUNT];
+	/* Candidates of p->cur (tab.cand[p->cur] indexes) found accepted and in a
+	 * refused offer. Only the version under work needs them: taken is rebuilt
+	 * from its suites when p->cur moves (enter_version), and a version's
+	 * refusals are never looked at once its enumeration is over. */
+	uint64_t taken[BIT_WORDS];
+	uint64_t refuted[BIT_WORDS];
 	uint32_t g13_taken, g12_taken; /* bit i: tab.groups13[i] / curves12[i] found */
 	int s13_done, g13_done, x_pending;
 	int g12_ver; /* version of the curve probes; -1 before chosen */
@@ -352,6 +366,10 @@ struct plan {
 	uint16_t last_hi; /* the same for the pending probe */
 	int pending;      /* handed out, no result yet */
 	struct plan_probe last;
+	uint16_t *offer; /* the suites of probes that are not a static list (last.suites), grown to the
+			    largest offer of this host (a window: PLAN_CHUNK), kept until plan_free */
+	size_t offer_cap;
+	int oom;         /* the offer could not grow: the plan stops */
 	const char *sni; /* the caller's (valid for the plan's life), NULL: none */
 };
 
@@ -395,8 +413,8 @@ static void set_known(struct plan *p, int v, int yes)
 	pv->tested = 1;
 	if (p->vs[v].known != -1)
 		return; /* first answer wins: a flaky server does not undo what was proven */
-	p->vs[v].known = yes;
-	pv->supported = yes;
+	p->vs[v].known = (int8_t)yes;
+	pv->supported = (uint8_t)yes;
 	if (!yes)
 		pv->complete = 1;
 }
@@ -432,7 +450,9 @@ static int add_suite(struct plan *p, enum plan_ver v, uint16_t code)
 {
 	struct plan_version *pv = &p->sum.v[v];
 	size_t i = cand_index(v, code);
-	if (i == NOT_FOUND || bit(p->vs[v].taken, i) || pv->nsuites >= PLAN_MAX_OFFER)
+	/* taken is p->cur's; a suite of another version (the baseline's) is checked in its list */
+	if (i == NOT_FOUND || ((int)v == p->cur ? bit(p->taken, i) : has16(pv->suites, pv->nsuites, code)) ||
+	    pv->nsuites >= PLAN_MAX_OFFER)
 		return -1;
 	if (pv->nsuites == pv->cap || pv->nsuites >= p->winhi_cap) {
 		/* grown as suites are found: a plan costs what the server accepts, not PLAN_MAX_OFFER */
@@ -445,7 +465,7 @@ static int add_suite(struct plan *p, enum plan_ver v, uint16_t code)
 		if (!ns)
 			return -1;
 		pv->suites = ns;
-		pv->cap = ncap;
+		pv->cap = (uint16_t)ncap; /* at most PLAN_MAX_OFFER */
 		if (p->winhi_cap < ncap) {
 			uint16_t *nw = realloc(p->winhi, ncap * sizeof(*nw));
 			if (!nw)
@@ -455,7 +475,8 @@ static int add_suite(struct plan *p, enum plan_ver v, uint16_t code)
 			p->winhi_cap = ncap;
 		}
 	}
-	set_bit(p->vs[v].taken, i);
+	if ((int)v == p->cur)
+		set_bit(p->taken, i);
 	pv->suites[pv->nsuites++] = code;
 	return 0;
 }
@@ -482,7 +503,7 @@ static void add_group13(struct plan *p, uint16_t g)
 	for (size_t i = 0; i < tab.ngroups13; i++)
 		if (tab.groups13[i] == g && !((p->g13_taken >> i) & 1u)) {
 			p->g13_taken |= 1u << i;
-			if (p->sum.ngroups13 < PLAN_MAX_GROUPS)
+			if (p->sum.ngroups13 < PLAN_MAX_GROUPS13)
 				p->sum.groups13[p->sum.ngroups13++] = g;
 		}
 }
@@ -492,7 +513,7 @@ static void add_group12(struct plan *p, uint16_t g)
 	for (size_t i = 0; i < ARRAY_LEN(curves12); i++)
 		if (curves12[i] == g && !((p->g12_taken >> i) & 1u)) {
 			p->g12_taken |= 1u << i;
-			if (p->sum.ngroups12 < PLAN_MAX_GROUPS)
+			if (p->sum.ngroups12 < PLAN_MAX_GROUPS12)
 				p->sum.groups12[p->sum.ngroups12++] = g;
 		}
 }
@@ -507,6 +528,20 @@ static int has_ecdhe(const struct plan_version *pv)
 	return 0;
 }
 
+/* p->cur is a new version: its taken set from the suites it has (the
+ * baseline's pick, if any), nothing refuted yet. */
+static void enter_version(struct plan *p)
+{
+	const struct plan_version *pv = &p->sum.v[p->cur];
+	memset(p->taken, 0, sizeof(p->taken));
+	memset(p->refuted, 0, sizeof(p->refuted));
+	for (size_t i = 0; i < pv->nsuites; i++) {
+		size_t c = cand_index((enum plan_ver)p->cur, pv->suites[i]);
+		if (c != NOT_FOUND)
+			set_bit(p->taken, c);
+	}
+}
+
 static void next_version(struct plan *p)
 {
 	p->order_try = 0;
@@ -515,6 +550,7 @@ static void next_version(struct plan *p)
 		return;
 	}
 	p->cur--;
+	enter_version(p);
 	p->phase = PH_ENUM;
 }
 
@@ -542,7 +578,7 @@ static void probe_init(const struct plan *p, struct plan_probe *o, enum probe_ki
 	memset(o, 0, sizeof(*o));
 	o->kind = k;
 	o->ver = v;
-	h->suites = o->suites;
+	o->suites = h->suites = p->offer;
 	if (v == PV_SSL3) {
 		/* SSLv3 servers choke on extensions; RFC 5746 section 3.3 SCSV instead */
 		h->record_version = TLS_SSL3;
@@ -572,10 +608,25 @@ static void probe_init(const struct plan *p, struct plan_probe *o, enum probe_ki
 	h->renegotiation_info = 1;
 }
 
-static void probe_suite(struct plan_probe *o, uint16_t code)
+/* Append a suite to o (p->last), whose suites are p->offer (see probe_init). */
+static void probe_suite(struct plan *p, struct plan_probe *o, uint16_t code)
 {
-	if (o->opts.nsuites < PLAN_MAX_OFFER)
-		o->suites[o->opts.nsuites++] = code;
+	size_t n = o->opts.nsuites;
+	if (n >= PLAN_MAX_OFFER)
+		return;
+	if (n == p->offer_cap) {
+		size_t ncap = p->offer_cap ? p->offer_cap * 2 : PLAN_CHUNK;
+		uint16_t *nb = realloc(p->offer, (ncap < PLAN_MAX_OFFER ? ncap : PLAN_MAX_OFFER) * sizeof(*nb));
+		if (!nb) {
+			p->oom = 1; /* plan_next_probe hands out nothing more */
+			return;
+		}
+		p->offer = nb;
+		p->offer_cap = ncap < PLAN_MAX_OFFER ? ncap : PLAN_MAX_OFFER;
+	}
+	p->offer[n] = code;
+	o->suites = o->opts.suites = p->offer;
+	o->opts.nsuites = n + 1;
 }
 
 static void probe_group(struct plan_probe *o, uint16_t g)
@@ -595,10 +646,10 @@ static void probe_groups13(const struct plan *p, struct plan_probe *o)
 		probe_group(o, tab.groups13[i]);
 }
 
-static void probe_accepted(struct plan_probe *o, const struct plan_version *pv)
+static void probe_accepted(struct plan *p, struct plan_probe *o, const struct plan_version *pv)
 {
 	for (size_t i = 0; i < pv->nsuites && o->opts.nsuites < PLAN_CHUNK; i++)
-		probe_suite(o, pv->suites[i]);
+		probe_suite(p, o, pv->suites[i]);
 }
 
 /* The answer picked one of the offered suites in the probe's version: *pick. */
@@ -630,8 +681,8 @@ static int next_baseline(struct plan *p, struct plan_probe *o)
 	o->kind = PK_BASELINE;
 	o->ver = PV_TLS13;
 	o->need_flight = 1;
-	for (size_t i = 0; i < nbase; i++)
-		probe_suite(o, base[i]);
+	o->suites = h->suites = base; /* the static list itself, no copy */
+	h->nsuites = nbase < PLAN_MAX_OFFER ? nbase : PLAN_MAX_OFFER;
 	for (size_t i = 0; i < hello_default_ngroups; i++)
 		probe_group(o, hello_default_groups[i]);
 	memcpy(o->versions, versions, sizeof(versions));
@@ -639,7 +690,6 @@ static int next_baseline(struct plan *p, struct plan_probe *o)
 	o->shares[1] = GROUP_SECP256R1;
 	h->record_version = TLS_TLS10;
 	h->hello_version = TLS_TLS12;
-	h->suites = o->suites;
 	h->sni = p->sni;
 	h->groups = o->groups;
 	h->ec_point_formats = 1;
@@ -676,6 +726,7 @@ static void result_baseline(struct plan *p, const struct probe_result *r)
 		refusal(p, r);
 	}
 	p->cur = PV_TLS13;
+	enter_version(p);
 	p->phase = p->sum.mode == ENUM_QUICK ? PH_DONE : PH_ENUM;
 }
 
@@ -689,8 +740,8 @@ static size_t window_fill(struct plan *p, enum plan_ver v, struct plan_probe *o)
 	const struct vstate *vs = &p->vs[v];
 	size_t limit = vs->win ? vs->win : PLAN_CHUNK;
 	for (size_t i = 0; i < tab.ncand[v] && o->opts.nsuites < limit; i++)
-		if (!bit(vs->taken, i) && !bit(vs->refuted, i)) {
-			probe_suite(o, tab.cand[v][i]);
+		if (!bit(p->taken, i) && !bit(p->refuted, i)) {
+			probe_suite(p, o, tab.cand[v][i]);
 			p->last_hi = (uint16_t)i;
 		}
 	return o->opts.nsuites;
@@ -702,7 +753,7 @@ static void refute_window(struct plan *p, enum plan_ver v)
 	for (size_t i = 0; i < p->last.opts.nsuites; i++) {
 		size_t c = cand_index(v, p->last.suites[i]);
 		if (c != NOT_FOUND)
-			set_bit(p->vs[v].refuted, c);
+			set_bit(p->refuted, c);
 	}
 }
 
@@ -761,7 +812,7 @@ static void result_enum12(struct plan *p, const struct probe_result *r)
 	if ((r->outcome == PO_CLOSED || r->outcome == PO_RESET || r->outcome == PO_TIMEOUT ||
 	     r->outcome == PO_NOT_TLS) &&
 	    vs->known != 0 && q->opts.nsuites > PLAN_MIN_WINDOW) {
-		vs->win = (unsigned)(q->opts.nsuites / 2);
+		vs->win = (uint8_t)(q->opts.nsuites / 2); /* a window: at most PLAN_CHUNK / 2 */
 		return;
 	}
 	if (vs->known == -1 && r->outcome == PO_SERVER_HELLO) {
@@ -825,13 +876,13 @@ static int next_enum13(struct plan *p, struct plan_probe *o)
 	probe_init(p, o, k, PV_TLS13);
 	if (remaining_suites) {
 		for (size_t i = 0; i < tab.ncand[PV_TLS13]; i++)
-			if (!bit(vs->taken, i)) {
-				probe_suite(o, tab.cand[PV_TLS13][i]);
+			if (!bit(p->taken, i)) {
+				probe_suite(p, o, tab.cand[PV_TLS13][i]);
 				p->last_hi = (uint16_t)i;
 			}
 	} else {
 		for (size_t i = 0; i < pv->nsuites; i++)
-			probe_suite(o, pv->suites[i]);
+			probe_suite(p, o, pv->suites[i]);
 	}
 	for (size_t i = 0; i < tab.ngroups13; i++)
 		if (!remaining_groups || !((p->g13_taken >> i) & 1u))
@@ -959,11 +1010,11 @@ static int next_order(struct plan *p, struct plan_probe *o)
 		p->order_first = list[0];
 		p->order_second = list[1];
 		for (size_t i = 0; i < nl; i++)
-			probe_suite(o, list[i]);
+			probe_suite(p, o, list[i]);
 	} else {
 		for (size_t i = 1; i < nl; i++)
-			probe_suite(o, list[i]);
-		probe_suite(o, list[0]);
+			probe_suite(p, o, list[i]);
+		probe_suite(p, o, list[0]);
 	}
 	return 1;
 }
@@ -1050,7 +1101,7 @@ static void merge_finish(struct plan *p, int ok)
 	struct plan_version *pv = &p->sum.v[p->cur];
 	if (m) {
 		for (size_t s = 0; s < m->nseg; s++)
-			merge_place(p, s, PLAN_MAX_OFFER);
+			merge_place(p, s, PLAN_MAX_OFFER); /* at most nsuites in all */
 		if (m->nout)
 			memcpy(pv->suites, m->out, m->nout * sizeof(uint16_t));
 		free(m);
@@ -1063,8 +1114,8 @@ static void merge_finish(struct plan *p, int ok)
 
 static void merge_start(struct plan *p, const uint64_t *head, size_t top)
 {
-	struct merge *m = calloc(1, sizeof(*m));
 	size_t n = p->sum.v[p->cur].nsuites, s;
+	struct merge *m = calloc(1, sizeof(*m) + n * sizeof(m->out[0]));
 
 	free(p->m);
 	p->m = m;
@@ -1129,11 +1180,11 @@ static int next_merge(struct plan *p, struct plan_probe *o)
 		case MERGE_EXP: m->t = m->step - 1; break;
 		default: m->t = (m->bad - 1) / 2; break;
 		}
-		probe_suite(o, d[m->cur[m->win] + m->t]);
+		probe_suite(p, o, d[m->cur[m->win] + m->t]);
 	}
 	for (size_t s = 0; s < m->nseg; s++)
 		if ((int)s != m->win && m->cur[s] < m->end[s])
-			probe_suite(o, d[m->cur[s]]);
+			probe_suite(p, o, d[m->cur[s]]);
 	return 1;
 }
 
@@ -1205,7 +1256,7 @@ static int next_groups12(struct plan *p, struct plan_probe *o)
 	for (size_t i = 0; i < pv->nsuites && o->opts.nsuites < PLAN_CHUNK; i++) {
 		const struct suite_info *s = suite_by_code(pv->suites[i]);
 		if (s && !strcmp(s->kx, "ECDHE"))
-			probe_suite(o, pv->suites[i]);
+			probe_suite(p, o, pv->suites[i]);
 	}
 	if (!o->opts.ngroups) {
 		p->phase = PH_COMPRESSION;
@@ -1246,7 +1297,7 @@ static int next_compression(struct plan *p, struct plan_probe *o)
 		return 0;
 	}
 	probe_init(p, o, PK_COMPRESSION, (enum plan_ver)v);
-	probe_accepted(o, &p->sum.v[v]);
+	probe_accepted(p, o, &p->sum.v[v]);
 	memcpy(o->compression, deflate_first, sizeof(deflate_first));
 	o->opts.compression = o->compression;
 	o->opts.ncompression = sizeof(deflate_first);
@@ -1279,9 +1330,11 @@ static int next_fallback(struct plan *p, struct plan_probe *o)
 	/* RFC 7507 section 3: a server supporting more than the client's best
 	 * answers inappropriate_fallback (86) to the SCSV. */
 	probe_init(p, o, PK_FALLBACK, (enum plan_ver)second);
-	probe_accepted(o, &p->sum.v[second]);
-	for (size_t i = 0; !p->sum.v[second].nsuites && i < tab.ncand[second] && i < PLAN_CHUNK; i++)
-		probe_suite(o, tab.cand[second][i]);
+	probe_accepted(p, o, &p->sum.v[second]);
+	if (!p->sum.v[second].nsuites) { /* no suite known: the first window of candidates, as it is */
+		o->suites = o->opts.suites = tab.cand[second];
+		o->opts.nsuites = tab.ncand[second] < PLAN_CHUNK ? tab.ncand[second] : PLAN_CHUNK;
+	}
 	o->opts.fallback_scsv = 1;
 	return 1;
 }
@@ -1332,6 +1385,7 @@ void plan_free(struct plan *p)
 		free(p->sum.v[v].suites);
 	free(p->winhi);
 	free(p->m);
+	free(p->offer);
 	free(p);
 }
 
@@ -1364,6 +1418,10 @@ const struct plan_probe *plan_next_probe(struct plan *p)
 		case PH_COMPRESSION: made = next_compression(p, &p->last); break;
 		case PH_FALLBACK: made = next_fallback(p, &p->last); break;
 		default: return NULL;
+		}
+		if (made && p->oom) { /* the offer was cut short: send nothing wrong */
+			finish(p);
+			return NULL;
 		}
 		if (made)
 			break;

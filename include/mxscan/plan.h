@@ -28,10 +28,12 @@ const char *enum_mode_name(enum enum_mode m);
 /* Parse "quick", "versions", "full"; -1 when unknown. */
 int enum_mode_parse(const char *s);
 
-#define PLAN_MAX_OFFER  512 /* suites in one probe (a chunk is much smaller) */
-#define PLAN_CHUNK      64  /* suites per hello when enumerating (nmap uses 64 too) */
-#define PLAN_MAX_GROUPS 32
-#define PLAN_MAX_PROBES 400 /* hard cap on connections per host */
+#define PLAN_MAX_OFFER    512 /* suites in one probe (a chunk is much smaller) */
+#define PLAN_CHUNK        64  /* suites per hello when enumerating (nmap uses 64 too) */
+#define PLAN_MAX_GROUPS   32
+#define PLAN_MAX_GROUPS12 16  /* TLS <= 1.2 curves the plan offers and plan_summary keeps (9 today) */
+#define PLAN_MAX_GROUPS13 16  /* TLS 1.3 groups the plan offers and plan_summary keeps (14 today) */
+#define PLAN_MAX_PROBES   400 /* hard cap on connections per host */
 
 /* Hybrid post-quantum groups offered in TLS 1.3 probes besides
  * GROUP_X25519MLKEM768 (draft-ietf-tls-ecdhe-mlkem, draft-tls-westerbaan-xyber768d00). */
@@ -63,12 +65,16 @@ enum probe_kind {
 const char *probe_kind_name(enum probe_kind k);
 
 /* One probe: the hello to send. opts points into the arrays of this struct,
- * so copy the whole struct, never opts alone. */
+ * so copy the whole struct, never opts alone. The suites are not in it:
+ * suites (= opts.suites, opts.nsuites of them) points at a static list (the
+ * baseline's offer, a version's first candidates) or at a buffer of the plan
+ * sized to the largest offer the host needed; a copy is valid until the next
+ * plan_next/plan_next_probe/plan_result/plan_free on its plan. */
 struct plan_probe {
 	enum probe_kind kind;
 	enum plan_ver ver; /* the version under test */
 	struct hello_opts opts;
-	uint16_t suites[PLAN_MAX_OFFER];
+	const uint16_t *suites; /* opts.suites (at most PLAN_MAX_OFFER; a window at most PLAN_CHUNK) */
 	uint16_t groups[PLAN_MAX_GROUPS];
 	uint16_t versions[4];
 	uint16_t shares[4];
@@ -104,24 +110,24 @@ enum plan_order { ORDER_UNKNOWN = 0, ORDER_SERVER, ORDER_CLIENT, ORDER_INDETERMI
 const char *plan_order_name(enum plan_order o); /* "unknown","server","client","indeterminate" */
 
 struct plan_version {
-	int tested; /* a probe for this version was made */
-	int supported;
-	enum plan_order order;
 	uint16_t *suites; /* accepted suites; in the server's order when order == ORDER_SERVER,
 			     else in the order they were found (at most PLAN_MAX_OFFER; allocated
 			     as they are found, owned by the plan) */
 	size_t nsuites;
-	size_t cap;       /* suites allocated */
-	int complete;     /* enumeration ran to a refusal (not cut by the probe cap or errors) */
-	uint16_t dh_bits; /* smallest DHE prime seen for this version, 0 if none */
+	uint16_t cap;      /* suites allocated */
+	uint16_t dh_bits;  /* smallest DHE prime seen for this version, 0 if none */
+	uint8_t tested;    /* a probe for this version was made */
+	uint8_t supported; /* 0 or 1 */
+	uint8_t complete;  /* enumeration ran to a refusal (not cut by the probe cap or errors) */
+	uint8_t order;     /* enum plan_order */
 };
 
 struct plan_summary {
 	enum enum_mode mode;
 	struct plan_version v[PV__COUNT];
-	uint16_t groups12[PLAN_MAX_GROUPS]; /* ECDHE curves accepted in TLS <= 1.2, server order if found so */
+	uint16_t groups12[PLAN_MAX_GROUPS12]; /* ECDHE curves accepted in TLS <= 1.2, server order if found so */
 	size_t ngroups12;
-	uint16_t groups13[PLAN_MAX_GROUPS]; /* TLS 1.3 groups accepted (from HRR / ServerHello) */
+	uint16_t groups13[PLAN_MAX_GROUPS13]; /* TLS 1.3 groups accepted (from HRR / ServerHello) */
 	size_t ngroups13;
 	int compression;              /* -1 untested, 0 null only, 1 deflate accepted */
 	int fallback_scsv;            /* -1 untested, 0 ignored (downgrade accepted), 1 honoured (alert 86) */
@@ -138,7 +144,9 @@ struct plan;
 struct plan *plan_new(enum enum_mode mode, const char *sni);
 void plan_free(struct plan *p);
 /* Fill *out with the next probe. Returns 1 when there is one, 0 when the
- * plan is finished. The first probe is always PK_BASELINE. */
+ * plan is finished (or out of memory). The first probe is always PK_BASELINE.
+ * out->suites belongs to the plan: valid until the next plan_next/
+ * plan_next_probe/plan_result/plan_free on p. */
 int plan_next(struct plan *p, struct plan_probe *out);
 /* The same without the copy: the plan's own probe, valid until the next
  * plan_next/plan_next_probe/plan_result/plan_free on p; NULL when done. */

@@ -12,7 +12,8 @@
  * plan_result to the end and compares the summary with the fake's truth, and
  * checks every probe: baseline first, 1..PLAN_MAX_OFFER suites, options
  * pointing into the probe, hello_build() accepting it. The probe counts are
- * printed with diag() so they can be quoted.
+ * printed with diag() so they can be quoted. test_trace pins a checksum of
+ * every probe and summary (scripted and seeded random servers, every mode).
  */
 #include <stdint.h>
 #include <string.h>
@@ -286,6 +287,9 @@ static void check_probe(struct run *run, const struct plan_probe *pr, const char
 }
 
 static const char *vname(int v);
+static uint64_t *trace_h; /* test_trace: hash every probe and answer into it */
+static void fnv_probe(uint64_t *h, const struct plan_probe *pr);
+static void fnv_u32(uint64_t *h, uint32_t x);
 
 static struct plan *drive(enum enum_mode mode, struct fake *f, struct run *run)
 {
@@ -303,6 +307,11 @@ static struct plan *drive(enum enum_mode mode, struct fake *f, struct run *run)
 		if (run->probes > PLAN_MAX_PROBES + 5)
 			break;
 		answer(f, &pr, &r);
+		if (trace_h) {
+			fnv_probe(trace_h, &pr);
+			fnv_u32(trace_h, (uint32_t)r.outcome << 16 | r.alert);
+			fnv_u32(trace_h, (uint32_t)r.version << 16 | r.cipher);
+		}
 		if (getenv("PLAN_TRACE"))
 			diag("%3u %-11s %-7s %3zu suites [%04x..] %2zu groups -> %s v%04x c%04x g%u a%u", run->probes,
 			     probe_kind_name(pr.kind), vname(pr.ver), pr.opts.nsuites, pr.suites[0], pr.opts.ngroups,
@@ -831,10 +840,194 @@ static void test_protocol(void)
 		   b.opts.suites == b.suites && !memcmp(a.suites, b.suites, a.opts.nsuites * 2),
 	   "the pending probe is handed out again");
 	is_int(plan_summary(p)->probes, 1, "and counted once");
+	{
+		const uint16_t *base;
+		size_t nbase = conn_baseline_suites(&base);
+		ok(a.suites == base && a.opts.nsuites == nbase,
+		   "the baseline offers the static list itself, not a copy");
+	}
 	ok(a.opts.sni == NULL, "no SNI when none given");
 	plan_free(p);
 	plan_free(NULL);
 	ok(plan_summary(NULL) == NULL, "plan_summary(NULL)");
+}
+
+/* ---- probe sequences pinned: the exact probes and summaries -------------- */
+
+/* FNV-1a 64 over little-endian values: the same on every host. */
+static void fnv_u32(uint64_t *h, uint32_t x)
+{
+	for (int i = 0; i < 4; i++) {
+		*h ^= (x >> (8 * i)) & 0xff;
+		*h *= 0x100000001b3ull;
+	}
+}
+
+static void fnv_list(uint64_t *h, const uint16_t *a, size_t n)
+{
+	fnv_u32(h, a ? (uint32_t)n : 0xffffffffu); /* NULL (extension left out) differs from empty */
+	for (size_t i = 0; a && i < n; i++)
+		fnv_u32(h, a[i]);
+}
+
+static void fnv_probe(uint64_t *h, const struct plan_probe *pr)
+{
+	const struct hello_opts *o = &pr->opts;
+	fnv_u32(h, (uint32_t)pr->kind);
+	fnv_u32(h, (uint32_t)pr->ver);
+	fnv_u32(h, (uint32_t)pr->need_flight);
+	fnv_u32(h, o->record_version);
+	fnv_u32(h, o->hello_version);
+	fnv_list(h, o->suites, o->nsuites);
+	fnv_u32(h, o->compression ? (uint32_t)o->ncompression : 0xffffffffu);
+	for (size_t i = 0; o->compression && i < o->ncompression; i++)
+		fnv_u32(h, o->compression[i]);
+	fnv_u32(h, o->sni ? (uint32_t)strlen(o->sni) : 0xffffffffu);
+	fnv_list(h, o->groups, o->ngroups);
+	fnv_u32(h, (uint32_t)o->ec_point_formats);
+	fnv_list(h, o->sigalgs, o->nsigalgs);
+	fnv_list(h, o->versions, o->nversions);
+	fnv_u32(h, (uint32_t)o->key_share);
+	fnv_list(h, o->key_share ? o->key_share_groups : NULL, o->nkey_share);
+	fnv_u32(h, (uint32_t)o->renegotiation_info);
+	fnv_u32(h, (uint32_t)o->fallback_scsv);
+	fnv_u32(h, (uint32_t)o->empty_reneg_scsv);
+	fnv_u32(h, (uint32_t)o->extended_master_secret);
+	fnv_u32(h, (uint32_t)o->pad_to);
+}
+
+static void fnv_summary(uint64_t *h, const struct plan *p)
+{
+	const struct plan_summary *s = plan_summary(p);
+	const char *ph = plan_phase_name(p);
+	fnv_u32(h, (uint32_t)s->mode);
+	for (int v = 0; v < PV__COUNT; v++) {
+		const struct plan_version *pv = &s->v[v];
+		fnv_u32(h, (uint32_t)pv->tested);
+		fnv_u32(h, (uint32_t)pv->supported);
+		fnv_u32(h, (uint32_t)pv->order);
+		fnv_list(h, pv->nsuites ? pv->suites : NULL, pv->nsuites);
+		fnv_u32(h, (uint32_t)pv->complete);
+		fnv_u32(h, pv->dh_bits);
+	}
+	fnv_list(h, s->groups12, s->ngroups12);
+	fnv_list(h, s->groups13, s->ngroups13);
+	fnv_u32(h, (uint32_t)s->compression);
+	fnv_u32(h, (uint32_t)s->fallback_scsv);
+	fnv_u32(h, (uint32_t)s->secure_reneg);
+	fnv_u32(h, s->probes);
+	for (int o = 0; o < PO__COUNT; o++)
+		fnv_u32(h, s->refusals[o]);
+	fnv_u32(h, (uint32_t)s->aborted);
+	fnv_u32(h, s->unoffered);
+	for (size_t i = 0; ph[i]; i++)
+		fnv_u32(h, (uint8_t)ph[i]);
+}
+
+/* A pseudo-random server: versions, suites (any, in any order), curves,
+ * groups, preference, refusal style, and now and then a suite-list cap, a
+ * liar or SMTP failing mid-plan. */
+static void random_fake(struct fake *f, uint32_t *st)
+{
+	static const uint16_t groups13[] = { GROUP_X25519,    GROUP_X25519MLKEM768, GROUP_SECP256R1, GROUP_SECP384R1,
+					     GROUP_SECP521R1, GROUP_X448,           0x0100 /* ffdhe2048 */ };
+	static const size_t sizes[] = { 1, 3, 12, 40, 90, PLAN_MAX_OFFER };
+	static const uint16_t dh[] = { 0, 512, 1024, 2048 };
+	uint16_t g[ARRAY_LEN(groups13)], c[ARRAY_LEN(curves12_all)];
+	memset(f, 0, sizeof(*f));
+	for (int v = 0; v < PV__COUNT; v++) {
+		uint16_t all[PLAN_MAX_OFFER];
+		size_t n = suites_for_version(plan_ver_wire((enum plan_ver)v), all, ARRAY_LEN(all)), k;
+		if (lcg(st) % 2)
+			continue;
+		for (size_t i = n; i > 1; i--) {
+			size_t j = lcg(st) % i;
+			uint16_t t = all[i - 1];
+			all[i - 1] = all[j];
+			all[j] = t;
+		}
+		k = 1 + lcg(st) % sizes[lcg(st) % ARRAY_LEN(sizes)];
+		set_suites(f, (enum plan_ver)v, all, k < n ? k : n);
+	}
+	memcpy(g, groups13, sizeof(g));
+	memcpy(c, curves12_all, sizeof(c));
+	for (size_t i = ARRAY_LEN(g); i > 1; i--) {
+		size_t j = lcg(st) % i;
+		uint16_t t = g[i - 1];
+		g[i - 1] = g[j];
+		g[j] = t;
+	}
+	for (size_t i = ARRAY_LEN(c); i > 1; i--) {
+		size_t j = lcg(st) % i;
+		uint16_t t = c[i - 1];
+		c[i - 1] = c[j];
+		c[j] = t;
+	}
+	set_groups(f, g, lcg(st) % (ARRAY_LEN(g) + 1));
+	set_curves(f, c, lcg(st) % (ARRAY_LEN(c) + 1));
+	f->server_pref = lcg(st) % 4 != 0;
+	f->deflate = lcg(st) % 4 == 0;
+	f->honour_scsv = lcg(st) % 2;
+	f->on_reject = (enum fake_reject)(lcg(st) % 4);
+	f->reneg_info = lcg(st) % 2;
+	f->dh_bits = dh[lcg(st) % ARRAY_LEN(dh)];
+	f->liar = lcg(st) % 8 == 0;
+	f->max_suites = lcg(st) % 8 == 0 ? 17 + lcg(st) % 50 : 0;
+	f->no_tls_from = lcg(st) % 10 == 0 ? 2 + lcg(st) % 60 : 0;
+}
+
+/* Hash every probe (and the fake's answer) and every final summary of the
+ * scripted servers above and of 300 pseudo-random ones, in all three modes.
+ * PLAN_TRACE_PIN was printed by this test run against plan.c before the
+ * memory shrink (commit f8e070b, inline 512-suite probes and 512-bit sets per
+ * version): any change to a probe, its order or a summary changes it. When
+ * the algorithm changes on purpose, rerun, check the probe counts printed by
+ * the other tests, and pin the new value. */
+#define PLAN_TRACE_PIN 0x068b3f15c93deae7ull
+
+static unsigned trace_probes; /* probes made by test_trace */
+
+static uint64_t trace_run(enum enum_mode mode, struct fake *f, uint64_t h)
+{
+	struct run run;
+	struct plan *p = drive(mode, f, &run);
+	trace_probes += run.probes;
+	if (!p)
+		return h ^ 1;
+	fnv_summary(&h, p);
+	plan_free(p);
+	return h;
+}
+
+static void test_trace(void)
+{
+	void (*const scripted[])(struct fake *) = { modern, tls12_ten, client_pref, tls10_legacy, ssl3_export };
+	uint64_t h = 0xcbf29ce484222325ull;
+	uint32_t st = 20261121;
+	struct fake f;
+
+	trace_h = &h;
+	for (size_t i = 0; i < ARRAY_LEN(scripted); i++)
+		for (int m = 0; m < ENUM__COUNT; m++) {
+			scripted[i](&f);
+			h = trace_run((enum enum_mode)m, &f, h);
+			scripted[i](&f);
+			f.server_pref = !f.server_pref;
+			f.on_reject = REJ_CLOSE;
+			h = trace_run((enum enum_mode)m, &f, h);
+		}
+	many(&f, 150, 12345);
+	h = trace_run(ENUM_FULL, &f, h);
+	many(&f, 150, 777);
+	f.server_pref = 0;
+	h = trace_run(ENUM_FULL, &f, h);
+	for (int i = 0; i < 300; i++) {
+		random_fake(&f, &st);
+		h = trace_run(i % 10 == 0 ? ENUM_VERSIONS : i % 10 == 1 ? ENUM_QUICK : ENUM_FULL, &f, h);
+	}
+	trace_h = NULL;
+	diag("probe sequence checksum: 0x%016llx (%u probes)", (unsigned long long)h, trace_probes);
+	ok(h == PLAN_TRACE_PIN, "every probe and summary as pinned (PLAN_TRACE_PIN)");
 }
 
 int main(void)
@@ -857,5 +1050,6 @@ int main(void)
 	test_quick();
 	test_versions();
 	test_cap();
+	test_trace();
 	return done_testing();
 }
