@@ -115,15 +115,15 @@ static void enter(struct conn *c, enum conn_state s)
 	c->state = s;
 	c->timeout_ms = state_timeout(c, s);
 	c->rearm = 1;
-	free(c->sp); /* a new state reads a new reply: nothing is kept between replies */
+	smtp_parser_free(c->sp); /* a new state reads a new reply: nothing is kept between replies */
 	c->sp = NULL;
 }
 
 /* The reply parser, allocated when a reply starts arriving (NULL: out of memory). */
 static struct smtp_parser *sp_get(struct conn *c)
 {
-	if (!c->sp && (c->sp = malloc(sizeof(*c->sp))) != NULL)
-		smtp_parser_init(c->sp);
+	if (!c->sp)
+		c->sp = smtp_parser_new();
 	return c->sp;
 }
 
@@ -507,7 +507,7 @@ static void on_tls_plain(struct conn *c, const uint8_t *buf, size_t len)
 {
 	while (len > 0 && (c->state == CONN_EXPECT_TLS_BANNER || c->state == CONN_EXPECT_TLS_EHLO)) {
 		size_t used = 0;
-		int st = sp_get(c) ? smtp_parse(c->sp, buf, len, &used) : SMTP_ERR_TOO_BIG;
+		int st = sp_get(c) ? smtp_parse(c->sp, buf, len, &used) : SMTP_ERR_NOMEM;
 		buf += used;
 		len -= used;
 		if (st == SMTP_NEED_MORE)
@@ -596,7 +596,7 @@ void conn_release(struct conn *c)
 	free(c->flight_copy);
 	c->flight_copy = NULL;
 	c->flight = NULL;
-	free(c->sp);
+	smtp_parser_free(c->sp);
 	c->sp = NULL;
 	tx_drop(c);
 }
@@ -854,7 +854,7 @@ void conn_on_data(struct conn *c, const uint8_t *buf, size_t len)
 		if (c->state == CONN_EXPECT_CONNECT)
 			return; /* cannot happen: data before connect */
 		size_t used = 0;
-		int st = sp_get(c) ? smtp_parse(c->sp, buf, len, &used) : SMTP_ERR_TOO_BIG;
+		int st = sp_get(c) ? smtp_parse(c->sp, buf, len, &used) : SMTP_ERR_NOMEM;
 		buf += used;
 		len -= used;
 		if (st == SMTP_NEED_MORE)

@@ -34,11 +34,15 @@ static int smtp_bytewise(const char *text, int want_code, int want_lines)
 	size_t n = strlen(text), used;
 	for (size_t i = 0; i < n; i++) {
 		int st = smtp_parse(&p, (const uint8_t *)text + i, 1, &used);
-		if (st == SMTP_DONE)
-			return i == n - 1 && p.reply.code == want_code && p.reply.nlines == want_lines;
+		if (st == SMTP_DONE) {
+			int ok = i == n - 1 && p.reply.code == want_code && p.reply.nlines == want_lines;
+			smtp_parser_release(&p);
+			return ok;
+		}
 		if (st < 0)
-			return 0;
+			break;
 	}
+	smtp_parser_release(&p);
 	return 0;
 }
 
@@ -66,9 +70,10 @@ int selftest_run(FILE *out)
 		smtp_parse(&p, (const uint8_t *)e, strlen(e), &used);
 		smtp_parse_caps(&p.reply, &caps);
 		check(out, caps.stripped && !(caps.flags & SMTP_CAP_STARTTLS), "masked STARTTLS (XXXXXXXA) detected");
-		smtp_parser_init(&p);
+		smtp_parser_release(&p);
 		check(out, smtp_parse(&p, (const uint8_t *)"\x16\x03\x01\r\n", 5, &used) == SMTP_ERR_SYNTAX,
 		      "non-SMTP bytes rejected");
+		smtp_parser_release(&p);
 	}
 	{
 		const struct suite_info *s = suite_by_code(0xc02f);

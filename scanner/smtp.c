@@ -17,12 +17,36 @@
 
 void smtp_parser_init(struct smtp_parser *p)
 {
-	p->reply.code = 0;
-	p->reply.nlines = 0;
-	p->reply.used = 0;
-	p->linelen = 0;
-	p->err = 0;
-	p->bad[0] = 0;
+	memset(p, 0, sizeof(*p));
+}
+
+void smtp_parser_release(struct smtp_parser *p)
+{
+	free(p->reply.text);
+	free(p->reply.off); /* off and len share one allocation */
+	free(p->line);
+	smtp_parser_init(p);
+}
+
+struct smtp_parser *smtp_parser_new(void)
+{
+	struct smtp_parser *p = malloc(sizeof(*p));
+	if (p)
+		smtp_parser_init(p);
+	return p;
+}
+
+void smtp_parser_free(struct smtp_parser *p)
+{
+	if (!p)
+		return;
+	smtp_parser_release(p);
+	free(p);
+}
+
+size_t smtp_parser_heap(const struct smtp_parser *p)
+{
+	return p->reply.text_cap + (size_t)p->reply.lines_cap * 2 * sizeof(uint16_t) + p->line_cap;
 }
 
 void smtp_parser_next(struct smtp_parser *p)
@@ -30,6 +54,58 @@ void smtp_parser_next(struct smtp_parser *p)
 	p->reply.code = 0;
 	p->reply.nlines = 0;
 	p->reply.used = 0;
+}
+
+/* The smallest doubling of cap (from init when 0) that reaches need, at most max. */
+static size_t grown(size_t cap, size_t init, size_t need, size_t max)
+{
+	size_t n = cap ? cap : init;
+	while (n < need)
+		n *= 2;
+	return n < max ? n : max;
+}
+
+/* Room for need bytes of line; 0, or -1 when out of memory. Callers check the cap first. */
+static int line_room(struct smtp_parser *p, size_t need)
+{
+	if (need <= p->line_cap)
+		return 0;
+	size_t n = grown(p->line_cap, SMTP_INIT_LINE, need, SMTP_MAX_LINE);
+	char *b = realloc(p->line, n);
+	if (!b)
+		return -1;
+	p->line = b;
+	p->line_cap = n;
+	return 0;
+}
+
+/* Room for one more line in the reply and need bytes of text; 0, or -1 when
+ * out of memory. Callers check the caps first. */
+static int reply_room(struct smtp_reply *r, size_t need)
+{
+	if (r->nlines >= r->lines_cap) {
+		int n = (int)grown((size_t)r->lines_cap, SMTP_INIT_LINES, (size_t)r->nlines + 1, SMTP_MAX_LINES);
+		uint16_t *a = malloc((size_t)n * 2 * sizeof(uint16_t));
+		if (!a)
+			return -1;
+		if (r->nlines > 0) {
+			memcpy(a, r->off, (size_t)r->nlines * sizeof(uint16_t));
+			memcpy(a + n, r->len, (size_t)r->nlines * sizeof(uint16_t));
+		}
+		free(r->off);
+		r->off = a;
+		r->len = a + n;
+		r->lines_cap = n;
+	}
+	if (need > r->text_cap) {
+		size_t n = grown(r->text_cap, SMTP_INIT_REPLY, need, SMTP_MAX_REPLY);
+		char *b = realloc(r->text, n);
+		if (!b)
+			return -1;
+		r->text = b;
+		r->text_cap = n;
+	}
+	return 0;
 }
 
 static void copy_bad(struct smtp_parser *p, const char *s, size_t n)
@@ -67,8 +143,10 @@ static int finish_line(struct smtp_parser *p)
 	}
 	if (r->nlines >= SMTP_MAX_LINES)
 		return fail(p, SMTP_ERR_TOO_MANY_LINES);
-	if (r->used + n + 1 > sizeof(r->text))
+	if (r->used + n + 1 > SMTP_MAX_REPLY)
 		return fail(p, SMTP_ERR_TOO_BIG);
+	if (reply_room(r, r->used + n + 1) < 0)
+		return fail(p, SMTP_ERR_NOMEM);
 	r->code = code;
 	r->off[r->nlines] = (uint16_t)r->used;
 	r->len[r->nlines] = (uint16_t)n;
@@ -115,15 +193,21 @@ int smtp_parse(struct smtp_parser *p, const uint8_t *buf, size_t len, size_t *co
 		 * (RFC 5321 §4.2: three digits, then SP, '-' or the line end), instead
 		 * of waiting for a line end that garbage may never contain. */
 		if (p->linelen < 4 && !prefix_ok(p->linelen, c)) {
-			p->line[p->linelen++] = (char)c;
-			copy_bad(p, p->line, p->linelen);
+			char bad[4];
+			memcpy(bad, p->line ? p->line : "", p->linelen);
+			bad[p->linelen] = (char)c;
+			copy_bad(p, bad, p->linelen + 1);
 			*consumed = i + 1;
 			return fail(p, SMTP_ERR_SYNTAX);
 		}
-		if (p->linelen + 1 >= sizeof(p->line)) {
+		if (p->linelen + 1 >= SMTP_MAX_LINE) {
 			copy_bad(p, p->line, p->linelen);
 			*consumed = i;
 			return fail(p, SMTP_ERR_LINE_TOO_LONG);
+		}
+		if (line_room(p, p->linelen + 1) < 0) {
+			*consumed = i;
+			return fail(p, SMTP_ERR_NOMEM);
 		}
 		p->line[p->linelen++] = (char)c;
 	}
@@ -141,6 +225,7 @@ const char *smtp_status_name(int status)
 	case SMTP_ERR_TOO_MANY_LINES: return "too-many-lines";
 	case SMTP_ERR_TOO_BIG: return "reply-too-big";
 	case SMTP_ERR_CODE_MISMATCH: return "code-mismatch";
+	case SMTP_ERR_NOMEM: return "out-of-memory";
 	}
 	return "unknown";
 }

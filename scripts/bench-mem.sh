@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
 # Memory per in-flight enumeration connection (issue 10's 4 KiB aim), measured, not asserted.
 #
-#   scripts/bench-mem.sh [CONCURRENCY...]        (default: 1 1000 5000)
+#   [PHASE=enum|greeting|mid-reply] scripts/bench-mem.sh [CONCURRENCY...]   (default: 1 1000 5000)
+#
+# PHASE (default enum) picks where every connection is held while it is measured:
+#   enum       mid-enumeration, ClientHello sent, waiting for the answer (described below);
+#   greeting   connected, waiting for a greeting that comes 10 min later, nothing received yet
+#              (datasets/fleet/memgreet.conf, 127.38.0.0/16);
+#   mid-reply  the first line of a two-line greeting ("220-...") received, the rest 10 min later,
+#              like postfix postscreen's pause (datasets/fleet/memreply.conf, 127.38.0.0/16).
+# The greeting and mid-reply scans run the same mxscan command with --banner-timeout 300.
 #
 # Starts datasets/fleet/memhold.conf (5,000 servers on 127.36.0.0/16 that answer the baseline
 # ClientHello and then never answer a hello they reject, so every enumeration probe waits for
@@ -17,6 +25,13 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$ROOT/bin}
 [ -x "$BIN/mxscan" ] && [ -x "$BIN/mxfleet" ] || { echo "bench-mem.sh: build first (make)" >&2; exit 1; }
+PHASE=${PHASE:-enum}
+case "$PHASE" in
+enum) CONF=memhold.conf ;;
+greeting) CONF=memgreet.conf ;;
+mid-reply) CONF=memreply.conf ;;
+*) echo "bench-mem.sh: PHASE must be enum, greeting or mid-reply, not '$PHASE'" >&2; exit 2 ;;
+esac
 CONCS=("$@")
 [ ${#CONCS[@]} -gt 0 ] || CONCS=(1 1000 5000)
 ulimit -n 20000
@@ -28,7 +43,7 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-"$ROOT/scripts/fleet.sh" start "$T/fleet" "$ROOT/datasets/fleet/memhold.conf" >/dev/null ||
+"$ROOT/scripts/fleet.sh" start "$T/fleet" "$ROOT/datasets/fleet/$CONF" >/dev/null ||
 	{ cat "$T/fleet/fleet.log" >&2; echo "bench-mem.sh: the fleet did not start" >&2; exit 1; }
 grep -o '"ip":"[^"]*","port":[0-9]*' "$T/fleet/manifest.jsonl" |
 	sed 's/"ip":"\([^"]*\)","port":\([0-9]*\)/\1:\2/' > "$T/all.txt"
@@ -48,7 +63,7 @@ first_rss=; first_c=; first_heap=; first_anon=
 for c in "${CONCS[@]}"; do
 	[ "$c" -le "$nall" ] || { echo "bench-mem.sh: -c $c needs $c servers, the fleet has $nall" >&2; exit 1; }
 	"$BIN/mxscan" --allowlist 127.0.0.0/8 --enum full --no-handshake -t 1 -c "$c" --tls-timeout 120 \
-		--connect-timeout 60 -i "$T/all.txt" -o /dev/null 2> "$T/mx.err" &
+		--banner-timeout 300 --connect-timeout 60 -i "$T/all.txt" -o /dev/null 2> "$T/mx.err" &
 	mxpid=$!
 	# wait for c sockets open, then for the baselines to finish: the count of the fleet's
 	# answered baselines is not visible from here, so wait until the RSS is stable for 2 s

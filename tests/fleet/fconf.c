@@ -327,6 +327,8 @@ static int set_key(struct fconf *c, struct fc_personality *p, const char *key, c
 	}
 	if (!strcmp(key, "banner_delay_ms"))
 		return parse_uint(v, 3600000, &p->banner_delay_ms);
+	if (!strcmp(key, "banner_pause_ms"))
+		return parse_uint(v, 3600000, &p->banner_pause_ms);
 	if (!strcmp(key, "banner_lines")) {
 		if (parse_uint(v, 1000, &p->banner_lines) < 0)
 			return -1;

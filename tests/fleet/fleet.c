@@ -199,6 +199,7 @@ static unsigned state_deadline_ms(const struct conn *c)
 	const struct fc_personality *p = c->p;
 	switch (c->state) {
 	case FLEET_BANNER_DELAY: return p->banner_delay_ms + p->idle_ms;
+	case FLEET_BANNER_SEND: return (p->banner_mode == FC_BANNER_NORMAL ? p->banner_pause_ms : 0) + p->idle_ms;
 	case FLEET_LINGER: return p->linger_ms;
 	case FLEET_DRAIN: return p->never_close_ms;
 	case FLEET_CLOSING: return FLEET_CLOSING_MS;
@@ -436,6 +437,15 @@ static int banner_begin(struct conn *c)
 	switch (c->p->banner_mode) {
 	case FC_BANNER_NORMAL:
 		n = banner_full(c, buf, sizeof(buf));
+		if (c->p->banner_pause_ms && c->p->banner_lines > 1) {
+			/* postscreen-like: the first "220-" line, the rest after the pause */
+			const char *eol = memchr(buf, '\n', n);
+			c->trickle_pos = eol ? (size_t)(eol - buf) + 1 : n;
+			out_append(c, buf, c->trickle_pos);
+			set_state(c, FLEET_BANNER_SEND);
+			loop_timer_arm(F.loop, &c->tick, c->p->banner_pause_ms);
+			return conn_flush(c);
+		}
 		out_append(c, buf, n);
 		return enter_expect_cmd(c);
 	case FC_BANNER_554:
@@ -482,6 +492,13 @@ static void on_tick(struct loop *l, struct timer *t, void *ud)
 	}
 	if (c->state != FLEET_BANNER_SEND)
 		return;
+	if (c->p->banner_mode == FC_BANNER_NORMAL) { /* the rest after banner_pause_ms */
+		size_t n = banner_full(c, buf, sizeof(buf));
+		if (c->trickle_pos < n)
+			out_append(c, buf + c->trickle_pos, n - c->trickle_pos);
+		enter_expect_cmd(c);
+		return;
+	}
 	if (c->p->banner_mode == FC_BANNER_TRICKLE) {
 		size_t n = banner_full(c, buf, sizeof(buf));
 		if (c->trickle_pos < n)

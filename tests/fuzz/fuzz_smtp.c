@@ -14,7 +14,7 @@ static int run(const uint8_t *d, size_t n, size_t step, int *code, int *lines)
 {
 	static struct smtp_parser p;
 	struct smtp_caps caps;
-	smtp_parser_init(&p);
+	smtp_parser_release(&p); /* the previous run's storage (a zeroed static parser is an initialised one) */
 	size_t pos = 0;
 	while (pos < n) {
 		size_t len = step ? (n - pos < step ? n - pos : step) : n - pos, used = 0;
@@ -23,8 +23,13 @@ static int run(const uint8_t *d, size_t n, size_t step, int *code, int *lines)
 			abort();
 		pos += used;
 		if (st == SMTP_DONE) {
-			if (p.reply.nlines < 1 || p.reply.nlines > SMTP_MAX_LINES || p.reply.used > SMTP_MAX_REPLY)
+			if (p.reply.nlines < 1 || p.reply.nlines > SMTP_MAX_LINES || p.reply.used > SMTP_MAX_REPLY ||
+			    p.reply.used > p.reply.text_cap || p.reply.nlines > p.reply.lines_cap)
 				abort();
+			for (int i = 0; i < p.reply.nlines; i++)
+				if ((size_t)p.reply.off[i] + p.reply.len[i] >= p.reply.used ||
+				    smtp_line(&p.reply, i)[p.reply.len[i]] != 0)
+					abort();
 			smtp_parse_caps(&p.reply, &caps);
 			(void)smtp_banner_masked(&p.reply);
 			*code = p.reply.code;
@@ -35,6 +40,8 @@ static int run(const uint8_t *d, size_t n, size_t step, int *code, int *lines)
 			return -(int)pos - 1;
 		if (used < len)
 			abort(); /* NEED_MORE must consume everything */
+		if (p.line_cap > SMTP_MAX_LINE || p.linelen > p.line_cap || smtp_parser_heap(&p) > 20 * 1024)
+			abort();
 	}
 	return 0;
 }

@@ -16,6 +16,7 @@ FAILED=0
 
 cleanup() {
   "$ROOT/scripts/fleet.sh" stop "$D" >/dev/null 2>&1 || true
+  "$ROOT/scripts/fleet.sh" stop "$T/pause" >/dev/null 2>&1 || true
   rm -rf "$T"
 }
 trap cleanup EXIT
@@ -50,7 +51,7 @@ first_line() {
 
 now_ms() { date +%s%3N; }
 
-TESTS=37
+TESTS=38
 echo "1..$TESTS"
 
 if [ ! -x "$BIN/mxfleet" ]; then
@@ -212,6 +213,24 @@ t0=$(now_ms)
 out=$(first_line 127.3.0.19 2525)
 dt=$(( $(now_ms) - t0 ))
 ok $([[ "$out" == 220* ]] && [ "$dt" -ge 1400 ] && echo 0 || echo 1) "banner_delay_ms = 1500 delays the banner" "$dt ms"
+
+# banner_pause_ms: a fleet of its own (127.38.61.1), so knobs.conf's counts stay as they are
+printf '[personality pause]\nbanner_lines = 3\nbanner_pause_ms = 1500\nassign 127.38.61.1 pause ports=2525 implicit=none\n' \
+  > "$T/pause.conf"
+if "$ROOT/scripts/fleet.sh" start "$T/pause" "$T/pause.conf" >/dev/null 2>&1; then
+  exec {pf}<>/dev/tcp/127.38.61.1/2525
+  IFS= read -r -t 5 -u "$pf" p1
+  t0=$(now_ms)
+  IFS= read -r -t 5 -u "$pf" p2; IFS= read -r -t 5 -u "$pf" p3
+  dt=$(( $(now_ms) - t0 ))
+  exec {pf}<&-
+  ok $([[ "$p1" == "220-127.38.61.1 "* && "$p2" == "220-"* && "$p3" == "220 127.38.61.1 "* ]] && [ "$dt" -ge 1400 ] &&
+    echo 0 || echo 1) "banner_pause_ms = 1500: the first 220- line at once, the rest 1.5 s later" \
+    "'$p1' '$p2' '$p3' after $dt ms"
+  "$ROOT/scripts/fleet.sh" stop "$T/pause" >/dev/null 2>&1
+else
+  ok 1 "banner_pause_ms fleet starts" "$(cat "$T/pause/fleet.log" 2>/dev/null)"
+fi
 
 zone_ok=$(grep -c -E '^(mx1\.knobs[[:space:]]+IN[[:space:]]+A[[:space:]]+127\.3\.0\.1|knobs[[:space:]]+IN[[:space:]]+MX[[:space:]]+10 mx1\.knobs\.fleet\.test\.)$' "$D/fleet.zone")
 ok $([ "$zone_ok" -eq 2 ] && echo 0 || echo 1) "zone file has the A and MX records" "$(cat "$D/fleet.zone")"
