@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Memory per in-flight enumeration connection (issue 10's 4 KiB aim), measured, not asserted.
 #
-#   [PHASE=enum|greeting|mid-reply] scripts/bench-mem.sh [CONCURRENCY...]   (default: 1 1000 5000)
+#   [PHASE=enum|enum-cert|greeting|mid-reply] scripts/bench-mem.sh [CONCURRENCY...]   (default: 1 1000 5000)
 #
 # PHASE (default enum) picks where every connection is held while it is measured:
 #   enum       mid-enumeration, ClientHello sent, waiting for the answer (described below);
+#   enum-cert  the same against servers whose TLS 1.2 answer carries a certificate chain: each
+#              held host also keeps the chain its probes saw (datasets/fleet/memholdcert.conf,
+#              the same addresses as memhold.conf);
 #   greeting   connected, waiting for a greeting that comes 10 min later, nothing received yet
 #              (datasets/fleet/memgreet.conf, 127.38.0.0/16);
 #   mid-reply  the first line of a two-line greeting ("220-...") received, the rest 10 min later,
@@ -28,9 +31,10 @@ BIN=${BIN:-$ROOT/bin}
 PHASE=${PHASE:-enum}
 case "$PHASE" in
 enum) CONF=memhold.conf ;;
+enum-cert) CONF=memholdcert.conf ;;
 greeting) CONF=memgreet.conf ;;
 mid-reply) CONF=memreply.conf ;;
-*) echo "bench-mem.sh: PHASE must be enum, greeting or mid-reply, not '$PHASE'" >&2; exit 2 ;;
+*) echo "bench-mem.sh: PHASE must be enum, enum-cert, greeting or mid-reply, not '$PHASE'" >&2; exit 2 ;;
 esac
 CONCS=("$@")
 [ ${#CONCS[@]} -gt 0 ] || CONCS=(1 1000 5000)
