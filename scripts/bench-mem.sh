@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Memory per in-flight enumeration connection (issue 10's 4 KiB aim), measured, not asserted.
 #
-#   [PHASE=enum|enum-cert|greeting|mid-reply] scripts/bench-mem.sh [CONCURRENCY...]   (default: 1 1000 5000)
+#   [PHASE=enum|enum-cert|greeting|mid-reply|handshake] [HS=tls12-rsa|tls12-ecdsa|tls13] scripts/bench-mem.sh [CONCURRENCY...]
+#   (default: 1 1000 5000; PHASE=handshake: 1 500 1000)
 #
 # PHASE (default enum) picks where every connection is held while it is measured:
 #   enum       mid-enumeration, ClientHello sent, waiting for the answer (described below);
@@ -12,6 +13,13 @@
 #              (datasets/fleet/memgreet.conf, 127.38.0.0/16);
 #   mid-reply  the first line of a two-line greeting ("220-...") received, the rest 10 min later,
 #              like postfix postscreen's pause (datasets/fleet/memreply.conf, 127.38.0.0/16).
+#   handshake  a full wolfSSL handshake held mid-way (datasets/fleet/memhs.conf, 127.39.0.0/16,
+#              1,000 servers per HS variant, default tls12-rsa): mxscan runs `--enum quick` WITHOUT
+#              --no-handshake, so per host the baseline probe and then the full handshake, which
+#              the fleet holds after its first flight for 10 min (handshake_stall_ms). TLS 1.2: the
+#              client has the certificates (parsed, not verified: verify.c decides offline after the
+#              handshake) and has sent its Finished; TLS 1.3: it has everything up to
+#              CertificateVerify, the server Finished is withheld.
 # The greeting and mid-reply scans run the same mxscan command with --banner-timeout 300.
 #
 # Starts datasets/fleet/memhold.conf (5,000 servers on 127.36.0.0/16 that answer the baseline
@@ -23,7 +31,7 @@
 # mid-enumeration), samples /proc/PID/status (VmRSS, VmHWM) and /proc/PID/smaps (resident heap
 # and anonymous mappings), and stops mxscan. Prints, per C, the figures and the bytes per held
 # connection against C = the first value: (RSS(C) - RSS(first)) / (C - first). The full wolfSSL
-# handshake is not made (--no-handshake): it is measured apart (README Benchmarks).
+# handshake is not made (--no-handshake) but in PHASE=handshake.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$ROOT/bin}
@@ -34,10 +42,25 @@ enum) CONF=memhold.conf ;;
 enum-cert) CONF=memholdcert.conf ;;
 greeting) CONF=memgreet.conf ;;
 mid-reply) CONF=memreply.conf ;;
-*) echo "bench-mem.sh: PHASE must be enum, enum-cert, greeting or mid-reply, not '$PHASE'" >&2; exit 2 ;;
+handshake) CONF=memhs.conf ;;
+*) echo "bench-mem.sh: PHASE must be enum, enum-cert, greeting, mid-reply or handshake, not '$PHASE'" >&2; exit 2 ;;
 esac
+# the scan: enumeration held (--no-handshake), or one baseline probe and the held full handshake
+SCAN=(--enum full --no-handshake)
+HSRANGE=.
+if [ "$PHASE" = handshake ]; then
+	SCAN=(--enum quick)
+	case "${HS:-tls12-rsa}" in
+	tls12-rsa) HSRANGE='^127\.39\.[0-3]\.' ;;
+	tls12-ecdsa) HSRANGE='^127\.39\.[4-7]\.' ;;
+	tls13) HSRANGE='^127\.39\.([89]|1[01])\.' ;;
+	*) echo "bench-mem.sh: HS must be tls12-rsa, tls12-ecdsa or tls13, not '$HS'" >&2; exit 2 ;;
+	esac
+fi
 CONCS=("$@")
-[ ${#CONCS[@]} -gt 0 ] || CONCS=(1 1000 5000)
+if [ ${#CONCS[@]} -eq 0 ]; then
+	if [ "$PHASE" = handshake ]; then CONCS=(1 500 1000); else CONCS=(1 1000 5000); fi
+fi
 ulimit -n 20000
 T=$(mktemp -d /tmp/bench-mem.XXXXXX)
 mxpid=
@@ -50,7 +73,7 @@ trap cleanup EXIT
 "$ROOT/scripts/fleet.sh" start "$T/fleet" "$ROOT/datasets/fleet/$CONF" >/dev/null ||
 	{ cat "$T/fleet/fleet.log" >&2; echo "bench-mem.sh: the fleet did not start" >&2; exit 1; }
 grep -o '"ip":"[^"]*","port":[0-9]*' "$T/fleet/manifest.jsonl" |
-	sed 's/"ip":"\([^"]*\)","port":\([0-9]*\)/\1:\2/' > "$T/all.txt"
+	sed 's/"ip":"\([^"]*\)","port":\([0-9]*\)/\1:\2/' | grep -E "$HSRANGE" > "$T/all.txt"
 nall=$(wc -l < "$T/all.txt")
 
 nsock() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 -lname 'socket:*' 2>/dev/null | wc -l; }
@@ -66,7 +89,7 @@ printf '%-6s %-8s %-9s %-9s %-9s %-9s %-11s %s\n' "-c" "sockets" "VmRSS kB" "VmH
 first_rss=; first_c=; first_heap=; first_anon=
 for c in "${CONCS[@]}"; do
 	[ "$c" -le "$nall" ] || { echo "bench-mem.sh: -c $c needs $c servers, the fleet has $nall" >&2; exit 1; }
-	"$BIN/mxscan" --allowlist 127.0.0.0/8 --enum full --no-handshake -t 1 -c "$c" --tls-timeout 120 \
+	"$BIN/mxscan" --allowlist 127.0.0.0/8 "${SCAN[@]}" -t 1 -c "$c" --tls-timeout 120 \
 		--banner-timeout 300 --connect-timeout 60 -i "$T/all.txt" -o /dev/null 2> "$T/mx.err" &
 	mxpid=$!
 	# wait for c sockets open, then for the baselines to finish: the count of the fleet's

@@ -492,6 +492,8 @@ static int set_key(struct fconf *c, struct fc_personality *p, const char *key, c
 	}
 	if (!strcmp(key, "real_handshake"))
 		return parse_bool(v, &p->real_handshake);
+	if (!strcmp(key, "handshake_stall_ms"))
+		return parse_uint(v, 3600000, &p->handshake_stall_ms);
 	if (!strcmp(key, "cert")) {
 		if (!strcmp(v, "none"))
 			v = "";

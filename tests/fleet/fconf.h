@@ -58,7 +58,8 @@ struct fc_personality {
 	/* SMTP */
 	char banner[FC_TEXT_MAX]; /* text after "220 "; {name} expands to the host name */
 	unsigned banner_delay_ms, banner_lines, trickle_ms;
-	unsigned banner_pause_ms; /* multi-line greeting: pause after its first line */
+	unsigned banner_pause_ms;    /* multi-line greeting: pause after its first line */
+	unsigned handshake_stall_ms; /* real handshake: hold the server's first flight's end (fleet.c) */
 	enum fc_banner banner_mode;
 	char ehlo[FC_MAX_EHLO][FC_NAME_MAX]; /* capabilities, without STARTTLS */
 	size_t nehlo;

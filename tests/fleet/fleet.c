@@ -144,6 +144,8 @@ struct conn {
 	unsigned endless_n;
 	unsigned errors;
 	int greeted, mail, refused, hrr_sent;
+	int stall_pending;            /* handshake_stall_ms: the first flight is being held */
+	int stalling;                 /* handshake_stall_ms: the stall runs (c->tick), nothing is read */
 	enum fleet_close close_after; /* once the output is flushed */
 	int drain_after;              /* never_close: DRAIN once the output is flushed */
 	struct fssl_sess *tls;
@@ -203,6 +205,7 @@ static unsigned state_deadline_ms(const struct conn *c)
 	case FLEET_LINGER: return p->linger_ms;
 	case FLEET_DRAIN: return p->never_close_ms;
 	case FLEET_CLOSING: return FLEET_CLOSING_MS;
+	case FLEET_TLS_HANDSHAKE: return p->handshake_stall_ms + p->idle_ms;
 	default: return p->idle_ms;
 	}
 }
@@ -246,7 +249,7 @@ static void conn_close(struct conn *c, enum fleet_close how)
 
 static void conn_interest(struct conn *c)
 {
-	uint32_t ev = LOOP_READ;
+	uint32_t ev = c->stalling ? 0 : LOOP_READ;
 	if (c->out_off < c->out_len || c->gen_left || c->tls_want_write)
 		ev |= LOOP_WRITE;
 	loop_mod_fd(F.loop, c->fd, ev);
@@ -479,7 +482,9 @@ static int banner_begin(struct conn *c)
 	return 0;
 }
 
-/* Pacing for trickle/endless banners and the banner delay. */
+static int tls_handshake_step(struct conn *c);
+
+/* Pacing for trickle/endless banners and the banner delay; the end of a handshake stall. */
 static void on_tick(struct loop *l, struct timer *t, void *ud)
 {
 	(void)l;
@@ -488,6 +493,22 @@ static void on_tick(struct loop *l, struct timer *t, void *ud)
 	char buf[FLEET_LINE_BUF * 4];
 	if (c->state == FLEET_BANNER_DELAY) {
 		banner_begin(c);
+		return;
+	}
+	if (c->stalling) { /* handshake_stall_ms is over: the rest of the flight, then go on */
+		c->stalling = 0;
+		size_t n;
+		const uint8_t *h = fssl_held(c->tls, &n);
+		vlog(c, "handshake stall over: %zu held bytes", n);
+		if (n && out_append(c, h, n) < 0) {
+			conn_close(c, FLEET_CLOSE_FIN);
+			return;
+		}
+		fssl_held_consume(c->tls, n);
+		fssl_hold(c->tls, 0);
+		if (conn_flush(c) < 0)
+			return;
+		tls_handshake_step(c);
 		return;
 	}
 	if (c->state != FLEET_BANNER_SEND)
@@ -769,7 +790,29 @@ static int tls_handshake_step(struct conn *c)
 		 * where epoll cannot see them */
 		return tls_read(c);
 	}
-	case FSSL_WANT_READ: conn_interest(c); return 0;
+	case FSSL_WANT_READ:
+		if (c->stall_pending) { /* the first flight is complete: send it but its end, then stall */
+			c->stall_pending = 0;
+			size_t n;
+			const uint8_t *h = fssl_held(c->tls, &n);
+			/* TLS 1.2: all of it (ServerHello..ServerHelloDone), the stall comes before the
+			 * server's ChangeCipherSpec/Finished; TLS 1.3: all but the last record (the
+			 * encrypted server Finished) */
+			size_t keep = fssl_is_tls13(c->tls) ? fssl_last_record(h, n) : n;
+			vlog(c, "handshake stall: %zu of %zu flight bytes sent, the rest in %u ms", keep, n,
+			     c->p->handshake_stall_ms);
+			if (keep && out_append(c, h, keep) < 0) {
+				conn_close(c, FLEET_CLOSE_FIN);
+				return -1;
+			}
+			fssl_held_consume(c->tls, keep);
+			c->stalling = 1;
+			touch(c);
+			loop_timer_arm(F.loop, &c->tick, c->p->handshake_stall_ms);
+			return conn_flush(c);
+		}
+		conn_interest(c);
+		return 0;
 	case FSSL_WANT_WRITE:
 		c->tls_want_write = 1;
 		conn_interest(c);
@@ -824,6 +867,10 @@ static int answer_hello(struct conn *c, size_t consumed)
 	    tlsresp_wolfssl_capable(v, d.suite)) {
 		c->tls = fssl_start(F.ssl, p->cert, v, d.suite, p->groups, p->ngroups, c->fd, c->ch, c->ch_len);
 		if (c->tls) {
+			if (p->handshake_stall_ms) {
+				fssl_hold(c->tls, 1);
+				c->stall_pending = 1;
+			}
 			free(c->ch);
 			c->ch = NULL;
 			c->ch_len = 0;
@@ -904,6 +951,8 @@ static int hello_feed(struct conn *c)
 static int on_readable(struct conn *c)
 {
 	uint8_t buf[8192];
+	if (c->stalling)
+		return 0;
 	if (c->state == FLEET_TLS_HANDSHAKE)
 		return tls_handshake_step(c);
 	if (c->state == FLEET_TLS_EXPECT_CMD || (c->tls_up && c->state == FLEET_CLOSING))
@@ -962,7 +1011,10 @@ static void on_conn(struct loop *l, int fd, uint32_t ev, void *ud)
 		return;
 	}
 	if (ev & LOOP_WRITE) {
-		if (c->state == FLEET_TLS_HANDSHAKE) {
+		if (c->state == FLEET_TLS_HANDSHAKE && (c->stalling || c->out_off < c->out_len)) {
+			if (conn_flush(c) < 0) /* the held flight, sent by hand */
+				return;
+		} else if (c->state == FLEET_TLS_HANDSHAKE) {
 			if (tls_handshake_step(c) < 0)
 				return;
 		} else if (c->tls_up && c->tls_want_write && !(c->out_off < c->out_len)) {

@@ -54,8 +54,14 @@ struct fssl_sess {
 	int fd;
 	uint8_t *pre;
 	size_t pre_len, pre_off;
-	int err; /* wolfSSL error of a failed handshake */
+	int err;          /* wolfSSL error of a failed handshake */
+	uint16_t version; /* the pinned one */
+	int hold;         /* fssl_hold(): sends go to held[] */
+	uint8_t *held;    /* FSSL_HOLD_CAP at most */
+	size_t held_len, held_cap;
 };
+
+#define FSSL_HOLD_CAP 65536
 
 static int cb_recv(WOLFSSL *ssl, char *buf, int sz, void *vctx)
 {
@@ -92,6 +98,25 @@ static int cb_send(WOLFSSL *ssl, char *buf, int sz, void *vctx)
 {
 	(void)ssl;
 	struct fssl_sess *s = vctx;
+	if (s->hold) {
+		if (sz <= 0)
+			return 0;
+		if (s->held_len + (size_t)sz > FSSL_HOLD_CAP)
+			return WOLFSSL_CBIO_ERR_GENERAL;
+		if (s->held_len + (size_t)sz > s->held_cap) {
+			size_t cap = s->held_cap ? s->held_cap : 4096;
+			while (cap < s->held_len + (size_t)sz)
+				cap *= 2;
+			uint8_t *q = realloc(s->held, cap);
+			if (!q)
+				return WOLFSSL_CBIO_ERR_GENERAL;
+			s->held = q;
+			s->held_cap = cap;
+		}
+		memcpy(s->held + s->held_len, buf, (size_t)sz);
+		s->held_len += (size_t)sz;
+		return sz;
+	}
 	ssize_t n = send(s->fd, buf, (size_t)sz, MSG_NOSIGNAL);
 	if (n >= 0)
 		return (int)n;
@@ -221,6 +246,7 @@ struct fssl_sess *fssl_start(struct fssl *f, const char *cert, uint16_t version,
 	if (!s)
 		return NULL;
 	s->fd = fd;
+	s->version = version;
 	if (pre_len) {
 		s->pre = malloc(pre_len);
 		if (!s->pre)
@@ -329,10 +355,48 @@ const char *fssl_describe(struct fssl_sess *s, char *buf, size_t cap)
 	return buf;
 }
 
+void fssl_hold(struct fssl_sess *s, int on)
+{
+	s->hold = on;
+}
+
+int fssl_is_tls13(const struct fssl_sess *s)
+{
+	return s->version == TLS_TLS13;
+}
+
+const uint8_t *fssl_held(const struct fssl_sess *s, size_t *len)
+{
+	*len = s->held_len;
+	return s->held;
+}
+
+void fssl_held_consume(struct fssl_sess *s, size_t n)
+{
+	if (n > s->held_len)
+		n = s->held_len;
+	memmove(s->held, s->held + n, s->held_len - n);
+	s->held_len -= n;
+}
+
+size_t fssl_last_record(const uint8_t *p, size_t len)
+{
+	size_t off = 0, last = len;
+	while (len - off >= 5) {
+		size_t rl = 5 + ((size_t)p[off + 3] << 8 | p[off + 4]);
+		if (rl > len - off)
+			break;
+		last = off;
+		off += rl;
+	}
+	return last;
+}
+
 void fssl_end(struct fssl_sess *s)
 {
 	if (!s)
 		return;
+	free(s->held);
 	if (s->ssl)
 		wolfSSL_free(s->ssl);
 	free(s->pre);

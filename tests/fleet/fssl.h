@@ -58,6 +58,17 @@ void fssl_shutdown(struct fssl_sess *s);
 /* "TLSv1.3 TLS_AES_128_GCM_SHA256" (for -v logs). */
 const char *fssl_describe(struct fssl_sess *s, char *buf, size_t cap);
 
+/* Holding (handshake_stall_ms): while on, what wolfSSL sends is kept in the
+ * session (up to 64 KiB; more is a send error) instead of going to the socket.
+ * fssl_held() shows it, fssl_held_consume() drops the first n bytes (the
+ * caller sends them itself), fssl_hold(s, 0) turns holding off. */
+void fssl_hold(struct fssl_sess *s, int on);
+int fssl_is_tls13(const struct fssl_sess *s);
+const uint8_t *fssl_held(const struct fssl_sess *s, size_t *len);
+void fssl_held_consume(struct fssl_sess *s, size_t n);
+/* Where the last whole TLS record of p[0..len) starts (len when there is none). */
+size_t fssl_last_record(const uint8_t *p, size_t len);
+
 void fssl_end(struct fssl_sess *s);
 
 #endif

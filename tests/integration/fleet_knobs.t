@@ -17,6 +17,7 @@ FAILED=0
 cleanup() {
   "$ROOT/scripts/fleet.sh" stop "$D" >/dev/null 2>&1 || true
   "$ROOT/scripts/fleet.sh" stop "$T/pause" >/dev/null 2>&1 || true
+  "$ROOT/scripts/fleet.sh" stop "$T/stall" >/dev/null 2>&1 || true
   rm -rf "$T"
 }
 trap cleanup EXIT
@@ -51,7 +52,7 @@ first_line() {
 
 now_ms() { date +%s%3N; }
 
-TESTS=38
+TESTS=40
 echo "1..$TESTS"
 
 if [ ! -x "$BIN/mxfleet" ]; then
@@ -232,6 +233,34 @@ else
   ok 1 "banner_pause_ms fleet starts" "$(cat "$T/pause/fleet.log" 2>/dev/null)"
 fi
 
+# handshake_stall_ms: a fleet of its own (127.39.61.1, implicit TLS): the server's first flight, then
+# the stall, then the rest. TLS 1.2: the client has sent its Finished and waits for the server's
+# ChangeCipherSpec/Finished; TLS 1.3: everything up to CertificateVerify, the server Finished withheld.
+printf '[personality stall]\nports = 4465\nimplicit_ports = 4465\nversions = TLSv1.2 TLSv1.3\nsuites = modern\ncert = valid\nhandshake_stall_ms = 1500\nassign 127.39.61.1 stall\n' \
+  > "$T/stall.conf"
+if "$ROOT/scripts/fleet.sh" start "$T/stall" "$T/stall.conf" >/dev/null 2>&1; then
+  for v in 1.2 1.3; do
+    if [ "$v" = 1.2 ]; then mid='^>>> TLS 1.2, Handshake .*Finished'; else mid='^<<< TLS 1.3, Handshake .*CertificateVerify'; fi
+    t0=$(now_ms)
+    (sleep 2.5; echo) | timeout 10 openssl s_client -connect 127.39.61.1:4465 -tls${v/./_} -msg > "$T/stall$v.txt" 2>&1 &
+    sp=$!
+    for _ in $(seq 1 100); do grep -qE "$mid" "$T/stall$v.txt" && break; sleep 0.02; done
+    at_mid=$(grep -cE "$mid" "$T/stall$v.txt"); fin_mid=$(grep -cE '^<<< TLS 1\.[23], Handshake .*Finished' "$T/stall$v.txt")
+    dt_mid=$(( $(now_ms) - t0 ))
+    wait "$sp"
+    fin_end=$(grep -cE '^<<< TLS 1\.[23], Handshake .*Finished' "$T/stall$v.txt")
+    # the server's Finished comes no earlier than the stall after the mid-handshake point
+    ok $([ "$at_mid" -eq 1 ] && [ "$fin_mid" -eq 0 ] && [ "$dt_mid" -lt 1400 ] && [ "$fin_end" -eq 1 ] &&
+      grep -q "^    Protocol  : TLSv$v" "$T/stall$v.txt" && echo 0 || echo 1) \
+      "handshake_stall_ms = 1500, TLS $v: first flight at once, the server's Finished after the stall" \
+      "mid=$at_mid after $dt_mid ms, server Finished then $fin_mid, at the end $fin_end; $(grep -E '^(<<<|>>>)' "$T/stall$v.txt" | grep -v RecordHeader | tr '\n' ';')"
+  done
+  "$ROOT/scripts/fleet.sh" stop "$T/stall" >/dev/null 2>&1
+else
+  ok 1 "handshake_stall_ms fleet starts" "$(cat "$T/stall/fleet.log" 2>/dev/null)"
+  ok 1 "handshake_stall_ms fleet starts (TLS 1.3)"
+fi
+
 zone_ok=$(grep -c -E '^(mx1\.knobs[[:space:]]+IN[[:space:]]+A[[:space:]]+127\.3\.0\.1|knobs[[:space:]]+IN[[:space:]]+MX[[:space:]]+10 mx1\.knobs\.fleet\.test\.)$' "$D/fleet.zone")
 ok $([ "$zone_ok" -eq 2 ] && echo 0 || echo 1) "zone file has the A and MX records" "$(cat "$D/fleet.zone")"
 
@@ -241,8 +270,8 @@ pid=$(cat "$D/fleet.pid")
 st=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f1)
 ok $([ "${st:-Z}" = Z ] && [ ! -f "$D/fleet.pid" ] && echo 0 || echo 1) "fleet.sh stop ends the fleet" "state '$st'"
 
-ok $( ! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error' "$D/fleet.log" && echo 0 || echo 1) \
-  "no sanitizer reports in the fleet's log" "$(head -30 "$D/fleet.log")"
+ok $( ! grep -qsE 'AddressSanitizer|LeakSanitizer|runtime error' "$D/fleet.log" "$T/stall/fleet.log" && echo 0 || echo 1) \
+  "no sanitizer reports in the fleets' logs (knobs.conf, handshake_stall_ms)" "$(head -30 "$D/fleet.log" "$T/stall/fleet.log")"
 
 [ $N -eq $TESTS ] || echo "# planned $TESTS, ran $N"
 exit $((FAILED > 0))
