@@ -65,18 +65,25 @@ static size_t grown(size_t cap, size_t init, size_t need, size_t max)
 	return n < max ? n : max;
 }
 
+/* Room for need bytes in *buf (capacity *cap, first size init, at most max);
+ * 0, or -1 when out of memory. Callers check the cap first. */
+static int buf_room(char **buf, size_t *cap, size_t init, size_t need, size_t max)
+{
+	if (need <= *cap)
+		return 0;
+	size_t n = grown(*cap, init, need, max);
+	char *b = realloc(*buf, n);
+	if (!b)
+		return -1;
+	*buf = b;
+	*cap = n;
+	return 0;
+}
+
 /* Room for need bytes of line; 0, or -1 when out of memory. Callers check the cap first. */
 static int line_room(struct smtp_parser *p, size_t need)
 {
-	if (need <= p->line_cap)
-		return 0;
-	size_t n = grown(p->line_cap, SMTP_INIT_LINE, need, SMTP_MAX_LINE);
-	char *b = realloc(p->line, n);
-	if (!b)
-		return -1;
-	p->line = b;
-	p->line_cap = n;
-	return 0;
+	return buf_room(&p->line, &p->line_cap, SMTP_INIT_LINE, need, SMTP_MAX_LINE);
 }
 
 /* Room for one more line in the reply and need bytes of text; 0, or -1 when
@@ -97,15 +104,7 @@ static int reply_room(struct smtp_reply *r, size_t need)
 		r->len = a + n;
 		r->lines_cap = n;
 	}
-	if (need > r->text_cap) {
-		size_t n = grown(r->text_cap, SMTP_INIT_REPLY, need, SMTP_MAX_REPLY);
-		char *b = realloc(r->text, n);
-		if (!b)
-			return -1;
-		r->text = b;
-		r->text_cap = n;
-	}
-	return 0;
+	return buf_room(&r->text, &r->text_cap, SMTP_INIT_REPLY, need, SMTP_MAX_REPLY);
 }
 
 static void copy_bad(struct smtp_parser *p, const char *s, size_t n)

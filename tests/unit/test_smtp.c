@@ -81,6 +81,20 @@ static int same(const struct outcome *a, const struct outcome *b)
 	       a->consumed_total == b->consumed_total && !strcmp(a->first, b->first) && !strcmp(a->last, b->last);
 }
 
+/* Feed in one byte at a time: the same result as fed whole? */
+static int byte_by_byte_same(const char *in, size_t n, const struct outcome *whole)
+{
+	struct outcome o;
+	size_t *cuts = malloc((n + 1) * sizeof(*cuts));
+	if (!cuts)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		cuts[i] = i + 1;
+	feed(in, n, cuts, n ? n - 1 : 0, &o);
+	free(cuts);
+	return same(whole, &o);
+}
+
 static void check(const char *name, const char *in, size_t n, int want_status, int want_code, int want_lines,
 		  const char *want_last)
 {
@@ -93,12 +107,7 @@ static void check(const char *name, const char *in, size_t n, int want_status, i
 		if (want_last)
 			is_str(whole.last, want_last, "%s: last line", name);
 	}
-	/* one byte at a time */
-	size_t *cuts = malloc((n + 1) * sizeof(*cuts));
-	for (size_t i = 0; i < n; i++)
-		cuts[i] = i + 1;
-	feed(in, n, cuts, n ? n - 1 : 0, &o);
-	ok(same(&whole, &o), "%s: byte by byte gives the same result", name);
+	ok(byte_by_byte_same(in, n, &whole), "%s: byte by byte gives the same result", name);
 	/* split at every offset */
 	int all = 1;
 	for (size_t k = 0; k <= n; k++) {
@@ -111,7 +120,6 @@ static void check(const char *name, const char *in, size_t n, int want_status, i
 		}
 	}
 	ok(all, "%s: split at every offset gives the same result", name);
-	free(cuts);
 }
 
 /* A line of exactly n bytes with its CRLF: "CODE" sep, then 'a'.. up to the CRLF. */
@@ -133,11 +141,7 @@ static void check_long(const char *name, const char *in, size_t n, int want_stat
 	is_int(whole.status, want_status, "%s: status %s", name, smtp_status_name(want_status));
 	if (want_status == SMTP_DONE)
 		is_int(whole.nlines, want_lines, "%s: lines", name);
-	size_t *cuts = malloc((n + 1) * sizeof(*cuts));
-	for (size_t i = 0; i < n; i++)
-		cuts[i] = i + 1;
-	feed(in, n, cuts, n ? n - 1 : 0, &o);
-	ok(same(&whole, &o), "%s: byte by byte gives the same result", name);
+	ok(byte_by_byte_same(in, n, &whole), "%s: byte by byte gives the same result", name);
 	int all = 1;
 	for (size_t k = 0; k <= n; k += n / 97 + 1) {
 		size_t cut = k;
@@ -145,7 +149,6 @@ static void check_long(const char *name, const char *in, size_t n, int want_stat
 		all &= same(&whole, &o);
 	}
 	ok(all, "%s: split at 98 offsets gives the same result", name);
-	free(cuts);
 }
 
 static void growth_tests(void)
