@@ -88,11 +88,7 @@ static int jb_putc(struct jbuf *jb, char c)
 	return jb_put(jb, &c, 1);
 }
 
-/*
- * Length of the valid UTF-8 sequence starting at p (at most rem bytes
- * available), or 0 when p[0] does not start one. p[0] >= 0x80.
- */
-static size_t utf8_seq_len(const unsigned char *p, size_t rem)
+size_t json_utf8_len(const unsigned char *p, size_t rem)
 {
 	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
 	size_t n, i;
@@ -152,7 +148,7 @@ static int jb_put_escaped(struct jbuf *jb, const char *s, size_t n)
 			continue;
 		}
 		if (c >= 0x80) {
-			seq = utf8_seq_len(p + i, n - i);
+			seq = json_utf8_len(p + i, n - i);
 			if (seq) {
 				if (jb_put(jb, p + i, seq) < 0)
 					return -1;

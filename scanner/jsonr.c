@@ -14,6 +14,7 @@
  * megabytes of digits is slow, and no record field needs more).
  */
 #include "mxscan/jsonr.h"
+#include "mxscan/json.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -190,41 +191,6 @@ static char *jr_put_utf8(char *w, unsigned cp)
 	return w;
 }
 
-/*
- * Length of the valid UTF-8 sequence at p (RFC 3629 section 4: no overlong
- * forms, no surrogates, nothing above U+10FFFF), or 0. Each continuation byte
- * is tested before the next is read, so the NUL sentinel stops it.
- */
-static int jr_utf8_len(const unsigned char *p)
-{
-	unsigned char c = p[0];
-	unsigned char lo = 0x80, hi = 0xbf;
-	int n;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (int i = 2; i < n; i++)
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
-
 /* ps->p is at the opening quote. Decodes in place; *out / *len get the text. */
 static int jr_string(struct jr_parser *ps, const char **out, uint32_t *len)
 {
@@ -282,12 +248,12 @@ static int jr_string(struct jr_parser *ps, const char **out, uint32_t *len)
 			continue;
 		}
 		if (c >= 0x80) {
-			int n = jr_utf8_len((const unsigned char *)r);
+			size_t n = json_utf8_len((const unsigned char *)r, (size_t)(ps->end - r));
 
 			if (!n)
 				return jr_fail(ps, r, "invalid UTF-8 in a string");
 			if (w != r)
-				memmove(w, r, (size_t)n);
+				memmove(w, r, n);
 			w += n;
 			r += n;
 			continue;

@@ -114,4 +114,9 @@ int jb_double(struct jbuf *jb, const char *key, double v);
  */
 int jb_raw(struct jbuf *jb, const char *key, const char *json_text);
 
+/* Length of the valid UTF-8 sequence at p, at most rem bytes available (RFC
+ * 3629 section 4: no overlong forms, no surrogates, nothing above U+10FFFF),
+ * or 0 when p[0] does not start one. Used by the writer and by jsonr. */
+size_t json_utf8_len(const unsigned char *p, size_t rem);
+
 #endif
