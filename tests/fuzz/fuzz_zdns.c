@@ -1,4 +1,4 @@
-// fuzz-sources: scanner/zdns.c scanner/jsonr.c scanner/mx.c scanner/resolve.c scanner/target.c
+// fuzz-sources: scanner/zdns.c scanner/jsonr.c scanner/json.c scanner/mx.c scanner/resolve.c scanner/target.c
 // fuzz-libs: -lcares
 /*
  * fuzz_zdns: the zdns input line parser on arbitrary bytes.
