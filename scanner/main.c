@@ -184,6 +184,17 @@ static int parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigne
 	return 0;
 }
 
+/* Append a repeated option's value to list (at most max); -1 with a message when full. */
+static int list_add(const char **list, unsigned *n, unsigned max, const char *v, const char *what)
+{
+	if (*n >= max) {
+		fprintf(stderr, "mxscan: at most %u %s\n", max, what);
+		return -1;
+	}
+	list[(*n)++] = v;
+	return 0;
+}
+
 static void default_ehlo(char *out, size_t cap)
 {
 	if (gethostname(out, cap) != 0 || !out[0])
@@ -630,29 +641,19 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			break;
 		case OPT_RESOLVER:
-			if (nresolvers >= 16) {
-				fprintf(stderr, "mxscan: at most 16 --resolver options\n");
-				return EXIT_USAGE;
-			}
 			/* checked now rather than after the input is read */
-			if (cli_resolver("mxscan", optarg) < 0)
+			if (cli_resolver("mxscan", optarg) < 0 ||
+			    list_add(resolvers, &nresolvers, 16, optarg, "--resolver options") < 0)
 				return EXIT_USAGE;
-			resolvers[nresolvers++] = optarg;
 			break;
 		case OPT_BLOCKLIST: blocklist = optarg; break;
 		case OPT_ALLOWLIST:
-			if (nallow >= MAX_LIST) {
-				fprintf(stderr, "mxscan: at most %d --allowlist options (use a file)\n", MAX_LIST);
+			if (list_add(allow, &nallow, MAX_LIST, optarg, "--allowlist options (use a file)") < 0)
 				return EXIT_USAGE;
-			}
-			allow[nallow++] = optarg;
 			break;
 		case OPT_OPTOUT:
-			if (noptout >= MAX_LIST) {
-				fprintf(stderr, "mxscan: at most %d --optout files\n", MAX_LIST);
+			if (list_add(optout, &noptout, MAX_LIST, optarg, "--optout files") < 0)
 				return EXIT_USAGE;
-			}
-			optout[noptout++] = optarg;
 			break;
 		case OPT_PER_IP: {
 			unsigned long v;
