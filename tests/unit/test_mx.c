@@ -13,6 +13,7 @@
  * Real-server checks are in test_mx_live.c (tests/integration/mx.t).
  */
 #include "mxscan/mx.h"
+#include "mxstores.h"
 #include "tap.h"
 
 #include <arpa/inet.h>
@@ -27,25 +28,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static struct mx_store *store; /* names, MX lists and exchanges of the current test */
-static struct mx_store *stores[64];
-static int nstores;
-
-/* A fresh store for each mx_resolve call (results of earlier calls stay readable until the end). */
-static struct mx_store *newstore(void)
-{
-	store = mx_store_new();
-	if (!store || nstores == 64)
-		abort();
-	stores[nstores++] = store;
-	return store;
-}
-
-static void freestores(void)
-{
-	while (nstores > 0)
-		mx_store_free(stores[--nstores]);
-}
 #define SLOW_MS  300
 #define MAX_HELD 64
 

@@ -10,6 +10,7 @@
  * from an unsigned zone, and 2,000 domains on 20 exchanges (one lookup per exchange, none lost).
  */
 #include "mxscan/mx.h"
+#include "mxstores.h"
 #include "tap.h"
 
 #include <arpa/inet.h>
@@ -22,25 +23,6 @@
 #define N_SHARED 2000
 #define N_POOL   20
 
-static struct mx_store *store; /* names, MX lists and exchanges of the current test */
-static struct mx_store *stores[64];
-static int nstores;
-
-/* A fresh store for each mx_resolve call (results of earlier calls stay readable until the end). */
-static struct mx_store *newstore(void)
-{
-	store = mx_store_new();
-	if (!store || nstores == 64)
-		abort();
-	stores[nstores++] = store;
-	return store;
-}
-
-static void freestores(void)
-{
-	while (nstores > 0)
-		mx_store_free(stores[--nstores]);
-}
 static void print_zone(void)
 {
 	int i;
