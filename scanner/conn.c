@@ -409,8 +409,6 @@ static void send_client_hello(struct conn *c)
 	c->txlen += (size_t)n;
 	tr_note(c, "TLS ClientHello sent (%ld bytes)", n);
 	c->res->tls.attempted = 1;
-	if (c->hp) /* a parser exists only once an answer arrived (a second hello on one connection) */
-		hello_parser_reset(c->hp, 0);
 	enter(c, CONN_EXPECT_SERVER_HELLO);
 }
 
