@@ -64,6 +64,9 @@ struct slot {
 	uint64_t conn_t0;      /* loop ms when the current connection started */
 	unsigned retries;      /* probe connections retried after the server turned us away */
 	int handshaking;       /* the current connection is the full handshake */
+	int fetching;          /* the current connection is the chain fetch (PK_CHAIN) */
+	uint16_t cert_ver;     /* version and suite of the first answer that carried */
+	uint16_t cert_cipher;  /* certificates (TLS <= 1.2), 0: none yet */
 	size_t tidx;           /* index of the target in the set */
 	int waiting;           /* the timer is a back-off or pacing wait, not a connection deadline */
 	int first;             /* the baseline connection (the record's dialogue) has not finished yet */
@@ -222,8 +225,12 @@ static void verify_host(struct slot *s)
 	}
 }
 
-/* Keep the first Certificate message a probe saw (TLS <= 1.2): the chain of
- * servers the full handshake cannot reach (TLS 1.0, static RSA only). */
+/* Keep the Certificate message of the connection that just ended (TLS <=
+ * 1.2): the chain of servers the full handshake cannot reach (TLS 1.0,
+ * static RSA only). Called only when no further enumeration probe follows:
+ * during the enumeration a host keeps which answer carried certificates
+ * (note_cert_probe), not the chain, and fetches it again at the end when the
+ * handshake gives none (start_chain_conn): memory per connection. */
 static void keep_probe_chain(struct slot *s)
 {
 	const struct server_flight *f = s->c.flight;
@@ -251,6 +258,15 @@ static void keep_probe_chain(struct slot *s)
 		used += f->cert_len[i];
 	}
 	s->res.probe_chain = pc;
+}
+
+static void note_cert_probe(struct slot *s)
+{
+	const struct server_flight *f = s->c.flight;
+	if (!s->cert_ver && f && f->ncerts > 0 && f->version >= TLS_SSL3 && f->version <= TLS_TLS12) {
+		s->cert_ver = f->version;
+		s->cert_cipher = f->cipher;
+	}
 }
 
 /* ---- politeness: per-IP share, per-IP and global pacing ----
@@ -548,6 +564,20 @@ static int start_handshake_conn(struct slot *s)
 	return 0;
 }
 
+/* After the enumeration and the handshake: one more probe for the chain when
+ * an answer carried certificates, none is kept, and the handshake gave none.
+ * 1 in progress, 0 ended at once (conn_done's loop closes it), -1 not made. */
+static int start_chain_conn(struct slot *s)
+{
+	const struct hs_result *h = s->res.hs;
+	if (!s->w->e->cfg.roots || !s->cert_ver || s->res.probe_chain || (h && h->ok && h->ncerts > 0) ||
+	    atomic_load(&s->w->e->draining) || over_budget(s) ||
+	    !(s->probe = plan_chain_probe(s->plan, s->cert_ver, s->cert_cipher)))
+		return -1;
+	s->fetching = 1;
+	return launch(s);
+}
+
 /* A connection reached CONN_DONE: close it, tell the plan, and either start
  * the next probe in the same slot or finish the target. Iterative: probes
  * that fail at once are fed back without recursion. */
@@ -576,6 +606,11 @@ static void conn_done(struct slot *s)
 					.ms = (uint32_t)(loop_now_ms(w->l) - s->conn_t0),
 				};
 			}
+			int f = start_chain_conn(s);
+			if (f > 0)
+				return;
+			if (f == 0)
+				continue; /* the chain fetch failed at once: close it above */
 			target_done(s);
 			return;
 		}
@@ -610,16 +645,30 @@ static void conn_done(struct slot *s)
 			return;
 		}
 		s->first = 0;
-		keep_probe_chain(s);
 		/* the first leaf certificate any probe saw grades the suites; parsed once per host */
 		if (s->res.tls.leaf.type == CK_NONE && s->c.leaf)
 			certkey_parse(s->c.leaf, s->c.leaf_len, &s->res.tls.leaf);
+		if (s->fetching) {
+			s->fetching = 0;
+			keep_probe_chain(s);
+			target_done(s);
+			return;
+		}
+		note_cert_probe(s);
 		plan_result(s->plan, &pr);
 		if (atomic_load(&w->e->draining) || over_budget(s) || !(s->probe = plan_next_probe(s->plan))) {
+			/* the enumeration is over: keeping the last answer's chain costs no
+			 * connection's memory any more, and may spare the chain fetch */
+			keep_probe_chain(s);
 			if (want_handshake(s) && start_handshake_conn(s))
 				return;
 			if (s->handshaking)
 				continue; /* the handshake connection failed at once: close it above */
+			int f = start_chain_conn(s);
+			if (f > 0)
+				return;
+			if (f == 0)
+				continue; /* the chain fetch failed at once: close it above */
 			target_done(s);
 			return;
 		}
@@ -834,6 +883,9 @@ static int start_target(struct worker *w, size_t idx)
 	s->retries = 0;
 	s->waiting = 0;
 	s->handshaking = 0;
+	s->fetching = 0;
+	s->cert_ver = 0;
+	s->cert_cipher = 0;
 	s->first = 1;
 	s->cap_id = -1;
 	s->cap_tried = 0;

@@ -98,8 +98,8 @@
 static const char *const mode_names[] = { "quick", "versions", "full" };
 _Static_assert(ARRAY_LEN(mode_names) == ENUM__COUNT, "one name per enum_mode");
 
-static const char *const kind_names[] = { "baseline", "version",  "suites",      "order",
-					  "groups12", "groups13", "compression", "fallback" };
+static const char *const kind_names[] = { "baseline", "version",     "suites",   "order", "groups12",
+					  "groups13", "compression", "fallback", "chain" };
 _Static_assert(ARRAY_LEN(kind_names) == PK__COUNT, "one name per probe_kind");
 
 static const char *const outcome_names[] = {
@@ -1428,6 +1428,18 @@ const struct plan_probe *plan_next_probe(struct plan *p)
 	}
 	p->pending = 1;
 	p->sum.probes++;
+	return &p->last;
+}
+
+const struct plan_probe *plan_chain_probe(struct plan *p, uint16_t version, uint16_t cipher)
+{
+	if (!p || p->phase != PH_DONE || version < TLS_SSL3 || version > TLS_TLS12)
+		return NULL;
+	probe_init(p, &p->last, PK_CHAIN, (enum plan_ver)(version - TLS_SSL3));
+	p->last.need_flight = 1;
+	probe_suite(p, &p->last, cipher);
+	if (p->last.opts.nsuites != 1)
+		return NULL; /* out of memory */
 	return &p->last;
 }
 

@@ -60,6 +60,7 @@ enum probe_kind {
 	PK_GROUPS13,     /* TLS 1.3 empty key share with these groups: which group in the HRR? */
 	PK_COMPRESSION,  /* deflate offered first */
 	PK_FALLBACK,     /* second-best version with TLS_FALLBACK_SCSV (RFC 7507) */
+	PK_CHAIN,        /* after the enumeration: fetch the certificate chain again (plan_chain_probe) */
 	PK__COUNT
 };
 const char *probe_kind_name(enum probe_kind k);
@@ -151,6 +152,16 @@ int plan_next(struct plan *p, struct plan_probe *out);
 /* The same without the copy: the plan's own probe, valid until the next
  * plan_next/plan_next_probe/plan_result/plan_free on p; NULL when done. */
 const struct plan_probe *plan_next_probe(struct plan *p);
+/* A PK_CHAIN probe: the TLS <= 1.2 hello (version, one suite: what the
+ * server picked when a probe's answer carried certificates) that makes the
+ * server send its Certificate message again. The engine keeps only those
+ * four bytes during the enumeration and fetches the chain after it, when the
+ * full handshake gave none. Not a step of the enumeration: not counted in
+ * probes, its answer is not reported with plan_result. Only once the plan
+ * is done (plan_next_probe returned NULL): it reuses the plan's offer buffer.
+ * NULL before that, when version is not SSLv3..TLS 1.2, or out of memory.
+ * Valid until plan_free. */
+const struct plan_probe *plan_chain_probe(struct plan *p, uint16_t version, uint16_t cipher);
 /* Report the answer to the probe last returned by plan_next(). */
 void plan_result(struct plan *p, const struct probe_result *r);
 /* What has been learnt so far (valid until plan_free). */

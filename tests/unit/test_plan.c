@@ -1033,6 +1033,41 @@ static void test_trace(void)
 	ok(h == PLAN_TRACE_PIN, "every probe and summary as pinned (PLAN_TRACE_PIN)");
 }
 
+/* plan_chain_probe: the hello that makes a server send its chain again */
+static void test_chain_probe(void)
+{
+	struct plan *p = plan_new(ENUM_QUICK, "mx.example.test");
+	const struct plan_probe *b = plan_next_probe(p);
+	ok(b && b->kind == PK_BASELINE, "chain probe: baseline first");
+	ok(plan_chain_probe(p, 0x0303, 0xC02F) == NULL, "chain probe: none while a probe is pending");
+	struct probe_result r = { .outcome = PO_SERVER_HELLO, .version = 0x0303, .cipher = 0xC02F };
+	plan_result(p, &r);
+	unsigned probes = plan_summary(p)->probes;
+	ok(plan_next_probe(p) == NULL, "chain probe: --enum quick is done after the baseline");
+	const struct plan_probe *c = plan_chain_probe(p, 0x0303, 0xC02F);
+	ok(c && c->kind == PK_CHAIN && c->ver == PV_TLS12 && c->need_flight, "chain probe: TLS 1.2, flight parsed");
+	ok(c && c->opts.nsuites == 1 && c->suites[0] == 0xC02F && c->opts.suites == c->suites,
+	   "chain probe: the one suite the server picked");
+	ok(c && c->opts.hello_version == 0x0303 && c->opts.nversions == 0 && c->opts.ngroups > 0 && c->opts.sni &&
+		   !strcmp(c->opts.sni, "mx.example.test"),
+	   "chain probe: a TLS 1.2 hello with curves and SNI");
+	is_str(probe_kind_name(PK_CHAIN), "chain", "probe_kind_name chain");
+	c = plan_chain_probe(p, 0x0300, 0x000A);
+	ok(c && c->ver == PV_SSL3 && c->opts.record_version == 0x0300 && c->suites[0] == 0x000A,
+	   "chain probe: an SSLv3 hello for an SSLv3 answer");
+	ok(plan_chain_probe(p, 0x0304, 0x1301) == NULL, "chain probe: none for TLS 1.3 (certificates encrypted)");
+	ok(plan_chain_probe(p, 0x0200, 0x0001) == NULL, "chain probe: none for SSLv2");
+	is_int(plan_summary(p)->probes, probes, "chain probe: not counted as an enumeration probe");
+	plan_free(p);
+	/* a plan still enumerating: none (its offer buffer is in use) */
+	p = plan_new(ENUM_FULL, NULL);
+	plan_next_probe(p);
+	plan_result(p, &r);
+	ok(plan_chain_probe(p, 0x0303, 0xC02F) == NULL, "chain probe: none while the enumeration goes on");
+	plan_free(p);
+	ok(plan_chain_probe(NULL, 0x0303, 0xC02F) == NULL, "chain probe: NULL plan");
+}
+
 int main(void)
 {
 	test_names();
@@ -1054,5 +1089,6 @@ int main(void)
 	test_versions();
 	test_cap();
 	test_trace();
+	test_chain_probe();
 	return done_testing();
 }
