@@ -105,8 +105,11 @@ struct hs_result {
 	int ncerts;
 	uint32_t cert_len[HS_RES_CERTS];
 	uint32_t cert_off[HS_RES_CERTS];
-	uint8_t chain[HS_RES_CHAIN];
+	uint8_t *chain; /* the certificates' DER back to back, allocated to their sum (at most HS_RES_CHAIN), or NULL */
 };
+
+/* Free a full handshake's result and its chain (NULL is fine). */
+void hs_result_free(struct hs_result *h);
 
 /* One probe connection as --trace-probes records it. */
 struct probe_trace {
