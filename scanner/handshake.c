@@ -33,6 +33,7 @@ struct hs {
 	size_t *outlen, outcap;
 	int alert;
 	char err[96];
+	WOLFSSL_X509 *peer; /* the leaf as wolfSSL decoded it (its DER whole), from hs_get_info to hs_free */
 	struct hs_info info;
 };
 
@@ -112,6 +113,7 @@ void hs_free(struct hs *h)
 {
 	if (!h)
 		return;
+	wolfSSL_X509_free(h->peer);
 	wolfSSL_free(h->ssl);
 	free(h->rx);
 	free(h);
@@ -268,11 +270,27 @@ void hs_get_info(struct hs *h, struct hs_info *out)
 			i->group[k] = (char)tolower((unsigned char)g[k]);
 		i->group[k] = 0;
 	}
-	/* wolfSSL's own copy of the peer chain (the session's, freed by
-	 * wolfSSL_free): pointed at, not copied; HS_MAX_CHAIN_BYTES bounds the sum */
+	/* wolfSSL's own copies, pointed at, not copied; HS_MAX_CHAIN_BYTES bounds
+	 * the sum. The session's peer chain drops a certificate of more than
+	 * MAX_X509_SIZE (2,048 B in this build: a leaf with many names), so the
+	 * leaf comes from the peer certificate (kept whole) when the chain does
+	 * not start with it. An intermediate that large is still missing. */
+	wolfSSL_X509_free(h->peer);
+	h->peer = wolfSSL_get_peer_certificate(h->ssl);
+	int plen = 0;
+	const unsigned char *pder = h->peer ? wolfSSL_X509_get_der(h->peer, &plen) : NULL;
 	WOLFSSL_X509_CHAIN *ch = wolfSSL_get_peer_chain(h->ssl);
 	size_t used = 0;
 	int n = ch ? wolfSSL_get_chain_count(ch) : 0;
+	if (pder && plen > 0 && (size_t)plen <= HS_MAX_CHAIN_BYTES) {
+		const unsigned char *d0 = n > 0 ? wolfSSL_get_chain_cert(ch, 0) : NULL;
+		if (!d0 || wolfSSL_get_chain_length(ch, 0) != plen || memcmp(d0, pder, (size_t)plen) != 0) {
+			i->cert[0] = pder;
+			i->cert_len[0] = (uint32_t)plen;
+			i->ncerts = 1;
+			used = (size_t)plen;
+		}
+	}
 	for (int k = 0; k < n && i->ncerts < HS_MAX_CERTS; k++) {
 		int len = wolfSSL_get_chain_length(ch, k);
 		const unsigned char *der = wolfSSL_get_chain_cert(ch, k);

@@ -238,6 +238,25 @@ int main(void)
 	}
 	one_version(x, "TLS 1.2", wolfTLSv1_2_server_method(), path, key, &want, bytes);
 	one_version(x, "TLS 1.3", wolfTLSv1_3_server_method(), path, key, &want, bytes);
+	for (int k = 0; k < want.n; k++)
+		free(want.der[k]);
+
+	/* a leaf of more than 2,048 B (wolfSSL's MAX_X509_SIZE: its session chain
+	 * drops it) with its intermediate: the leaf must still come first, whole */
+	if (run("cd %s && sans=$(for i in $(seq 1 120); do printf 'DNS:host%%03d.mail.example.test,'; done) && "
+		"openssl req -x509 -newkey rsa:2048 -nodes -keyout big.key -out big.crt -days 30 "
+		"-subj /CN=mx1.example.test -addext \"subjectAltName=${sans%%,}\" 2>/dev/null && "
+		"cat big.crt intermediate.pem > big.chain.pem",
+		dir) != 0 ||
+	    (snprintf(path, sizeof path, "%s/big.chain.pem", dir), chain_load(path, &want)) < 0) {
+		printf("Bail out! cannot make the large leaf\n");
+		return 1;
+	}
+	snprintf(key, sizeof key, "%s/big.key", dir);
+	ok(want.n == 2 && want.len[0] > 2048, "a leaf of %zu bytes and its intermediate", want.len[0]);
+	bytes = want.len[0] + want.len[1];
+	one_version(x, "TLS 1.2 large leaf", wolfTLSv1_2_server_method(), path, key, &want, bytes);
+	one_version(x, "TLS 1.3 large leaf", wolfTLSv1_3_server_method(), path, key, &want, bytes);
 	cap_test(x);
 	hs_ctx_free(x);
 	hs_thread_cleanup();
