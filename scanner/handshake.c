@@ -276,7 +276,9 @@ void hs_get_info(struct hs *h, struct hs_info *out)
 	 * leaf comes from the peer certificate (kept whole) when the chain does
 	 * not start with it. An intermediate that large is still missing. */
 	wolfSSL_X509_free(h->peer);
-	h->peer = wolfSSL_get_peer_certificate(h->ssl);
+	/* only once the handshake is complete: asked earlier (a flight cut
+	 * short), wolfSSL 5.5.4 decodes it from the session chain and leaks */
+	h->peer = wolfSSL_is_init_finished(h->ssl) ? wolfSSL_get_peer_certificate(h->ssl) : NULL;
 	int plen = 0;
 	const unsigned char *pder = h->peer ? wolfSSL_X509_get_der(h->peer, &plen) : NULL;
 	WOLFSSL_X509_CHAIN *ch = wolfSSL_get_peer_chain(h->ssl);
