@@ -299,6 +299,7 @@ void hs_result_free(struct hs_result *h)
 	if (!h)
 		return;
 	free(h->chain);
+	free(h->ehlo);
 	free(h);
 }
 
@@ -572,7 +573,10 @@ static void on_tls_plain(struct conn *c, const uint8_t *buf, size_t len)
 		}
 		struct hs_result *h = c->res->hs;
 		struct smtp_caps caps;
-		keep_reply(r, h->ehlo, sizeof(h->ehlo));
+		char text[RES_TEXT];
+		keep_reply(r, text, sizeof(text));
+		free(h->ehlo);
+		h->ehlo = strdup(text); /* NULL (out of memory) = not kept */
 		h->ehlo_code = r->code;
 		smtp_parse_caps(r, &caps);
 		h->caps = caps.flags;

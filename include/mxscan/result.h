@@ -96,10 +96,10 @@ struct hs_result {
 	int ok;
 	uint16_t version, cipher;
 	char group[32];
-	int alert;           /* alert received, -1 none */
-	char error[96];      /* why it failed */
-	char stage[16];      /* where it failed: handshake, tls-banner, tls-ehlo */
-	char ehlo[RES_TEXT]; /* EHLO reply over TLS, lines joined by '\n' */
+	int alert;      /* alert received, -1 none */
+	char error[96]; /* why it failed */
+	char stage[16]; /* where it failed: handshake, tls-banner, tls-ehlo */
+	char *ehlo;     /* EHLO reply over TLS, lines joined by '\n' (at most RES_TEXT), allocated to size, or NULL */
 	int ehlo_code;
 	unsigned caps; /* SMTP_CAP_* after TLS */
 	int ncerts;
