@@ -240,6 +240,24 @@ static void tx_drop(struct conn *c)
 	c->txlen = c->txcap = 0;
 }
 
+/* After a wolfSSL call given room up to CONN_TX_MAX: keep only what it wrote
+ * (none at all when it wrote nothing, e.g. TLS 1.3 waiting for the server's
+ * Finished), so a held handshake does not keep 17 KiB of room. */
+static void tx_fit(struct conn *c)
+{
+	if (c->txlen == 0) {
+		tx_drop(c);
+		return;
+	}
+	if (c->txcap > c->txlen) {
+		uint8_t *nb = realloc(c->tx, c->txlen);
+		if (nb) {
+			c->tx = nb;
+			c->txcap = c->txlen;
+		}
+	}
+}
+
 void conn_tx_consumed(struct conn *c, size_t n)
 {
 	if (n > c->txlen)
@@ -274,6 +292,15 @@ void host_result_free_text(struct host_result *r)
 		free(*text[i]);
 		*text[i] = NULL;
 	}
+}
+
+void hs_result_free(struct hs_result *h)
+{
+	if (!h)
+		return;
+	free(h->chain);
+	free(h->ehlo);
+	free(h);
 }
 
 /* Join reply lines with '\n' into dst. */
@@ -433,8 +460,11 @@ static void hs_failed(struct conn *c, const char *stage)
 static void hs_send_text(struct conn *c, const char *text)
 {
 	tr_line(c, "C: ", text, strlen(text));
-	if (tx_reserve(c, CONN_TX_MAX - c->txlen) < 0 ||
-	    hs_write(c->hs, text, strlen(text), c->tx, &c->txlen, CONN_TX_MAX) < 0)
+	int rc = tx_reserve(c, CONN_TX_MAX - c->txlen) < 0
+			 ? -1
+			 : hs_write(c->hs, text, strlen(text), c->tx, &c->txlen, CONN_TX_MAX);
+	tx_fit(c);
+	if (rc < 0)
 		hs_failed(c, "tls-write");
 }
 
@@ -458,8 +488,10 @@ static void start_handshake(struct conn *c)
 	c->res->hs->alert = -1;
 	tr_note(c, "TLS handshake as a sending MTA (wolfSSL, TLS 1.1-1.3, SNI %s)",
 		c->res->sni && c->res->sni[0] ? c->res->sni : "none");
-	if (tx_reserve(c, CONN_TX_MAX - c->txlen) < 0 ||
-	    hs_step(c->hs, NULL, 0, c->tx, &c->txlen, CONN_TX_MAX) == HS_FAIL) {
+	int st = tx_reserve(c, CONN_TX_MAX - c->txlen) < 0 ? HS_FAIL
+							   : hs_step(c->hs, NULL, 0, c->tx, &c->txlen, CONN_TX_MAX);
+	tx_fit(c);
+	if (st == HS_FAIL) {
 		hs_failed(c, "handshake");
 		return;
 	}
@@ -472,14 +504,31 @@ static void handshake_done(struct conn *c)
 	struct hs_result *h = c->res->hs;
 	struct hs_info i;
 	hs_get_info(c->hs, &i);
+	/* the chain, copied to an allocation of its size (wolfSSL's copy goes
+	 * with c->hs); the certificates that fit in HS_RES_CERTS and HS_RES_CHAIN */
+	size_t used = 0;
+	int n = 0;
+	for (; n < i.ncerts && n < HS_RES_CERTS; n++) {
+		if (used + i.cert_len[n] > HS_RES_CHAIN)
+			break;
+		used += i.cert_len[n];
+	}
+	free(h->chain);
+	h->chain = NULL;
+	h->ncerts = 0;
+	if (used > 0 && !(h->chain = malloc(used))) {
+		snprintf(h->stage, sizeof(h->stage), "handshake");
+		snprintf(h->error, sizeof(h->error), "out of memory (a %zu-byte certificate chain)", used);
+		tr_note(c, "TLS handshake failed at handshake: %s", h->error);
+		enter(c, CONN_DONE);
+		return;
+	}
 	h->ok = 1;
 	h->version = i.version;
 	h->cipher = i.cipher;
 	snprintf(h->group, sizeof(h->group), "%s", i.group);
-	size_t used = 0;
-	for (int k = 0; k < i.ncerts && h->ncerts < HS_RES_CERTS; k++) {
-		if (used + i.cert_len[k] > sizeof(h->chain))
-			break;
+	used = 0;
+	for (int k = 0; k < n; k++) {
 		memcpy(h->chain + used, i.cert[k], i.cert_len[k]);
 		h->cert_off[h->ncerts] = (uint32_t)used;
 		h->cert_len[h->ncerts] = i.cert_len[k];
@@ -524,7 +573,10 @@ static void on_tls_plain(struct conn *c, const uint8_t *buf, size_t len)
 		}
 		struct hs_result *h = c->res->hs;
 		struct smtp_caps caps;
-		keep_reply(r, h->ehlo, sizeof(h->ehlo));
+		char text[RES_TEXT];
+		keep_reply(r, text, sizeof(text));
+		free(h->ehlo);
+		h->ehlo = strdup(text); /* NULL (out of memory) = not kept */
 		h->ehlo_code = r->code;
 		smtp_parse_caps(r, &caps);
 		h->caps = caps.flags;
@@ -541,6 +593,7 @@ static void on_handshake_bytes(struct conn *c, const uint8_t *buf, size_t len)
 		int st = tx_reserve(c, CONN_TX_MAX - c->txlen) < 0
 				 ? HS_FAIL
 				 : hs_step(c->hs, buf, len, c->tx, &c->txlen, CONN_TX_MAX);
+		tx_fit(c);
 		if (st == HS_FAIL) {
 			hs_failed(c, "handshake");
 			return;

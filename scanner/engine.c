@@ -434,7 +434,7 @@ static void target_done(struct slot *s)
 	s->res.trace = NULL;
 	free(s->res.transcript);
 	s->res.transcript = NULL;
-	free(s->res.hs);
+	hs_result_free(s->res.hs);
 	s->res.hs = NULL;
 	free(s->res.probe_chain);
 	s->res.probe_chain = NULL;

@@ -20,17 +20,20 @@ struct hs_ctx {
 	WOLFSSL_CTX *ctx;
 };
 
-#define HS_RX 40960
+#define HS_RX      40960 /* the most received bytes queued for wolfSSL */
+#define HS_RX_INIT 4096  /* the queue's first allocation; it doubles as needed, up to HS_RX */
 
 struct hs {
 	WOLFSSL *ssl;
-	uint8_t rx[HS_RX]; /* received bytes not yet taken by wolfSSL: rx[rxs..rxe) */
-	size_t rxs, rxe;
+	/* received bytes not yet taken by wolfSSL: rx[rxs..rxe) of rxcap; allocated
+	 * only while bytes are queued (NULL between calls when wolfSSL took all) */
+	uint8_t *rx;
+	size_t rxs, rxe, rxcap;
 	uint8_t *out; /* where sends go during a call */
 	size_t *outlen, outcap;
 	int alert;
 	char err[96];
-	uint8_t chain[HS_MAX_CHAIN_BYTES];
+	WOLFSSL_X509 *peer; /* the leaf as wolfSSL decoded it (its DER whole), from hs_get_info to hs_free */
 	struct hs_info info;
 };
 
@@ -110,8 +113,29 @@ void hs_free(struct hs *h)
 {
 	if (!h)
 		return;
+	wolfSSL_X509_free(h->peer);
 	wolfSSL_free(h->ssl);
+	free(h->rx);
 	free(h);
+}
+
+size_t hs_rx_capacity(const struct hs *h)
+{
+	return h->rxcap;
+}
+
+/* After a call: drop the receive queue when wolfSSL took every byte (a held
+ * handshake then keeps none). */
+static void rx_release(struct hs *h)
+{
+	h->out = NULL;
+	h->outlen = NULL;
+	h->outcap = 0;
+	if (h->rxs < h->rxe)
+		return;
+	free(h->rx);
+	h->rx = NULL;
+	h->rxs = h->rxe = h->rxcap = 0;
 }
 
 static void note_error(struct hs *h, int ret)
@@ -134,9 +158,23 @@ static int bind_io(struct hs *h, const uint8_t *in, size_t inlen, uint8_t *out, 
 		h->rxe -= h->rxs;
 		h->rxs = 0;
 	}
-	if (inlen > sizeof(h->rx) - h->rxe) {
+	if (inlen > HS_RX - h->rxe) {
 		snprintf(h->err, sizeof(h->err), "more than %d bytes pending", HS_RX);
 		return -1;
+	}
+	if (h->rxe + inlen > h->rxcap) {
+		size_t cap = h->rxcap ? h->rxcap : HS_RX_INIT;
+		while (cap < h->rxe + inlen)
+			cap *= 2;
+		if (cap > HS_RX)
+			cap = HS_RX;
+		uint8_t *nb = realloc(h->rx, cap);
+		if (!nb) {
+			snprintf(h->err, sizeof(h->err), "out of memory (%zu bytes pending)", h->rxe + inlen);
+			return -1;
+		}
+		h->rx = nb;
+		h->rxcap = cap;
 	}
 	if (inlen)
 		memcpy(h->rx + h->rxe, in, inlen);
@@ -149,8 +187,10 @@ static int bind_io(struct hs *h, const uint8_t *in, size_t inlen, uint8_t *out, 
 
 int hs_step(struct hs *h, const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen, size_t cap)
 {
-	if (bind_io(h, in, inlen, out, outlen, cap) < 0)
+	if (bind_io(h, in, inlen, out, outlen, cap) < 0) {
+		rx_release(h);
 		return HS_FAIL;
+	}
 	int ret = wolfSSL_connect(h->ssl);
 	int st = HS_FAIL;
 	if (ret == WOLFSSL_SUCCESS) {
@@ -162,27 +202,32 @@ int hs_step(struct hs *h, const uint8_t *in, size_t inlen, uint8_t *out, size_t 
 		else
 			note_error(h, ret);
 	}
+	rx_release(h);
 	return st; /* bytes wolfSSL did not take (after DONE: application data) stay queued */
 }
 
 int hs_write(struct hs *h, const void *data, size_t len, uint8_t *out, size_t *outlen, size_t cap)
 {
-	if (bind_io(h, NULL, 0, out, outlen, cap) < 0)
-		return -1;
-	int ret = wolfSSL_write(h->ssl, data, (int)len);
-	if (ret != (int)len) {
-		note_error(h, ret);
-		return -1;
+	int rc = -1;
+	if (bind_io(h, NULL, 0, out, outlen, cap) == 0) {
+		int ret = wolfSSL_write(h->ssl, data, (int)len);
+		if (ret == (int)len)
+			rc = 0;
+		else
+			note_error(h, ret);
 	}
-	return 0;
+	rx_release(h);
+	return rc;
 }
 
 long hs_read(struct hs *h, const uint8_t *in, size_t inlen, uint8_t *plain, size_t cap)
 {
 	uint8_t dummy[64];
 	size_t dlen = 0;
-	if (bind_io(h, in, inlen, dummy, &dlen, sizeof(dummy)) < 0)
+	if (bind_io(h, in, inlen, dummy, &dlen, sizeof(dummy)) < 0) {
+		rx_release(h);
 		return -1;
+	}
 	long total = 0;
 	while ((size_t)total < cap) {
 		int ret = wolfSSL_read(h->ssl, plain + total, (int)(cap - (size_t)total));
@@ -194,8 +239,10 @@ long hs_read(struct hs *h, const uint8_t *in, size_t inlen, uint8_t *plain, size
 		if (e == WOLFSSL_ERROR_WANT_READ || e == WOLFSSL_ERROR_WANT_WRITE)
 			break;
 		note_error(h, ret);
+		rx_release(h);
 		return total ? total : -1;
 	}
+	rx_release(h);
 	return total;
 }
 
@@ -223,16 +270,35 @@ void hs_get_info(struct hs *h, struct hs_info *out)
 			i->group[k] = (char)tolower((unsigned char)g[k]);
 		i->group[k] = 0;
 	}
+	/* wolfSSL's own copies, pointed at, not copied; HS_MAX_CHAIN_BYTES bounds
+	 * the sum. The session's peer chain drops a certificate of more than
+	 * MAX_X509_SIZE (2,048 B in this build: a leaf with many names), so the
+	 * leaf comes from the peer certificate (kept whole) when the chain does
+	 * not start with it. An intermediate that large is still missing. */
+	wolfSSL_X509_free(h->peer);
+	/* only once the handshake is complete: asked earlier (a flight cut
+	 * short), wolfSSL 5.5.4 decodes it from the session chain and leaks */
+	h->peer = wolfSSL_is_init_finished(h->ssl) ? wolfSSL_get_peer_certificate(h->ssl) : NULL;
+	int plen = 0;
+	const unsigned char *pder = h->peer ? wolfSSL_X509_get_der(h->peer, &plen) : NULL;
 	WOLFSSL_X509_CHAIN *ch = wolfSSL_get_peer_chain(h->ssl);
 	size_t used = 0;
 	int n = ch ? wolfSSL_get_chain_count(ch) : 0;
+	if (pder && plen > 0 && (size_t)plen <= HS_MAX_CHAIN_BYTES) {
+		const unsigned char *d0 = n > 0 ? wolfSSL_get_chain_cert(ch, 0) : NULL;
+		if (!d0 || wolfSSL_get_chain_length(ch, 0) != plen || memcmp(d0, pder, (size_t)plen) != 0) {
+			i->cert[0] = pder;
+			i->cert_len[0] = (uint32_t)plen;
+			i->ncerts = 1;
+			used = (size_t)plen;
+		}
+	}
 	for (int k = 0; k < n && i->ncerts < HS_MAX_CERTS; k++) {
 		int len = wolfSSL_get_chain_length(ch, k);
-		unsigned char *der = wolfSSL_get_chain_cert(ch, k);
-		if (!der || len <= 0 || used + (size_t)len > sizeof(h->chain))
+		const unsigned char *der = wolfSSL_get_chain_cert(ch, k);
+		if (!der || len <= 0 || used + (size_t)len > HS_MAX_CHAIN_BYTES)
 			break;
-		memcpy(h->chain + used, der, (size_t)len);
-		i->cert[i->ncerts] = h->chain + used;
+		i->cert[i->ncerts] = der;
 		i->cert_len[i->ncerts] = (uint32_t)len;
 		i->ncerts++;
 		used += (size_t)len;

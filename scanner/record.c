@@ -408,7 +408,7 @@ static void handshake_object(struct jbuf *jb, const struct host_result *r)
 			jb_obj_close(jb);
 		}
 	}
-	if (h->ehlo[0]) {
+	if (h->ehlo && h->ehlo[0]) {
 		lines_array(jb, "ehlo", h->ehlo);
 		caps_array(jb, "capabilities", h->caps);
 		if (r->mode == MODE_STARTTLS && r->ehlo_code == 250) {

@@ -31,6 +31,9 @@ void hs_thread_cleanup(void);
 
 struct hs *hs_new(struct hs_ctx *x, const char *sni);
 void hs_free(struct hs *h);
+/* Bytes allocated for received bytes wolfSSL has not taken yet (0 when none
+ * are queued: the queue exists only while bytes wait, up to 40 KiB). */
+size_t hs_rx_capacity(const struct hs *h);
 
 enum hs_status { HS_WANT = 0, HS_DONE = 1, HS_FAIL = -1 };
 
@@ -49,7 +52,8 @@ struct hs_info {
 	uint16_t cipher;  /* IANA code */
 	char group[32];   /* key exchange group name as wolfSSL reports it, "" if none */
 	int ncerts;
-	const uint8_t *cert[HS_MAX_CERTS]; /* peer chain DER as sent, leaf first (valid until hs_free) */
+	const uint8_t
+		*cert[HS_MAX_CERTS]; /* peer chain DER as sent, leaf first: wolfSSL's own copy, valid until hs_free */
 	uint32_t cert_len[HS_MAX_CERTS];
 };
 void hs_get_info(struct hs *h, struct hs_info *out);

@@ -96,17 +96,20 @@ struct hs_result {
 	int ok;
 	uint16_t version, cipher;
 	char group[32];
-	int alert;           /* alert received, -1 none */
-	char error[96];      /* why it failed */
-	char stage[16];      /* where it failed: handshake, tls-banner, tls-ehlo */
-	char ehlo[RES_TEXT]; /* EHLO reply over TLS, lines joined by '\n' */
+	int alert;      /* alert received, -1 none */
+	char error[96]; /* why it failed */
+	char stage[16]; /* where it failed: handshake, tls-banner, tls-ehlo */
+	char *ehlo;     /* EHLO reply over TLS, lines joined by '\n' (at most RES_TEXT), allocated to size, or NULL */
 	int ehlo_code;
 	unsigned caps; /* SMTP_CAP_* after TLS */
 	int ncerts;
 	uint32_t cert_len[HS_RES_CERTS];
 	uint32_t cert_off[HS_RES_CERTS];
-	uint8_t chain[HS_RES_CHAIN];
+	uint8_t *chain; /* the certificates' DER back to back, allocated to their sum (at most HS_RES_CHAIN), or NULL */
 };
+
+/* Free a full handshake's result and its chain (NULL is fine). */
+void hs_result_free(struct hs_result *h);
 
 /* One probe connection as --trace-probes records it. */
 struct probe_trace {
