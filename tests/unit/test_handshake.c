@@ -8,6 +8,7 @@
  * Certificates: scripts/certs.sh in a temporary directory.
  */
 #include "tap.h"
+#include "runcmd.h"
 
 #include "mxscan/handshake.h"
 
@@ -26,17 +27,6 @@
 #define MAXC 10
 
 static char dir[64];
-
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-	char cmd[8192];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof cmd, fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
 
 /* The certificates of a PEM file as DER, in order. */
 struct chain {

@@ -11,6 +11,7 @@
  * and the host name rules (RFC 6125) one by one.
  */
 #include "tap.h"
+#include "runcmd.h"
 
 #include "mxscan/verify.h"
 
@@ -100,20 +101,6 @@ static int write_file(const char *path, const char *a, const char *b)
 	if (b)
 		fputs(b, f);
 	return fclose(f);
-}
-
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-	char cmd[8192];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof cmd, fmt, ap);
-	va_end(ap);
-	int rc = system(cmd);
-	if (rc != 0)
-		diag("command failed (%d): %s", rc, cmd);
-	return rc;
 }
 
 struct oracle {
