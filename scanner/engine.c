@@ -64,7 +64,6 @@ struct slot {
 	uint64_t conn_t0;      /* loop ms when the current connection started */
 	unsigned retries;      /* probe connections retried after the server turned us away */
 	int handshaking;       /* the current connection is the full handshake */
-	int fetching;          /* the current connection is the chain fetch (PK_CHAIN) */
 	uint16_t cert_ver;     /* version and suite of the first answer that carried */
 	uint16_t cert_cipher;  /* certificates (TLS <= 1.2), 0: none yet */
 	size_t tidx;           /* index of the target in the set */
@@ -574,8 +573,17 @@ static int start_chain_conn(struct slot *s)
 	    atomic_load(&s->w->e->draining) || over_budget(s) ||
 	    !(s->probe = plan_chain_probe(s->plan, s->cert_ver, s->cert_cipher)))
 		return -1;
-	s->fetching = 1;
 	return launch(s);
+}
+
+/* The host's last step: the chain fetch when one is wanted, else the record.
+ * 0 when the fetch connection ended at once (conn_done's loop closes it), else 1. */
+static int fetch_chain_or_finish(struct slot *s)
+{
+	int f = start_chain_conn(s);
+	if (f < 0)
+		target_done(s);
+	return f != 0;
 }
 
 /* A connection reached CONN_DONE: close it, tell the plan, and either start
@@ -606,13 +614,9 @@ static void conn_done(struct slot *s)
 					.ms = (uint32_t)(loop_now_ms(w->l) - s->conn_t0),
 				};
 			}
-			int f = start_chain_conn(s);
-			if (f > 0)
+			if (fetch_chain_or_finish(s))
 				return;
-			if (f == 0)
-				continue; /* the chain fetch failed at once: close it above */
-			target_done(s);
-			return;
+			continue; /* the chain fetch failed at once: close it above */
 		}
 		struct probe_result pr;
 		probe_outcome(s->first ? &s->res : &s->pres, &pr);
@@ -648,8 +652,7 @@ static void conn_done(struct slot *s)
 		/* the first leaf certificate any probe saw grades the suites; parsed once per host */
 		if (s->res.tls.leaf.type == CK_NONE && s->c.leaf)
 			certkey_parse(s->c.leaf, s->c.leaf_len, &s->res.tls.leaf);
-		if (s->fetching) {
-			s->fetching = 0;
+		if (s->probe->kind == PK_CHAIN) { /* the chain fetch */
 			keep_probe_chain(s);
 			target_done(s);
 			return;
@@ -664,13 +667,9 @@ static void conn_done(struct slot *s)
 				return;
 			if (s->handshaking)
 				continue; /* the handshake connection failed at once: close it above */
-			int f = start_chain_conn(s);
-			if (f > 0)
+			if (fetch_chain_or_finish(s))
 				return;
-			if (f == 0)
-				continue; /* the chain fetch failed at once: close it above */
-			target_done(s);
-			return;
+			continue; /* the chain fetch failed at once: close it above */
 		}
 		if (launch(s))
 			return;
@@ -883,7 +882,6 @@ static int start_target(struct worker *w, size_t idx)
 	s->retries = 0;
 	s->waiting = 0;
 	s->handshaking = 0;
-	s->fetching = 0;
 	s->cert_ver = 0;
 	s->cert_cipher = 0;
 	s->first = 1;
