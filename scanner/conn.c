@@ -294,6 +294,34 @@ void host_result_free_text(struct host_result *r)
 	}
 }
 
+/* every chain the probes' parser or the handshake hands over fits, so NULL
+ * for a non-empty chain means out of memory */
+_Static_assert(HELLO_MAX_CERT_BYTES <= HS_RES_CHAIN && HS_MAX_CHAIN_BYTES <= HS_RES_CHAIN &&
+		       HS_MAX_CERTS <= HS_RES_CERTS,
+	       "a chain from hello.c or handshake.c fits a cert_chain");
+
+struct cert_chain *cert_chain_new(const uint8_t *const *der, const uint32_t *len, int n)
+{
+	size_t used = 0;
+	int k = 0;
+	for (; k < n && k < HS_RES_CERTS && used + len[k] <= HS_RES_CHAIN; k++)
+		used += len[k];
+	if (k == 0)
+		return NULL;
+	struct cert_chain *ch = malloc(offsetof(struct cert_chain, buf) + used);
+	if (!ch)
+		return NULL;
+	ch->n = k;
+	used = 0;
+	for (int i = 0; i < k; i++) {
+		memcpy(ch->buf + used, der[i], len[i]);
+		ch->off[i] = (uint32_t)used;
+		ch->len[i] = len[i];
+		used += len[i];
+	}
+	return ch;
+}
+
 void hs_result_free(struct hs_result *h)
 {
 	if (!h)
@@ -504,21 +532,12 @@ static void handshake_done(struct conn *c)
 	struct hs_result *h = c->res->hs;
 	struct hs_info i;
 	hs_get_info(c->hs, &i);
-	/* the chain, copied to an allocation of its size (wolfSSL's copy goes
-	 * with c->hs); the certificates that fit in HS_RES_CERTS and HS_RES_CHAIN */
-	size_t used = 0;
-	int n = 0;
-	for (; n < i.ncerts && n < HS_RES_CERTS; n++) {
-		if (used + i.cert_len[n] > HS_RES_CHAIN)
-			break;
-		used += i.cert_len[n];
-	}
+	/* the chain, copied to an allocation of its size (wolfSSL's copy goes with c->hs) */
 	free(h->chain);
-	h->chain = NULL;
-	h->ncerts = 0;
-	if (used > 0 && !(h->chain = malloc(used))) {
+	h->chain = cert_chain_new(i.cert, i.cert_len, i.ncerts);
+	if (i.ncerts > 0 && !h->chain) {
 		snprintf(h->stage, sizeof(h->stage), "handshake");
-		snprintf(h->error, sizeof(h->error), "out of memory (a %zu-byte certificate chain)", used);
+		snprintf(h->error, sizeof(h->error), "out of memory (a %d-certificate chain)", i.ncerts);
 		tr_note(c, "TLS handshake failed at handshake: %s", h->error);
 		enter(c, CONN_DONE);
 		return;
@@ -527,14 +546,6 @@ static void handshake_done(struct conn *c)
 	h->version = i.version;
 	h->cipher = i.cipher;
 	snprintf(h->group, sizeof(h->group), "%s", i.group);
-	used = 0;
-	for (int k = 0; k < n; k++) {
-		memcpy(h->chain + used, i.cert[k], i.cert_len[k]);
-		h->cert_off[h->ncerts] = (uint32_t)used;
-		h->cert_len[h->ncerts] = i.cert_len[k];
-		h->ncerts++;
-		used += i.cert_len[k];
-	}
 	{
 		const struct suite_info *s = suite_by_code(i.cipher);
 		tr_note(c, "TLS established: %s, %s%s%s, %d certificate(s); the dialogue below is encrypted",

@@ -189,23 +189,13 @@ static void verify_host(struct slot *s)
 	size_t len[HS_RES_CERTS];
 	size_t n = 0;
 	const struct hs_result *h = s->res.hs;
-	const struct cert_chain *pc = s->res.probe_chain;
-	if (!roots)
+	const struct cert_chain *ch = h && h->ok && h->chain ? h->chain : s->res.probe_chain;
+	if (!roots || !ch)
 		return;
-	if (h && h->ok && h->ncerts > 0) {
-		for (int i = 0; i < h->ncerts; i++, n++) {
-			der[n] = h->chain + h->cert_off[i];
-			len[n] = h->cert_len[i];
-		}
-		s->res.chain_source = "handshake";
-	} else if (pc && pc->n > 0) {
-		for (int i = 0; i < pc->n; i++, n++) {
-			der[n] = pc->buf + pc->off[i];
-			len[n] = pc->len[i];
-		}
-		s->res.chain_source = "probe";
-	} else {
-		return;
+	s->res.chain_source = ch == s->res.probe_chain ? "probe" : "handshake";
+	for (int i = 0; i < ch->n; i++, n++) {
+		der[n] = ch->buf + ch->off[i];
+		len[n] = ch->len[i];
 	}
 	if (verify_chain(roots, der, len, n, s->res.sni && s->res.sni[0] ? s->res.sni : NULL, NULL, 0, &w->vr) == 0)
 		s->res.verify = &w->vr;
@@ -233,30 +223,8 @@ static void verify_host(struct slot *s)
 static void keep_probe_chain(struct slot *s)
 {
 	const struct server_flight *f = s->c.flight;
-	if (s->res.probe_chain || !f || f->ncerts <= 0)
-		return;
-	/* sized to the chain (a few KiB), not to the 64 KiB of a full cert_chain:
-	 * only buf[0..used) is ever read */
-	size_t used = 0;
-	int n = 0;
-	for (int i = 0; i < f->ncerts && n < HS_RES_CERTS; i++, n++) {
-		if (used + f->cert_len[i] > HS_RES_CHAIN)
-			break;
-		used += f->cert_len[i];
-	}
-	struct cert_chain *pc = malloc(offsetof(struct cert_chain, buf) + used);
-	if (!pc)
-		return;
-	pc->n = 0;
-	used = 0;
-	for (int i = 0; i < n; i++) {
-		memcpy(pc->buf + used, f->cert[i], f->cert_len[i]);
-		pc->off[pc->n] = (uint32_t)used;
-		pc->len[pc->n] = f->cert_len[i];
-		pc->n++;
-		used += f->cert_len[i];
-	}
-	s->res.probe_chain = pc;
+	if (!s->res.probe_chain && f && f->ncerts > 0)
+		s->res.probe_chain = cert_chain_new(f->cert, f->cert_len, f->ncerts);
 }
 
 static void note_cert_probe(struct slot *s)
@@ -569,7 +537,7 @@ static int start_handshake_conn(struct slot *s)
 static int start_chain_conn(struct slot *s)
 {
 	const struct hs_result *h = s->res.hs;
-	if (!s->w->e->cfg.roots || !s->cert_ver || s->res.probe_chain || (h && h->ok && h->ncerts > 0) ||
+	if (!s->w->e->cfg.roots || !s->cert_ver || s->res.probe_chain || (h && h->ok && h->chain) ||
 	    atomic_load(&s->w->e->draining) || over_budget(s) ||
 	    !(s->probe = plan_chain_probe(s->plan, s->cert_ver, s->cert_cipher)))
 		return -1;

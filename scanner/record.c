@@ -396,7 +396,7 @@ static void handshake_object(struct jbuf *jb, const struct host_result *r)
 		jb_printf_str(jb, "cipher_code", "0x%04x", h->cipher);
 		if (h->group[0])
 			jb_str(jb, "group", h->group);
-		jb_uint(jb, "certificates", (uint64_t)h->ncerts);
+		jb_uint(jb, "certificates", (uint64_t)(h->chain ? h->chain->n : 0));
 	}
 	if (h->stage[0]) {
 		jb_str(jb, "failed_at", h->stage);

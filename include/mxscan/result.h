@@ -84,12 +84,16 @@ struct host_summary {
 #define HS_RES_CERTS 10
 #define HS_RES_CHAIN 65536
 
-/* Certificates as a server sent them, leaf first (copied out of a probe's flight). */
+/* Certificates as a server sent them, leaf first (out of a probe's flight or
+ * the full handshake), allocated by cert_chain_new to the size of buf[0..used). */
 struct cert_chain {
 	int n;
 	uint32_t off[HS_RES_CERTS], len[HS_RES_CERTS];
 	uint8_t buf[HS_RES_CHAIN];
 };
+/* A copy of the leading certificates that fit HS_RES_CERTS and HS_RES_CHAIN,
+ * in an allocation of their size; free() it. NULL when none fit or out of memory. */
+struct cert_chain *cert_chain_new(const uint8_t *const *der, const uint32_t *len, int n);
 
 /* The full wolfSSL handshake of a host (allocated only when one is made). */
 struct hs_result {
@@ -101,11 +105,8 @@ struct hs_result {
 	char stage[16]; /* where it failed: handshake, tls-banner, tls-ehlo */
 	char *ehlo;     /* EHLO reply over TLS, lines joined by '\n' (at most RES_TEXT), allocated to size, or NULL */
 	int ehlo_code;
-	unsigned caps; /* SMTP_CAP_* after TLS */
-	int ncerts;
-	uint32_t cert_len[HS_RES_CERTS];
-	uint32_t cert_off[HS_RES_CERTS];
-	uint8_t *chain; /* the certificates' DER back to back, allocated to their sum (at most HS_RES_CHAIN), or NULL */
+	unsigned caps;            /* SMTP_CAP_* after TLS */
+	struct cert_chain *chain; /* the peer's certificates (cert_chain_new), NULL when none */
 };
 
 /* Free a full handshake's result and its chain (NULL is fine). */
