@@ -128,9 +128,12 @@ static struct smtp_parser *sp_get(struct conn *c)
 }
 
 /* *dst = a copy of s cut to RES_SHORT - 1 bytes (as a char[RES_SHORT] kept
- * it), allocated to its size; NULL when s is empty or memory is short. */
-static void set_text(char **dst, const char *s)
+ * it), allocated to its size; NULL when s is empty or memory is short.
+ * Nothing when r keeps no text (a later probe: nobody reads it). */
+static void set_text(const struct host_result *r, char **dst, const char *s)
 {
+	if (r->no_text)
+		return;
 	size_t n = strnlen(s, RES_SHORT - 1);
 	free(*dst);
 	*dst = NULL;
@@ -148,7 +151,7 @@ static void set_plain_sample(struct host_result *r, const uint8_t *buf, size_t l
 	for (size_t i = 0; i < len && k + 1 < sizeof(s); i++)
 		s[k++] = (buf[i] >= 0x20 && buf[i] < 0x7f) ? (char)buf[i] : '.';
 	s[k] = 0;
-	set_text(&r->plaintext_sample, s);
+	set_text(r, &r->plaintext_sample, s);
 }
 
 /* Record a failure; the first one wins. */
@@ -160,7 +163,7 @@ static void failure(struct conn *c, enum scan_status st, const char *reason, con
 	r->status = st;
 	r->fail_stage = conn_state_name(c->state);
 	snprintf(r->fail_reason, sizeof(r->fail_reason), "%s", reason);
-	set_text(&r->fail_detail, detail ? detail : "");
+	set_text(r, &r->fail_detail, detail ? detail : "");
 }
 
 /* --- the transcript (engine_config.transcript) ------------------------- */
@@ -748,7 +751,7 @@ static void on_ehlo(struct conn *c, const struct smtp_reply *r)
 		}
 		if (caps.stripped) {
 			res->starttls = STLS_STRIPPED;
-			set_text(&res->stripped_token, caps.stripped_token);
+			set_text(res, &res->stripped_token, caps.stripped_token);
 			failure(c, ST_APPLICATION_ERROR, "starttls-stripped", caps.stripped_token);
 		} else {
 			res->starttls = STLS_ABSENT;
@@ -783,7 +786,7 @@ static void on_helo(struct conn *c, const struct smtp_reply *r)
 static void on_starttls(struct conn *c, const struct smtp_reply *r)
 {
 	struct host_result *res = c->res;
-	set_text(&res->starttls_reply, smtp_line(r, 0));
+	set_text(res, &res->starttls_reply, smtp_line(r, 0));
 	res->starttls_code = r->code;
 	if (r->code == 220) {
 		if (c->hs_ctx)
@@ -802,7 +805,7 @@ static void on_starttls(struct conn *c, const struct smtp_reply *r)
 	/* a server that quotes what it got shows what the path did to our command */
 	char echo[16];
 	if (r->code >= 500 && smtp_echo_corrupted(r, echo, sizeof(echo)))
-		set_text(&res->echo_token, echo);
+		set_text(res, &res->echo_token, echo);
 	smtp_refused(c, r); /* the first failure recorded wins */
 }
 

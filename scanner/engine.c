@@ -40,7 +40,6 @@
 #include "mxscan/target.h"
 #include "mxscan/verify.h"
 
-#define ENGINE_RETRIES        3 /* trace room for retries (per host, with the default --retries) */
 #define ENGINE_MAX_BACKOFF_MS 3600000u
 
 struct worker;
@@ -70,7 +69,6 @@ struct slot {
 	int waiting;           /* the timer is a back-off or pacing wait, not a connection deadline */
 	int first;             /* the baseline connection (the record's dialogue) has not finished yet */
 	uint64_t t0;           /* loop ms at start */
-	uint64_t conn_wall_us; /* wall clock at connect(), for the capture's replay */
 	int cap_id;            /* --capture flow of the first connection, -1 none */
 	int cap_tried;         /* the first connection was offered to the capture */
 	int lingering;         /* the timer is the capture grace before the record */
@@ -279,11 +277,12 @@ static uint64_t pace(struct slot *s)
 	if (e->ip_next_us) {
 		_Atomic uint64_t *next = &e->ip_next_us[e->ip_of[s->tidx]];
 		uint64_t old = atomic_load(next), t;
+		/* from the later of the IP's next free time and the global one: the
+		 * connection starts at t, so the IP's next one is a gap after t */
 		do
-			t = old > now ? old : now;
+			t = old > at ? old : at;
 		while (!atomic_compare_exchange_weak(next, &old, t + e->ip_gap_us));
-		if (t > at)
-			at = t;
+		at = t;
 	}
 	return at > now ? (at - now + 999) / 1000 : 0;
 }
@@ -352,6 +351,38 @@ static int build_ip_index(struct engine *e)
  * the record waits until cap_grace_ms after the first connection ended, so
  * that packets still on their way (a server's data after a forged RST, its
  * own late RST) are counted; the slot stays busy meanwhile. */
+/* --trace-probes: room for every connection a host can take (the probes,
+ * each retry, the full handshake and the chain fetch). */
+static unsigned trace_cap(const struct engine *e)
+{
+	return PLAN_MAX_PROBES + e->cfg.retries + 2;
+}
+
+/* The target's memory freed, its IP share and its slot given back. */
+static void slot_release(struct slot *s)
+{
+	struct worker *w = s->w;
+	plan_free(s->plan);
+	s->plan = NULL;
+	s->res.plan = NULL;
+	free(s->res.trace);
+	s->res.trace = NULL;
+	free(s->res.transcript);
+	s->res.transcript = NULL;
+	hs_result_free(s->res.hs);
+	s->res.hs = NULL;
+	free(s->res.probe_chain);
+	s->res.probe_chain = NULL;
+	host_result_free_text(&s->res);
+	s->res.verify = NULL;
+	s->res.geo = NULL;
+	atomic_fetch_sub(&w->e->st->active, 1);
+	ip_release(w, s->tidx);
+	s->in_use = 0;
+	w->active--;
+	w->free_stack[w->nfree++] = (int)(s - w->slots);
+}
+
 static void target_done(struct slot *s)
 {
 	struct worker *w = s->w;
@@ -394,20 +425,6 @@ static void target_done(struct slot *s)
 		atomic_fetch_add(&e->st->write_errors, 1);
 	if (recq_commit(w->rq) < 0)
 		atomic_fetch_add(&e->st->write_errors, 1);
-	plan_free(s->plan);
-	s->plan = NULL;
-	s->res.plan = NULL;
-	free(s->res.trace);
-	s->res.trace = NULL;
-	free(s->res.transcript);
-	s->res.transcript = NULL;
-	hs_result_free(s->res.hs);
-	s->res.hs = NULL;
-	free(s->res.probe_chain);
-	s->res.probe_chain = NULL;
-	host_result_free_text(&s->res);
-	s->res.verify = NULL;
-	s->res.geo = NULL;
 	if (e->cfg.summaries) {
 		struct host_summary *hsum = &e->cfg.summaries[s->tidx];
 		hsum->status = (uint8_t)s->res.status;
@@ -418,28 +435,7 @@ static void target_done(struct slot *s)
 	}
 	atomic_fetch_add(&e->st->status[s->res.status], 1);
 	atomic_fetch_add(&e->st->done, 1);
-	atomic_fetch_sub(&e->st->active, 1);
-	ip_release(w, s->tidx);
-	s->in_use = 0;
-	w->active--;
-	w->free_stack[w->nfree++] = (int)(s - w->slots);
-}
-
-/* Interrupted before its first connection (it was waiting for --rate or
- * --per-ip-rate): not scanned, no record, the slot back to the pool. */
-static void abandon_target(struct slot *s)
-{
-	struct worker *w = s->w;
-	plan_free(s->plan);
-	s->plan = NULL;
-	free(s->res.trace);
-	s->res.trace = NULL;
-	host_result_free_text(&s->res);
-	atomic_fetch_sub(&w->e->st->active, 1);
-	ip_release(w, s->tidx);
-	s->in_use = 0;
-	w->active--;
-	w->free_stack[w->nfree++] = (int)(s - w->slots);
+	slot_release(s);
 }
 
 /* What one probe connection's result means to the plan. */
@@ -471,7 +467,7 @@ static void probe_outcome(const struct host_result *r, struct probe_result *pr)
 	}
 }
 
-static int start_conn(struct slot *s, int first);
+static int start_conn(struct slot *s);
 static int launch(struct slot *s);
 
 /* The baseline connection was turned away before TLS: a 421 (RFC 5321
@@ -498,8 +494,6 @@ static uint64_t backoff_ms(const struct slot *s)
 
 static void init_result(struct slot *s);
 
-/* After the probes: one full handshake, when the server speaks a version
- * wolfSSL can (TLS 1.1+: the baseline got the server's highest). */
 /* --host-timeout: the host's time is up; no further connection is started for it. */
 static int over_budget(struct slot *s)
 {
@@ -511,6 +505,8 @@ static int over_budget(struct slot *s)
 	return 0;
 }
 
+/* After the probes: one full handshake, when the server speaks a version
+ * wolfSSL can (TLS 1.1+: the baseline got the server's highest). */
 static int want_handshake(struct slot *s)
 {
 	const struct tls_probe_result *t = &s->res.tls;
@@ -526,9 +522,7 @@ static int start_handshake_conn(struct slot *s)
 	if (!s->res.hs)
 		return 0;
 	s->handshaking = 1;
-	if (launch(s))
-		return 1;
-	return 0;
+	return launch(s);
 }
 
 /* After the enumeration and the handshake: one more probe for the chain when
@@ -571,7 +565,7 @@ static void conn_done(struct slot *s)
 		}
 		if (s->handshaking) {
 			s->handshaking = 0;
-			if (s->res.trace && s->res.ntrace < PLAN_MAX_PROBES + ENGINE_RETRIES * 4) {
+			if (s->res.trace && s->res.ntrace < trace_cap(w->e)) {
 				const struct hs_result *h = s->res.hs;
 				s->res.trace[s->res.ntrace++] = (struct probe_trace){
 					.kind = PK__COUNT, /* the full handshake */
@@ -588,7 +582,7 @@ static void conn_done(struct slot *s)
 		}
 		struct probe_result pr;
 		probe_outcome(s->first ? &s->res : &s->pres, &pr);
-		if (s->res.trace && s->res.ntrace < PLAN_MAX_PROBES + ENGINE_RETRIES * 4) {
+		if (s->res.trace && s->res.ntrace < trace_cap(w->e)) {
 			struct probe_trace *tr = &s->res.trace[s->res.ntrace++];
 			*tr = (struct probe_trace){
 				.kind = (uint8_t)s->probe->kind,
@@ -674,8 +668,9 @@ static void sync_slot(struct slot *s)
 
 /* Open connection number s->nconn + 1 of the target for s->probe. Returns 1
  * when it is in progress, 0 when it ended at once (its conn is DONE). */
-static int start_conn(struct slot *s, int first)
+static int start_conn(struct slot *s)
 {
+	int first = s->first;
 	struct worker *w = s->w;
 	struct engine *e = w->e;
 	struct host_result *r = &s->res;
@@ -708,7 +703,7 @@ static int start_conn(struct slot *s, int first)
 	if (s->handshaking)
 		s->c.hs_ctx = e->hs_ctx;
 	else
-		s->c.hello_opts = &s->probe->opts; /* built by conn when TLS starts, straight into its buffer */
+		s->c.hello_opts = &s->probe->opts; /* built by conn when TLS starts, not kept per slot */
 	timer_init(&s->timer, on_timer, s);
 	/* The capture follows the host's very first connection; retries of a turned-away
 	 * baseline (a reset at STARTTLS, a 421) are not followed again. */
@@ -722,7 +717,7 @@ static int start_conn(struct slot *s, int first)
 	}
 	int one = 1;
 	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	s->conn_wall_us = wall_ms() * 1000u;
+	uint64_t wall_us = follow ? wall_ms() * 1000u : 0; /* at connect(), for the capture's replay */
 	if (loop_add_fd(w->l, s->fd, LOOP_WRITE, on_fd, s) < 0 ||
 	    (connect(s->fd, &s->sa.sa, s->salen) < 0 && errno != EINPROGRESS)) {
 		conn_on_error(&s->c, errno);
@@ -733,7 +728,7 @@ static int start_conn(struct slot *s, int first)
 		struct sockaddr_storage local;
 		socklen_t ll = sizeof(local);
 		if (getsockname(s->fd, (struct sockaddr *)&local, &ll) == 0)
-			s->cap_id = capture_register(e->cfg.cap, (struct sockaddr *)&local, &s->sa.sa, s->conn_wall_us);
+			s->cap_id = capture_register(e->cfg.cap, (struct sockaddr *)&local, &s->sa.sa, wall_us);
 	}
 	s->c.rearm = 1; /* arm the connect deadline */
 	loop_timer_arm(w->l, &s->timer, s->c.timeout_ms);
@@ -752,11 +747,12 @@ static int launch(struct slot *s)
 		loop_timer_arm(s->w->l, &s->timer, wait);
 		return 1;
 	}
-	return start_conn(s, s->first);
+	return start_conn(s);
 }
 
 /* The record of the slot's target as it starts (again, for a retried
- * baseline: the trace of earlier attempts and the start time are kept). */
+ * baseline: the trace and transcript of earlier attempts and the start time
+ * are kept). */
 static void init_result(struct slot *s)
 {
 	struct engine *e = s->w->e;
@@ -766,14 +762,13 @@ static void init_result(struct slot *s)
 	struct probe_trace *trace = r->trace;
 	unsigned ntrace = r->ntrace;
 	uint64_t start_ms = r->start_ms;
+	struct transcript *transcript = r->transcript;
 	host_result_free_text(r);
-	/* a retried baseline's record has had no transcript since the retries came in
-	 * (memset below); freeing it here only stops the leak (8 KB per retried host) */
-	free(r->transcript);
 	memset(r, 0, sizeof(*r));
 	r->trace = trace;
 	r->ntrace = ntrace;
 	r->start_ms = start_ms;
+	r->transcript = transcript;
 	r->port = port;
 	r->mode = engine_mode_for_port(port, e->cfg.mode);
 	r->sni = t->sni; /* the target set outlives the scan */
@@ -841,7 +836,7 @@ static int start_target(struct worker *w, size_t idx)
 	r->start_ms = wall_ms();
 	init_result(s);
 	if (e->cfg.trace_probes)
-		r->trace = calloc(PLAN_MAX_PROBES + ENGINE_RETRIES * 4, sizeof(*r->trace));
+		r->trace = calloc(trace_cap(e), sizeof(*r->trace));
 	if (e->cfg.transcript)
 		r->transcript = calloc(1, sizeof(*r->transcript));
 	s->t0 = loop_now_ms(w->l);
@@ -921,10 +916,12 @@ static void on_timer(struct loop *l, struct timer *t, void *ud)
 		int paced = s->waiting == 2;
 		s->waiting = 0;
 		if (paced && s->nconn == 0 && atomic_load(&s->w->e->draining)) {
-			abandon_target(s);
+			/* interrupted before its first connection (waiting for --rate or
+			 * --per-ip-rate): not scanned, no record, the slot back to the pool */
+			slot_release(s);
 			return;
 		}
-		if (!(paced ? start_conn(s, s->first) : launch(s)))
+		if (!(paced ? start_conn(s) : launch(s)))
 			conn_done(s);
 		refill(s->w);
 		return;
