@@ -522,12 +522,10 @@ static void transcript_find(const struct jr_val *rec, const char *prefix, char *
 		}
 }
 
-/* reset.reasons (issue 7's capture verdict), joined for people. */
+/* capture.reasons (the --capture reset verdict's reasons), joined for people. */
 static void reset_reasons(const struct jr_val *rec, char *out, size_t cap)
 {
 	const struct jr_val *r = jr_path(rec, "capture.reasons");
-	if (!r)
-		r = jr_path(rec, "reset.reasons");
 	size_t n = 0;
 	snprintf(out, cap, "no reasons recorded");
 	for (const struct jr_val *x = r && r->type == JR_ARRAY ? r->child : NULL; x && n + 1 < cap; x = x->next) {
@@ -539,14 +537,11 @@ static void reset_reasons(const struct jr_val *rec, char *out, size_t cap)
 }
 
 /* The capture's reset verdict of a host record: "injected_suspected", "by_server" or "" (no
- * capture, or no reset). --capture writes capture.verdict ("reset.injected_suspected", ...);
- * a bare reset.verdict is read too. */
+ * capture, or no reset). --capture writes capture.verdict ("reset.injected_suspected", ...). */
 static const char *reset_verdict(const struct jr_val *rec)
 {
 	const char *v = sget(rec, "capture.verdict");
-	if (!strncmp(v, "reset.", 6))
-		return v + 6;
-	return sget(rec, "reset.verdict");
+	return strncmp(v, "reset.", 6) ? "" : v + 6;
 }
 
 /* How the TLS step ended, for people: alert, close, reset, timeout. */
