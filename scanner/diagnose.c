@@ -1407,21 +1407,16 @@ int diagnose_main(int argc, char **argv)
 	d.ec.concurrency = 32;
 	d.ec.scan_id = "diagnose";
 	d.port = 25;
-	if (gethostname(ehlo, sizeof(ehlo)) != 0 || !ehlo[0])
-		snprintf(ehlo, sizeof(ehlo), "localhost");
-	ehlo[sizeof(ehlo) - 1] = 0;
+	cli_default_ehlo(ehlo, sizeof(ehlo));
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "p:h", diag_opts, NULL)) != -1) {
 		switch (opt) {
 		case DO_JSON: d.json = 1; break;
 		case DO_RECORDS: records = optarg; break;
 		case 'p': {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (*end || !*optarg || v < 1 || v > 65535) {
-				fprintf(stderr, "mxscan diagnose: --port expects 1..65535, got '%s'\n", optarg);
+			unsigned long v;
+			if (cli_uint("mxscan diagnose", optarg, 1, 65535, &v, "--port") < 0)
 				return DIAG_EXIT_USAGE;
-			}
 			d.port = (uint16_t)v;
 			break;
 		}
@@ -1431,21 +1426,17 @@ int diagnose_main(int argc, char **argv)
 			break;
 		case DO_CA_FILE: ca_file = optarg; break;
 		case DO_RESOLVER:
-			if (d.nres >= 16) {
-				fprintf(stderr, "mxscan diagnose: at most 16 --resolver options\n");
+			/* the limit is checked first, as before; a bad value exits anyway */
+			if (cli_list_add("mxscan diagnose", d.resolvers, &d.nres, 16, optarg, "--resolver options") <
+				    0 ||
+			    cli_resolver("mxscan diagnose", optarg) < 0)
 				return DIAG_EXIT_USAGE;
-			}
-			if (cli_resolver("mxscan diagnose", optarg) < 0)
-				return DIAG_EXIT_USAGE;
-			d.resolvers[d.nres++] = optarg;
 			break;
 		case DO_BLOCKLIST: blockfile = optarg; break;
 		case DO_ALLOWLIST:
-			if (nallow >= 64) {
-				fprintf(stderr, "mxscan diagnose: at most 64 --allowlist options (use a file)\n");
+			if (cli_list_add("mxscan diagnose", allow, &nallow, 64, optarg,
+					 "--allowlist options (use a file)") < 0)
 				return DIAG_EXIT_USAGE;
-			}
-			allow[nallow++] = optarg;
 			break;
 		case DO_EHLO:
 			if (cli_ehlo("mxscan diagnose", optarg, ehlo, sizeof(ehlo)) < 0)
