@@ -390,25 +390,19 @@ static const struct suite_info *cipher_of(const struct jr_val *c)
 	return name ? suite_by_name(name) : NULL;
 }
 
-/* First suite (server order) of version vname a filter accepts, or NULL;
- * *nsuites counts the version's suites. */
+/* First suite (server order) of version vname a filter accepts, or NULL. */
 static const struct suite_info *first_suite(const struct jr_val *rec, const char *vname,
-					    int (*ok)(const struct suite_info *), int *nsuites)
+					    int (*ok)(const struct suite_info *))
 {
 	const struct jr_val *cs = jr_get(version_obj(rec, vname), "ciphers");
-	if (nsuites)
-		*nsuites = 0;
 	if (!cs || cs->type != JR_ARRAY)
 		return NULL;
-	const struct suite_info *found = NULL;
 	for (const struct jr_val *c = cs->child; c; c = c->next) {
 		const struct suite_info *s = cipher_of(c);
-		if (nsuites)
-			(*nsuites)++;
-		if (s && !found && ok(s))
-			found = s;
+		if (s && ok(s))
+			return s;
 	}
-	return found;
+	return NULL;
 }
 
 /* Suites of the TLS 1.2+ versions, comma-separated, for evidence. */
@@ -426,8 +420,7 @@ static void suite_list(const struct jr_val *rec, uint8_t which, char *out, size_
 		if (w < 0 || (size_t)w >= cap - n)
 			return;
 		n += (size_t)w;
-		int k = 0;
-		for (const struct jr_val *c = cs->child; c; c = c->next, k++) {
+		for (const struct jr_val *c = cs->child; c; c = c->next) {
 			w = snprintf(out + n, cap - n, " %s", sget(c, "name"));
 			if (w < 0 || (size_t)w >= cap - n)
 				return;
@@ -606,10 +599,9 @@ static void tls_causes(struct dhost *h, const struct jr_val *rec)
 	for (size_t i = 0; i < NVERS; i++) {
 		if (!(sup & vers[i].bit))
 			continue;
-		if (first_suite(rec, vers[i].name, suite_openssl3, NULL) ||
-		    first_suite(rec, vers[i].name, suite_legacy, NULL))
+		if (first_suite(rec, vers[i].name, suite_openssl3) || first_suite(rec, vers[i].name, suite_legacy))
 			any_ok = 1;
-		if ((vers[i].bit & modern) && first_suite(rec, vers[i].name, suite_openssl3, NULL))
+		if ((vers[i].bit & modern) && first_suite(rec, vers[i].name, suite_openssl3))
 			o3_ok = 1;
 	}
 	if (turned_away) {
@@ -654,6 +646,19 @@ static void tls_causes(struct dhost *h, const struct jr_val *rec)
 	certificate_causes(h, rec);
 }
 
+/* The record answered the way of the other mode: silent until the banner timeout
+ * under STARTTLS (maybe it waits for a ClientHello), or a 220 greeting instead of
+ * TLS under implicit TLS. */
+static int wants_other_mode(const struct jr_val *rec, int mode)
+{
+	const char *stage = sget(rec, "failure.stage"), *reason = sget(rec, "failure.reason");
+	if (mode == MODE_STARTTLS)
+		return !strcmp(stage, "banner") && !strcmp(reason, "timeout") && !jr_path(rec, "smtp.banner");
+	return mode == MODE_IMPLICIT && !strcmp(stage, "tls-hello") &&
+	       (!strcmp(reason, "plaintext-after-starttls") || !strcmp(reason, "not-tls")) &&
+	       starts(sget(rec, "failure.detail"), "220");
+}
+
 /* Before TLS: connect, greeting, EHLO, STARTTLS. Returns 1 when TLS was
  * reached (the TLS causes apply), 0 when a cause was named, 2 when the
  * host wants a scan in the other mode. */
@@ -669,12 +674,8 @@ static int smtp_causes(struct dhost *h, const struct jr_val *rec, int mode)
 		add_cause(h, DC_THROTTLED_421, "at the %s the server said \"%s\"", stage, detail);
 		return 0;
 	}
-	if (mode == MODE_STARTTLS && !strcmp(stage, "banner") && !strcmp(reason, "timeout") &&
-	    !jr_path(rec, "smtp.banner"))
-		return 2; /* silent: maybe it waits for a ClientHello */
-	if (mode == MODE_IMPLICIT && !strcmp(stage, "tls-hello") &&
-	    (!strcmp(reason, "plaintext-after-starttls") || !strcmp(reason, "not-tls")) && starts(detail, "220"))
-		return 2; /* a greeting instead of TLS */
+	if (wants_other_mode(rec, mode))
+		return 2;
 	if (!strcmp(reason, "starttls-stripped")) {
 		add_cause(h, DC_STARTTLS_STRIPPED, "EHLO listed \"%s\" where STARTTLS belongs%s", detail,
 			  jr_bool(jr_path(rec, "smtp.tampering.banner_masked"), 0) == 1
@@ -748,7 +749,7 @@ static void host_profiles(struct dhost *h, const struct jr_val *rec, int reached
 			if (!(sup & vers[i].bit & pf->versions))
 				continue;
 			common_version = 1;
-			pick = first_suite(rec, vers[i].name, pf->suite_ok, NULL);
+			pick = first_suite(rec, vers[i].name, pf->suite_ok);
 			pickv = vers[i].name;
 		}
 		if (!common_version) {
@@ -1386,7 +1387,7 @@ int diagnose_main(int argc, char **argv)
 	int rc = DIAG_EXIT_USAGE, opt;
 	struct blocklist *bl = NULL;
 	struct verify_roots *roots = NULL;
-	struct target_set *targets = NULL, *named = NULL, *again = NULL;
+	struct target_set *targets = NULL, *named = NULL;
 	struct mx_domain *dom = NULL;
 	struct mx_store *store = NULL;
 	struct capture *cap = NULL;
@@ -1570,11 +1571,11 @@ int diagnose_main(int argc, char **argv)
 			 dom->implicit_mx ? "host without MX (implicit MX)" : "mail domain");
 		unsigned long blocked = 0;
 		dmap_used = 1;
-		if (domains_build(&dmap, dom, &p, 1, targets, bl, &blocked, stderr) < 0 ||
-		    domains_reserve(&dmap, ts_count(targets)) < 0)
+		/* domains_build reserves meta for every target it adds; no summaries:
+		 * diagnose writes no domain records */
+		if (domains_build(&dmap, dom, &p, 1, targets, bl, &blocked, stderr) < 0)
 			goto out;
 		d.ec.meta = dmap.meta;
-		d.ec.summaries = dmap.sum;
 		if (dom->status == MXS_NULL_MX)
 			snprintf(d.dns_problem, sizeof(d.dns_problem),
 				 "%s has a null MX (\"0 .\", RFC 7505): it accepts no mail", t.host);
@@ -1624,19 +1625,15 @@ int diagnose_main(int argc, char **argv)
 		text = NULL;
 		/* port/mode mismatch: the other mode, for the hosts that answered
 		 * the characteristic way */
-		again = ts_new();
-		for (size_t i = 0; again && i < d.nh; i++) {
+		size_t again = 0;
+		for (size_t i = 0; i < d.nh; i++) {
 			struct dhost *h = &d.h[i];
-			struct dhost tmp;
-			memset(&tmp, 0, sizeof(tmp));
-			snprintf(tmp.ip, sizeof(tmp.ip), "%s", h->ip);
-			tmp.port = h->port;
-			if (h->r.v && smtp_causes(&tmp, h->r.v, h->mode) == 2) {
+			if (h->r.v && wants_other_mode(h->r.v, h->mode)) {
 				h->rescan = 1;
-				ts_add(again, ts_get(targets, i));
+				again++;
 			}
 		}
-		if (again && ts_count(again)) {
+		if (again) {
 			struct engine_config ec2 = d.ec;
 			/* one mode per run: the hosts that want STARTTLS, then implicit */
 			for (int want = MODE_STARTTLS; want <= MODE_IMPLICIT; want++) {
@@ -1647,7 +1644,6 @@ int diagnose_main(int argc, char **argv)
 				if (sub && ts_count(sub)) {
 					ec2.mode = want;
 					ec2.meta = NULL;
-					ec2.summaries = NULL;
 					if (scan_records(&ec2, sub, &text, &textlen, err, sizeof(err)) == 0) {
 						attach_records(&d, text, textlen, 1);
 						free(text);
@@ -1698,7 +1694,6 @@ out:
 	free(text);
 	ts_free(targets);
 	ts_free(named);
-	ts_free(again);
 	if (dmap_used)
 		domains_free(&dmap);
 	free(dom);
