@@ -1063,6 +1063,37 @@ static void print_transcript(FILE *f, const struct jr_val *rec, const char *titl
 			(long long)jr_int(jr_path(rec, "smtp.transcript_dropped"), 0));
 }
 
+/* The first host (in scan order) a sender profile gets through, or NULL. */
+static const struct dhost *profile_via(const struct diag *d, int p)
+{
+	for (size_t i = 0; i < d->nh; i++)
+		if (d->h[i].prof[p].ok)
+			return &d->h[i];
+	return NULL;
+}
+
+/* One cause for people: "HEAD: title [id]", then evidence, who, fix indented by ind. */
+static void print_cause(FILE *f, const char *head, const char *ind, const struct cause_info *c, const char *evidence)
+{
+	fprintf(f, "%s: %s [%s]\n%sevidence: %s\n%swho must fix it: %s\n%sfix: %s\n", head, c->title, c->id, ind,
+		evidence, ind, c->who, ind, c->fix);
+}
+
+/* One cause as a JSON object (key NULL inside an array); severity NULL: left out. */
+static void json_cause(struct jbuf *jb, const char *key, const struct cause_info *c, const char *severity,
+		       const char *evidence)
+{
+	jb_obj_open(jb, key);
+	jb_str(jb, "id", c->id);
+	jb_str(jb, "title", c->title);
+	if (severity)
+		jb_str(jb, "severity", severity);
+	jb_str(jb, "evidence", evidence);
+	jb_str(jb, "who", c->who);
+	jb_str(jb, "fix", c->fix);
+	jb_obj_close(jb);
+}
+
 static void print_text(const struct diag *d, FILE *f)
 {
 	fprintf(f, "Destination: %s (%s)\n", d->input, d->kind);
@@ -1084,11 +1115,8 @@ static void print_text(const struct diag *d, FILE *f)
 			fputc('\n', f);
 		}
 	}
-	if (d->dns_problem[0]) {
-		const struct cause_info *c = &causes[DC_DNS];
-		fprintf(f, "\nProblem: %s [%s]\n  evidence: %s\n  who must fix it: %s\n  fix: %s\n", c->title, c->id,
-			d->dns_problem, c->who, c->fix);
-	}
+	if (d->dns_problem[0])
+		print_cause(f, "\nProblem", "  ", &causes[DC_DNS], d->dns_problem);
 	for (size_t i = 0; i < d->nh; i++) {
 		const struct dhost *h = &d->h[i];
 		fprintf(f, "\n== %s%s%s port %u (%s): %s\n", h->name[0] ? h->name : "", h->name[0] ? " " : "", h->ip,
@@ -1106,11 +1134,9 @@ static void print_text(const struct diag *d, FILE *f)
 		if (!h->ncause)
 			fprintf(f, "  problems: none\n");
 		for (int k = 0; k < h->ncause; k++) {
-			const struct cause_info *c = &causes[h->cause[k].id];
-			fprintf(f, "  problem %d: %s [%s]\n", k + 1, c->title, c->id);
-			fprintf(f, "    evidence: %s\n", h->cause[k].evidence);
-			fprintf(f, "    who must fix it: %s\n", c->who);
-			fprintf(f, "    fix: %s\n", c->fix);
+			char head[32];
+			snprintf(head, sizeof(head), "  problem %d", k + 1);
+			print_cause(f, head, "    ", &causes[h->cause[k].id], h->cause[k].evidence);
 			if (h->cause[k].id == DC_HANDSHAKE_FAILED && strstr(h->cause[k].evidence, "reset") && h->r.v &&
 			    !reset_verdict(h->r.v)[0])
 				fprintf(f,
@@ -1124,10 +1150,7 @@ static void print_text(const struct diag *d, FILE *f)
 	if (d->nh > 1) {
 		fprintf(f, "\nSenders, over all MX (a sender tries the next MX when one fails):\n");
 		for (int p = 0; p < PF__COUNT; p++) {
-			const struct dhost *via = NULL;
-			for (size_t i = 0; i < d->nh && !via; i++)
-				if (d->h[i].prof[p].ok)
-					via = &d->h[i];
+			const struct dhost *via = profile_via(d, p);
 			fprintf(f, "    %-62s %s%s%s\n", profiles[p].label, via ? "yes, via " : "no",
 				via ? (via->name[0] ? via->name : via->ip) : "", "");
 		}
@@ -1201,21 +1224,11 @@ static void print_json(const struct diag *d, FILE *f)
 			if (!seen[d->h[i].cause[k].id]++)
 				jb_str(&jb, NULL, causes[d->h[i].cause[k].id].id);
 	jb_arr_close(&jb);
-	if (d->dns_problem[0]) {
-		jb_obj_open(&jb, "dns_problem");
-		jb_str(&jb, "id", causes[DC_DNS].id);
-		jb_str(&jb, "title", causes[DC_DNS].title);
-		jb_str(&jb, "evidence", d->dns_problem);
-		jb_str(&jb, "who", causes[DC_DNS].who);
-		jb_str(&jb, "fix", causes[DC_DNS].fix);
-		jb_obj_close(&jb);
-	}
+	if (d->dns_problem[0])
+		json_cause(&jb, "dns_problem", &causes[DC_DNS], NULL, d->dns_problem);
 	jb_obj_open(&jb, "profiles");
 	for (int p = 0; p < PF__COUNT; p++) {
-		const struct dhost *via = NULL;
-		for (size_t i = 0; i < d->nh && !via; i++)
-			if (d->h[i].prof[p].ok)
-				via = &d->h[i];
+		const struct dhost *via = profile_via(d, p);
 		jb_obj_open(&jb, profiles[p].id);
 		jb_str(&jb, "label", profiles[p].label);
 		jb_bool(&jb, "ok", via != NULL);
@@ -1248,17 +1261,9 @@ static void print_json(const struct diag *d, FILE *f)
 			jb_obj_close(&jb);
 		}
 		jb_arr_open(&jb, "causes");
-		for (int k = 0; k < h->ncause; k++) {
-			const struct cause_info *c = &causes[h->cause[k].id];
-			jb_obj_open(&jb, NULL);
-			jb_str(&jb, "id", c->id);
-			jb_str(&jb, "title", c->title);
-			jb_str(&jb, "severity", verdict_names[h->cause[k].severity]);
-			jb_str(&jb, "evidence", h->cause[k].evidence);
-			jb_str(&jb, "who", c->who);
-			jb_str(&jb, "fix", c->fix);
-			jb_obj_close(&jb);
-		}
+		for (int k = 0; k < h->ncause; k++)
+			json_cause(&jb, NULL, &causes[h->cause[k].id], verdict_names[h->cause[k].severity],
+				   h->cause[k].evidence);
 		jb_arr_close(&jb);
 		jb_obj_open(&jb, "profiles");
 		for (int p = 0; p < PF__COUNT; p++) {
