@@ -171,6 +171,21 @@ static void on_signal(int sig)
 	interrupted++;
 }
 
+enum skip { SKIP_NO, SKIP_SHARD, SKIP_DONE };
+
+/* Whether a target is left out of this run: another shard's (by its key, never by input
+ * order), or, for a mail domain, already recorded (--resume). The loop that counts the
+ * mail domains and the loop that reads them must agree: both ask this. */
+static enum skip skip_target(const struct target *t, int is_domain, unsigned long shards, unsigned long shard,
+			     unsigned long long seed, const struct resume *rs)
+{
+	if (shards > 1 && shard_of(t, (unsigned)shards, seed) != shard)
+		return SKIP_SHARD;
+	if (is_domain && rs && resume_domain_done(rs, t->host))
+		return SKIP_DONE;
+	return SKIP_NO;
+}
+
 static void make_scan_id(char *out, size_t cap)
 {
 	unsigned char r[8];
@@ -838,9 +853,10 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < ts_count(raw); i++) {
 		const struct target *t = ts_get(raw, i);
 		const char *why;
-		if (shards > 1 && shard_of(t, (unsigned)shards, seed) != shard) {
-			other_shards++; /* another shard's target: by its key, never by input order */
-		} else if (!t->has_addr && rs && names_are_domains && resume_domain_done(rs, t->host)) {
+		enum skip skip = skip_target(t, !t->has_addr && names_are_domains, shards, shard, seed, rs);
+		if (skip == SKIP_SHARD) {
+			other_shards++;
+		} else if (skip == SKIP_DONE) {
 			resume_domains++;
 		} else if (!t->has_addr && rs && !names_are_domains && resume_name_done(rs, t->host, t->port)) {
 			resume_skipped++;
@@ -865,9 +881,10 @@ int main(int argc, char **argv)
 			memset(&zt, 0, sizeof(zt));
 			snprintf(zt.host, sizeof(zt.host), "%s", zin.doms[i].domain);
 			zt.port = (uint16_t)port;
-			if (shards > 1 && shard_of(&zt, (unsigned)shards, seed) != shard)
+			enum skip skip = skip_target(&zt, 1, shards, shard, seed, rs);
+			if (skip == SKIP_SHARD)
 				other_shards++;
-			else if (rs && resume_domain_done(rs, zin.doms[i].domain))
+			else if (skip == SKIP_DONE)
 				resume_domains++;
 			else
 				zin.doms[w++] = zin.doms[i];
@@ -891,8 +908,7 @@ int main(int argc, char **argv)
 		}
 		for (size_t i = 0; i < ts_count(raw) && k < nn; i++) {
 			const struct target *t = ts_get(raw, i);
-			if (t->has_addr || (shards > 1 && shard_of(t, (unsigned)shards, seed) != shard) ||
-			    (rs && resume_domain_done(rs, t->host)))
+			if (t->has_addr || skip_target(t, 1, shards, shard, seed, rs) != SKIP_NO)
 				continue;
 			doms[k].domain = mx_store_str(store, t->host, strlen(t->host));
 			if (!doms[k].domain) {
