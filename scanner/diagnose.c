@@ -26,6 +26,7 @@
 #include "mxscan/cliopt.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,7 +35,6 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "mxscan/jsonr.h"
 #include "mxscan/blocklist.h"
@@ -845,14 +845,13 @@ static void analyse_host(struct dhost *h)
 
 /* --- scanning through the engine ----------------------------------------- */
 
-#define RECORDS_MAX (64u << 20)
-
-/* Scan targets with cfg; the records (plain NDJSON) come back in *out. */
-static int scan_records(const struct engine_config *cfg, const struct target_set *targets, char **out, size_t *outlen,
-			char *err, size_t errlen)
+/* Scan targets with cfg; each line of the records (plain NDJSON, kept in a memfd) goes to
+ * cb(arg, line, len) once the scan is over. */
+static int scan_records(const struct engine_config *cfg, const struct target_set *targets,
+			int (*cb)(void *arg, const char *line, size_t len), void *arg, char *err, size_t errlen)
 {
 	int fd = memfd_create("mxscan-diagnose", MFD_CLOEXEC), rc = -1;
-	char path[64], *buf = NULL;
+	char path[64];
 	struct recw *w = NULL;
 	struct engine_stats *st = calloc(1, sizeof(*st));
 	if (fd < 0 || !st) {
@@ -887,163 +886,116 @@ static int scan_records(const struct engine_config *cfg, const struct target_set
 		snprintf(err, errlen, "records could not be kept in memory");
 		goto out;
 	}
-	off_t len = lseek(fd, 0, SEEK_END);
-	if (len < 0 || (size_t)len > RECORDS_MAX || lseek(fd, 0, SEEK_SET) < 0) {
-		snprintf(err, errlen, "records: %s", len < 0 ? strerror(errno) : "too large");
+	if (recw_read(path, cb, arg, err, errlen) < 0)
 		goto out;
-	}
-	buf = malloc((size_t)len + 1);
-	if (!buf)
-		goto out;
-	size_t got = 0;
-	while (got < (size_t)len) {
-		ssize_t n = read(fd, buf + got, (size_t)len - got);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	buf[got] = 0;
-	*out = buf;
-	*outlen = got;
-	buf = NULL;
 	rc = 0;
 out:
 	if (w)
 		recw_close(w);
 	if (fd >= 0)
 		close(fd);
-	free(buf);
 	free(st);
 	return rc;
 }
 
-/* Give each host its record (matched by ip and port). */
-static void attach_records(struct diag *d, char *text, size_t len, int second)
+/* Where host records go: to the host with their ip and port (the first record per host
+ * wins); with keys (--records), a host is added for each new ip:port, keyed in keys. */
+struct attach {
+	struct diag *d;
+	int second; /* the other-mode rescan: into r2 */
+	struct target_set *keys;
+	size_t hcap;
+};
+
+static int attach_line(void *arg, const char *text, size_t n)
 {
-	char *p = text, *end = text + len;
-	while (p < end) {
-		char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		if (n > 0 && memmem(p, n, "\"host\"", 6)) {
-			char *line = malloc(n + 1);
-			struct jr_doc doc;
-			jr_init(&doc);
-			if (line) {
-				memcpy(line, p, n);
-				line[n] = 0;
-			}
-			if (line && jr_parse(&doc, line, n) == 0 && jr_streq(jr_get(doc.root, "type"), "host")) {
-				const char *ip = jr_str(jr_get(doc.root, "ip"));
-				int port = (int)jr_int(jr_get(doc.root, "port"), 0);
-				struct dhost *h = NULL;
-				for (size_t i = 0; ip && i < d->nh; i++)
-					if (!strcmp(d->h[i].ip, ip) && d->h[i].port == port)
-						h = &d->h[i];
-				struct rec *r = h ? (second ? &h->r2 : &h->r) : NULL;
-				if (r && !r->v) {
-					r->line = line;
-					r->doc = doc;
-					r->v = doc.root;
-					line = NULL;
-					jr_init(&doc);
-				}
-			}
+	struct attach *a = arg;
+	struct diag *d = a->d;
+	if (!n || !memmem(text, n, "\"host\"", 6))
+		return 0;
+	char *line = malloc(n + 1);
+	if (!line)
+		return -1;
+	memcpy(line, text, n);
+	line[n] = 0;
+	struct jr_doc doc;
+	jr_init(&doc);
+	const char *ip = NULL;
+	if (jr_parse(&doc, line, n) == 0 && jr_streq(jr_get(doc.root, "type"), "host"))
+		ip = jr_str(jr_get(doc.root, "ip"));
+	int port = ip ? (int)jr_int(jr_get(doc.root, "port"), 0) : 0;
+	struct dhost *h = NULL;
+	if (ip && a->keys) {
+		struct target key;
+		size_t idx;
+		memset(&key, 0, sizeof(key));
+		snprintf(key.host, sizeof(key.host), "%s", ip);
+		key.port = (uint16_t)port;
+		int added = ts_add_idx(a->keys, &key, &idx);
+		if (added > 0 && d->nh == a->hcap) {
+			a->hcap = a->hcap ? a->hcap * 2 : 16;
+			struct dhost *nhp = realloc(d->h, a->hcap * sizeof(*nhp));
+			if (!nhp)
+				added = -1;
+			else
+				d->h = nhp;
+		}
+		if (added < 0) {
 			jr_free(&doc);
 			free(line);
+			return -1;
 		}
-		p += n + 1;
+		if (added) {
+			h = &d->h[d->nh++];
+			memset(h, 0, sizeof(*h));
+			snprintf(h->ip, sizeof(h->ip), "%.63s", ip);
+			h->port = (uint16_t)port;
+			const struct jr_val *names = jr_get(doc.root, "names");
+			if (names && names->child && jr_str(names->child))
+				snprintf(h->name, sizeof(h->name), "%.255s", jr_str(names->child));
+			h->mode = jr_streq(jr_get(doc.root, "mode"), "implicit") ? MODE_IMPLICIT : MODE_STARTTLS;
+			jr_init(&h->r.doc);
+			jr_init(&h->r2.doc);
+		}
+	} else if (ip) {
+		for (size_t i = 0; i < d->nh && !h; i++)
+			if (!strcmp(d->h[i].ip, ip) && d->h[i].port == port)
+				h = &d->h[i];
 	}
+	struct rec *r = h ? (a->second ? &h->r2 : &h->r) : NULL;
+	if (r && !r->v) {
+		r->line = line;
+		r->doc = doc;
+		r->v = doc.root;
+		return 0;
+	}
+	jr_free(&doc);
+	free(line);
+	return 0;
 }
 
-/* --records FILE: hosts from the host records of an earlier scan (plain or
- * gzip NDJSON), first record per ip:port. */
-static int records_file(struct diag *d, const char *path, char **out, size_t *outlen, char *err, size_t errlen)
+/* --records FILE: hosts from the host records of an earlier scan (plain or gzip NDJSON, read
+ * as --resume reads records: complete gzip members, lines up to the last '\n'), first record
+ * per ip:port. */
+static int records_file(struct diag *d, const char *path, char *err, size_t errlen)
 {
-	gzFile gz = gzopen(path, "rb");
-	size_t cap = 1 << 16, len = 0;
-	char *buf = malloc(cap + 1);
-	if (!gz || !buf) {
-		snprintf(err, errlen, "%s: %s", path, gz ? "out of memory" : strerror(errno));
-		goto fail;
+	/* recw_read takes a missing file for an empty one: here it is an error */
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
 	}
-	for (;;) {
-		if (len == cap) {
-			if (cap >= RECORDS_MAX) {
-				snprintf(err, errlen, "%s: more than %u MiB of records", path, RECORDS_MAX >> 20);
-				goto fail;
-			}
-			char *nb = realloc(buf, cap * 2 + 1);
-			if (!nb)
-				goto fail;
-			buf = nb;
-			cap *= 2;
-		}
-		int n = gzread(gz, buf + len, (unsigned)(cap - len));
-		if (n < 0) {
-			snprintf(err, errlen, "%s: not readable as gzip or plain text", path);
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
+	close(fd);
+	struct attach a = { .d = d, .keys = ts_new() };
+	if (!a.keys) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
 	}
-	gzclose(gz);
-	buf[len] = 0;
-	/* one host per distinct ip:port */
-	size_t nh = 0, hcap = 0;
-	for (char *p = buf; p < buf + len;) {
-		char *nl = memchr(p, '\n', (size_t)(buf + len - p));
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(buf + len - p);
-		char *line = memmem(p, n, "\"host\"", 6) ? malloc(n + 1) : NULL;
-		struct jr_doc doc;
-		jr_init(&doc);
-		if (line) {
-			memcpy(line, p, n);
-			if (jr_parse(&doc, line, n) == 0 && jr_streq(jr_get(doc.root, "type"), "host") &&
-			    jr_str(jr_get(doc.root, "ip"))) {
-				const char *ip = jr_str(jr_get(doc.root, "ip"));
-				int port = (int)jr_int(jr_get(doc.root, "port"), 0);
-				int dup = 0;
-				for (size_t i = 0; i < nh; i++)
-					dup |= !strcmp(d->h[i].ip, ip) && d->h[i].port == port;
-				if (!dup && nh == hcap) {
-					hcap = hcap ? hcap * 2 : 16;
-					struct dhost *nhp = realloc(d->h, hcap * sizeof(*nhp));
-					if (!nhp) {
-						jr_free(&doc);
-						free(line);
-						goto fail;
-					}
-					d->h = nhp;
-				}
-				if (!dup) {
-					struct dhost *h = &d->h[nh++];
-					memset(h, 0, sizeof(*h));
-					snprintf(h->ip, sizeof(h->ip), "%.63s", ip);
-					h->port = (uint16_t)port;
-					const struct jr_val *names = jr_get(doc.root, "names");
-					if (names && names->child && jr_str(names->child))
-						snprintf(h->name, sizeof(h->name), "%.255s", jr_str(names->child));
-					h->mode = jr_streq(jr_get(doc.root, "mode"), "implicit") ? MODE_IMPLICIT
-												 : MODE_STARTTLS;
-					jr_init(&h->r.doc);
-					jr_init(&h->r2.doc);
-				}
-			}
-		}
-		jr_free(&doc);
-		free(line);
-		p += n + 1;
-	}
-	d->nh = nh;
-	*out = buf;
-	*outlen = len;
-	return 0;
-fail:
-	if (gz)
-		gzclose(gz);
-	free(buf);
-	return -1;
+	long long n = recw_read(path, attach_line, &a, err, errlen);
+	ts_free(a.keys);
+	if (n < 0 && !strcmp(err, "ok"))
+		snprintf(err, errlen, "%s: out of memory", path);
+	return n < 0 ? -1 : 0;
 }
 
 /* --- output -------------------------------------------------------------- */
@@ -1399,8 +1351,6 @@ int diagnose_main(int argc, char **argv)
 	const char *cap_iface = NULL;
 	struct domain_map dmap;
 	int dmap_used = 0;
-	char *text = NULL;
-	size_t textlen = 0;
 	memset(&d, 0, sizeof(d));
 	memset(&dmap, 0, sizeof(dmap));
 	conn_config_defaults(&d.ec.conn);
@@ -1476,11 +1426,10 @@ int diagnose_main(int argc, char **argv)
 		}
 		d.input = records;
 		snprintf(d.kind, sizeof(d.kind), "host records of an earlier scan");
-		if (records_file(&d, records, &text, &textlen, err, sizeof(err)) < 0) {
+		if (records_file(&d, records, err, sizeof(err)) < 0) {
 			fprintf(stderr, "mxscan diagnose: --records %s\n", err);
 			goto out;
 		}
-		attach_records(&d, text, textlen, 0);
 		goto verdicts;
 	}
 	if (optind != argc - 1) {
@@ -1621,13 +1570,11 @@ int diagnose_main(int argc, char **argv)
 		}
 	}
 	if (d.nh) {
-		if (scan_records(&d.ec, targets, &text, &textlen, err, sizeof(err)) < 0) {
+		struct attach a = { .d = &d };
+		if (scan_records(&d.ec, targets, attach_line, &a, err, sizeof(err)) < 0) {
 			fprintf(stderr, "mxscan diagnose: %s\n", err);
 			goto out;
 		}
-		attach_records(&d, text, textlen, 0);
-		free(text);
-		text = NULL;
 		/* port/mode mismatch: the other mode, for the hosts that answered
 		 * the characteristic way */
 		size_t again = 0;
@@ -1649,11 +1596,8 @@ int diagnose_main(int argc, char **argv)
 				if (sub && ts_count(sub)) {
 					ec2.mode = want;
 					ec2.meta = NULL;
-					if (scan_records(&ec2, sub, &text, &textlen, err, sizeof(err)) == 0) {
-						attach_records(&d, text, textlen, 1);
-						free(text);
-						text = NULL;
-					}
+					struct attach a2 = { .d = &d, .second = 1 };
+					scan_records(&ec2, sub, attach_line, &a2, err, sizeof(err));
 				}
 				ts_free(sub);
 			}
@@ -1696,7 +1640,6 @@ out:
 	}
 	free(d.h);
 	free(d.mx_hosts);
-	free(text);
 	ts_free(targets);
 	ts_free(named);
 	if (dmap_used)
