@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mxscan/conn.h"
 #include "mxscan/engine.h"
@@ -61,4 +62,34 @@ int cli_resolver(const char *prog, const char *s)
 		return -1;
 	}
 	return 0;
+}
+
+int cli_uint(const char *prog, const char *s, unsigned long lo, unsigned long hi, unsigned long *out, const char *opt)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *end || !*s || v < lo || v > hi) {
+		fprintf(stderr, "%s: %s expects a number from %lu to %lu, got '%s'\n", prog, opt, lo, hi, s);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int cli_list_add(const char *prog, const char **list, unsigned *n, unsigned max, const char *v, const char *what)
+{
+	if (*n >= max) {
+		fprintf(stderr, "%s: at most %u %s\n", prog, max, what);
+		return -1;
+	}
+	list[(*n)++] = v;
+	return 0;
+}
+
+void cli_default_ehlo(char *out, size_t cap)
+{
+	if (gethostname(out, cap) != 0 || !out[0])
+		snprintf(out, cap, "localhost");
+	out[cap - 1] = 0;
 }

@@ -26,6 +26,7 @@
 #include "mxscan/cliopt.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,7 +35,6 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "mxscan/jsonr.h"
 #include "mxscan/blocklist.h"
@@ -390,25 +390,19 @@ static const struct suite_info *cipher_of(const struct jr_val *c)
 	return name ? suite_by_name(name) : NULL;
 }
 
-/* First suite (server order) of version vname a filter accepts, or NULL;
- * *nsuites counts the version's suites. */
+/* First suite (server order) of version vname a filter accepts, or NULL. */
 static const struct suite_info *first_suite(const struct jr_val *rec, const char *vname,
-					    int (*ok)(const struct suite_info *), int *nsuites)
+					    int (*ok)(const struct suite_info *))
 {
 	const struct jr_val *cs = jr_get(version_obj(rec, vname), "ciphers");
-	if (nsuites)
-		*nsuites = 0;
 	if (!cs || cs->type != JR_ARRAY)
 		return NULL;
-	const struct suite_info *found = NULL;
 	for (const struct jr_val *c = cs->child; c; c = c->next) {
 		const struct suite_info *s = cipher_of(c);
-		if (nsuites)
-			(*nsuites)++;
-		if (s && !found && ok(s))
-			found = s;
+		if (s && ok(s))
+			return s;
 	}
-	return found;
+	return NULL;
 }
 
 /* Suites of the TLS 1.2+ versions, comma-separated, for evidence. */
@@ -426,8 +420,7 @@ static void suite_list(const struct jr_val *rec, uint8_t which, char *out, size_
 		if (w < 0 || (size_t)w >= cap - n)
 			return;
 		n += (size_t)w;
-		int k = 0;
-		for (const struct jr_val *c = cs->child; c; c = c->next, k++) {
+		for (const struct jr_val *c = cs->child; c; c = c->next) {
 			w = snprintf(out + n, cap - n, " %s", sget(c, "name"));
 			if (w < 0 || (size_t)w >= cap - n)
 				return;
@@ -522,12 +515,10 @@ static void transcript_find(const struct jr_val *rec, const char *prefix, char *
 		}
 }
 
-/* reset.reasons (issue 7's capture verdict), joined for people. */
+/* capture.reasons (the --capture reset verdict's reasons), joined for people. */
 static void reset_reasons(const struct jr_val *rec, char *out, size_t cap)
 {
 	const struct jr_val *r = jr_path(rec, "capture.reasons");
-	if (!r)
-		r = jr_path(rec, "reset.reasons");
 	size_t n = 0;
 	snprintf(out, cap, "no reasons recorded");
 	for (const struct jr_val *x = r && r->type == JR_ARRAY ? r->child : NULL; x && n + 1 < cap; x = x->next) {
@@ -539,14 +530,11 @@ static void reset_reasons(const struct jr_val *rec, char *out, size_t cap)
 }
 
 /* The capture's reset verdict of a host record: "injected_suspected", "by_server" or "" (no
- * capture, or no reset). --capture writes capture.verdict ("reset.injected_suspected", ...);
- * a bare reset.verdict is read too. */
+ * capture, or no reset). --capture writes capture.verdict ("reset.injected_suspected", ...). */
 static const char *reset_verdict(const struct jr_val *rec)
 {
 	const char *v = sget(rec, "capture.verdict");
-	if (!strncmp(v, "reset.", 6))
-		return v + 6;
-	return sget(rec, "reset.verdict");
+	return strncmp(v, "reset.", 6) ? "" : v + 6;
 }
 
 /* How the TLS step ended, for people: alert, close, reset, timeout. */
@@ -611,10 +599,9 @@ static void tls_causes(struct dhost *h, const struct jr_val *rec)
 	for (size_t i = 0; i < NVERS; i++) {
 		if (!(sup & vers[i].bit))
 			continue;
-		if (first_suite(rec, vers[i].name, suite_openssl3, NULL) ||
-		    first_suite(rec, vers[i].name, suite_legacy, NULL))
+		if (first_suite(rec, vers[i].name, suite_openssl3) || first_suite(rec, vers[i].name, suite_legacy))
 			any_ok = 1;
-		if ((vers[i].bit & modern) && first_suite(rec, vers[i].name, suite_openssl3, NULL))
+		if ((vers[i].bit & modern) && first_suite(rec, vers[i].name, suite_openssl3))
 			o3_ok = 1;
 	}
 	if (turned_away) {
@@ -659,6 +646,19 @@ static void tls_causes(struct dhost *h, const struct jr_val *rec)
 	certificate_causes(h, rec);
 }
 
+/* The record answered the way of the other mode: silent until the banner timeout
+ * under STARTTLS (maybe it waits for a ClientHello), or a 220 greeting instead of
+ * TLS under implicit TLS. */
+static int wants_other_mode(const struct jr_val *rec, int mode)
+{
+	const char *stage = sget(rec, "failure.stage"), *reason = sget(rec, "failure.reason");
+	if (mode == MODE_STARTTLS)
+		return !strcmp(stage, "banner") && !strcmp(reason, "timeout") && !jr_path(rec, "smtp.banner");
+	return mode == MODE_IMPLICIT && !strcmp(stage, "tls-hello") &&
+	       (!strcmp(reason, "plaintext-after-starttls") || !strcmp(reason, "not-tls")) &&
+	       starts(sget(rec, "failure.detail"), "220");
+}
+
 /* Before TLS: connect, greeting, EHLO, STARTTLS. Returns 1 when TLS was
  * reached (the TLS causes apply), 0 when a cause was named, 2 when the
  * host wants a scan in the other mode. */
@@ -674,12 +674,8 @@ static int smtp_causes(struct dhost *h, const struct jr_val *rec, int mode)
 		add_cause(h, DC_THROTTLED_421, "at the %s the server said \"%s\"", stage, detail);
 		return 0;
 	}
-	if (mode == MODE_STARTTLS && !strcmp(stage, "banner") && !strcmp(reason, "timeout") &&
-	    !jr_path(rec, "smtp.banner"))
-		return 2; /* silent: maybe it waits for a ClientHello */
-	if (mode == MODE_IMPLICIT && !strcmp(stage, "tls-hello") &&
-	    (!strcmp(reason, "plaintext-after-starttls") || !strcmp(reason, "not-tls")) && starts(detail, "220"))
-		return 2; /* a greeting instead of TLS */
+	if (wants_other_mode(rec, mode))
+		return 2;
 	if (!strcmp(reason, "starttls-stripped")) {
 		add_cause(h, DC_STARTTLS_STRIPPED, "EHLO listed \"%s\" where STARTTLS belongs%s", detail,
 			  jr_bool(jr_path(rec, "smtp.tampering.banner_masked"), 0) == 1
@@ -753,7 +749,7 @@ static void host_profiles(struct dhost *h, const struct jr_val *rec, int reached
 			if (!(sup & vers[i].bit & pf->versions))
 				continue;
 			common_version = 1;
-			pick = first_suite(rec, vers[i].name, pf->suite_ok, NULL);
+			pick = first_suite(rec, vers[i].name, pf->suite_ok);
 			pickv = vers[i].name;
 		}
 		if (!common_version) {
@@ -849,14 +845,13 @@ static void analyse_host(struct dhost *h)
 
 /* --- scanning through the engine ----------------------------------------- */
 
-#define RECORDS_MAX (64u << 20)
-
-/* Scan targets with cfg; the records (plain NDJSON) come back in *out. */
-static int scan_records(const struct engine_config *cfg, const struct target_set *targets, char **out, size_t *outlen,
-			char *err, size_t errlen)
+/* Scan targets with cfg; each line of the records (plain NDJSON, kept in a memfd) goes to
+ * cb(arg, line, len) once the scan is over. */
+static int scan_records(const struct engine_config *cfg, const struct target_set *targets,
+			int (*cb)(void *arg, const char *line, size_t len), void *arg, char *err, size_t errlen)
 {
 	int fd = memfd_create("mxscan-diagnose", MFD_CLOEXEC), rc = -1;
-	char path[64], *buf = NULL;
+	char path[64];
 	struct recw *w = NULL;
 	struct engine_stats *st = calloc(1, sizeof(*st));
 	if (fd < 0 || !st) {
@@ -891,163 +886,116 @@ static int scan_records(const struct engine_config *cfg, const struct target_set
 		snprintf(err, errlen, "records could not be kept in memory");
 		goto out;
 	}
-	off_t len = lseek(fd, 0, SEEK_END);
-	if (len < 0 || (size_t)len > RECORDS_MAX || lseek(fd, 0, SEEK_SET) < 0) {
-		snprintf(err, errlen, "records: %s", len < 0 ? strerror(errno) : "too large");
+	if (recw_read(path, cb, arg, err, errlen) < 0)
 		goto out;
-	}
-	buf = malloc((size_t)len + 1);
-	if (!buf)
-		goto out;
-	size_t got = 0;
-	while (got < (size_t)len) {
-		ssize_t n = read(fd, buf + got, (size_t)len - got);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	buf[got] = 0;
-	*out = buf;
-	*outlen = got;
-	buf = NULL;
 	rc = 0;
 out:
 	if (w)
 		recw_close(w);
 	if (fd >= 0)
 		close(fd);
-	free(buf);
 	free(st);
 	return rc;
 }
 
-/* Give each host its record (matched by ip and port). */
-static void attach_records(struct diag *d, char *text, size_t len, int second)
+/* Where host records go: to the host with their ip and port (the first record per host
+ * wins); with keys (--records), a host is added for each new ip:port, keyed in keys. */
+struct attach {
+	struct diag *d;
+	int second; /* the other-mode rescan: into r2 */
+	struct target_set *keys;
+	size_t hcap;
+};
+
+static int attach_line(void *arg, const char *text, size_t n)
 {
-	char *p = text, *end = text + len;
-	while (p < end) {
-		char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		if (n > 0 && memmem(p, n, "\"host\"", 6)) {
-			char *line = malloc(n + 1);
-			struct jr_doc doc;
-			jr_init(&doc);
-			if (line) {
-				memcpy(line, p, n);
-				line[n] = 0;
-			}
-			if (line && jr_parse(&doc, line, n) == 0 && jr_streq(jr_get(doc.root, "type"), "host")) {
-				const char *ip = jr_str(jr_get(doc.root, "ip"));
-				int port = (int)jr_int(jr_get(doc.root, "port"), 0);
-				struct dhost *h = NULL;
-				for (size_t i = 0; ip && i < d->nh; i++)
-					if (!strcmp(d->h[i].ip, ip) && d->h[i].port == port)
-						h = &d->h[i];
-				struct rec *r = h ? (second ? &h->r2 : &h->r) : NULL;
-				if (r && !r->v) {
-					r->line = line;
-					r->doc = doc;
-					r->v = doc.root;
-					line = NULL;
-					jr_init(&doc);
-				}
-			}
+	struct attach *a = arg;
+	struct diag *d = a->d;
+	if (!n || !memmem(text, n, "\"host\"", 6))
+		return 0;
+	char *line = malloc(n + 1);
+	if (!line)
+		return -1;
+	memcpy(line, text, n);
+	line[n] = 0;
+	struct jr_doc doc;
+	jr_init(&doc);
+	const char *ip = NULL;
+	if (jr_parse(&doc, line, n) == 0 && jr_streq(jr_get(doc.root, "type"), "host"))
+		ip = jr_str(jr_get(doc.root, "ip"));
+	int port = ip ? (int)jr_int(jr_get(doc.root, "port"), 0) : 0;
+	struct dhost *h = NULL;
+	if (ip && a->keys) {
+		struct target key;
+		size_t idx;
+		memset(&key, 0, sizeof(key));
+		snprintf(key.host, sizeof(key.host), "%s", ip);
+		key.port = (uint16_t)port;
+		int added = ts_add_idx(a->keys, &key, &idx);
+		if (added > 0 && d->nh == a->hcap) {
+			a->hcap = a->hcap ? a->hcap * 2 : 16;
+			struct dhost *nhp = realloc(d->h, a->hcap * sizeof(*nhp));
+			if (!nhp)
+				added = -1;
+			else
+				d->h = nhp;
+		}
+		if (added < 0) {
 			jr_free(&doc);
 			free(line);
+			return -1;
 		}
-		p += n + 1;
+		if (added) {
+			h = &d->h[d->nh++];
+			memset(h, 0, sizeof(*h));
+			snprintf(h->ip, sizeof(h->ip), "%.63s", ip);
+			h->port = (uint16_t)port;
+			const struct jr_val *names = jr_get(doc.root, "names");
+			if (names && names->child && jr_str(names->child))
+				snprintf(h->name, sizeof(h->name), "%.255s", jr_str(names->child));
+			h->mode = jr_streq(jr_get(doc.root, "mode"), "implicit") ? MODE_IMPLICIT : MODE_STARTTLS;
+			jr_init(&h->r.doc);
+			jr_init(&h->r2.doc);
+		}
+	} else if (ip) {
+		for (size_t i = 0; i < d->nh && !h; i++)
+			if (!strcmp(d->h[i].ip, ip) && d->h[i].port == port)
+				h = &d->h[i];
 	}
+	struct rec *r = h ? (a->second ? &h->r2 : &h->r) : NULL;
+	if (r && !r->v) {
+		r->line = line;
+		r->doc = doc;
+		r->v = doc.root;
+		return 0;
+	}
+	jr_free(&doc);
+	free(line);
+	return 0;
 }
 
-/* --records FILE: hosts from the host records of an earlier scan (plain or
- * gzip NDJSON), first record per ip:port. */
-static int records_file(struct diag *d, const char *path, char **out, size_t *outlen, char *err, size_t errlen)
+/* --records FILE: hosts from the host records of an earlier scan (plain or gzip NDJSON, read
+ * as --resume reads records: complete gzip members, lines up to the last '\n'), first record
+ * per ip:port. */
+static int records_file(struct diag *d, const char *path, char *err, size_t errlen)
 {
-	gzFile gz = gzopen(path, "rb");
-	size_t cap = 1 << 16, len = 0;
-	char *buf = malloc(cap + 1);
-	if (!gz || !buf) {
-		snprintf(err, errlen, "%s: %s", path, gz ? "out of memory" : strerror(errno));
-		goto fail;
+	/* recw_read takes a missing file for an empty one: here it is an error */
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
 	}
-	for (;;) {
-		if (len == cap) {
-			if (cap >= RECORDS_MAX) {
-				snprintf(err, errlen, "%s: more than %u MiB of records", path, RECORDS_MAX >> 20);
-				goto fail;
-			}
-			char *nb = realloc(buf, cap * 2 + 1);
-			if (!nb)
-				goto fail;
-			buf = nb;
-			cap *= 2;
-		}
-		int n = gzread(gz, buf + len, (unsigned)(cap - len));
-		if (n < 0) {
-			snprintf(err, errlen, "%s: not readable as gzip or plain text", path);
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
+	close(fd);
+	struct attach a = { .d = d, .keys = ts_new() };
+	if (!a.keys) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
 	}
-	gzclose(gz);
-	buf[len] = 0;
-	/* one host per distinct ip:port */
-	size_t nh = 0, hcap = 0;
-	for (char *p = buf; p < buf + len;) {
-		char *nl = memchr(p, '\n', (size_t)(buf + len - p));
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(buf + len - p);
-		char *line = memmem(p, n, "\"host\"", 6) ? malloc(n + 1) : NULL;
-		struct jr_doc doc;
-		jr_init(&doc);
-		if (line) {
-			memcpy(line, p, n);
-			if (jr_parse(&doc, line, n) == 0 && jr_streq(jr_get(doc.root, "type"), "host") &&
-			    jr_str(jr_get(doc.root, "ip"))) {
-				const char *ip = jr_str(jr_get(doc.root, "ip"));
-				int port = (int)jr_int(jr_get(doc.root, "port"), 0);
-				int dup = 0;
-				for (size_t i = 0; i < nh; i++)
-					dup |= !strcmp(d->h[i].ip, ip) && d->h[i].port == port;
-				if (!dup && nh == hcap) {
-					hcap = hcap ? hcap * 2 : 16;
-					struct dhost *nhp = realloc(d->h, hcap * sizeof(*nhp));
-					if (!nhp) {
-						jr_free(&doc);
-						free(line);
-						goto fail;
-					}
-					d->h = nhp;
-				}
-				if (!dup) {
-					struct dhost *h = &d->h[nh++];
-					memset(h, 0, sizeof(*h));
-					snprintf(h->ip, sizeof(h->ip), "%.63s", ip);
-					h->port = (uint16_t)port;
-					const struct jr_val *names = jr_get(doc.root, "names");
-					if (names && names->child && jr_str(names->child))
-						snprintf(h->name, sizeof(h->name), "%.255s", jr_str(names->child));
-					h->mode = jr_streq(jr_get(doc.root, "mode"), "implicit") ? MODE_IMPLICIT
-												 : MODE_STARTTLS;
-					jr_init(&h->r.doc);
-					jr_init(&h->r2.doc);
-				}
-			}
-		}
-		jr_free(&doc);
-		free(line);
-		p += n + 1;
-	}
-	d->nh = nh;
-	*out = buf;
-	*outlen = len;
-	return 0;
-fail:
-	if (gz)
-		gzclose(gz);
-	free(buf);
-	return -1;
+	long long n = recw_read(path, attach_line, &a, err, errlen);
+	ts_free(a.keys);
+	if (n < 0 && !strcmp(err, "ok"))
+		snprintf(err, errlen, "%s: out of memory", path);
+	return n < 0 ? -1 : 0;
 }
 
 /* --- output -------------------------------------------------------------- */
@@ -1065,6 +1013,37 @@ static void print_transcript(FILE *f, const struct jr_val *rec, const char *titl
 	if (jr_int(jr_path(rec, "smtp.transcript_dropped"), 0) > 0)
 		fprintf(f, "    (%lld more lines not kept)\n",
 			(long long)jr_int(jr_path(rec, "smtp.transcript_dropped"), 0));
+}
+
+/* The first host (in scan order) a sender profile gets through, or NULL. */
+static const struct dhost *profile_via(const struct diag *d, int p)
+{
+	for (size_t i = 0; i < d->nh; i++)
+		if (d->h[i].prof[p].ok)
+			return &d->h[i];
+	return NULL;
+}
+
+/* One cause for people: "HEAD: title [id]", then evidence, who, fix indented by ind. */
+static void print_cause(FILE *f, const char *head, const char *ind, const struct cause_info *c, const char *evidence)
+{
+	fprintf(f, "%s: %s [%s]\n%sevidence: %s\n%swho must fix it: %s\n%sfix: %s\n", head, c->title, c->id, ind,
+		evidence, ind, c->who, ind, c->fix);
+}
+
+/* One cause as a JSON object (key NULL inside an array); severity NULL: left out. */
+static void json_cause(struct jbuf *jb, const char *key, const struct cause_info *c, const char *severity,
+		       const char *evidence)
+{
+	jb_obj_open(jb, key);
+	jb_str(jb, "id", c->id);
+	jb_str(jb, "title", c->title);
+	if (severity)
+		jb_str(jb, "severity", severity);
+	jb_str(jb, "evidence", evidence);
+	jb_str(jb, "who", c->who);
+	jb_str(jb, "fix", c->fix);
+	jb_obj_close(jb);
 }
 
 static void print_text(const struct diag *d, FILE *f)
@@ -1088,11 +1067,8 @@ static void print_text(const struct diag *d, FILE *f)
 			fputc('\n', f);
 		}
 	}
-	if (d->dns_problem[0]) {
-		const struct cause_info *c = &causes[DC_DNS];
-		fprintf(f, "\nProblem: %s [%s]\n  evidence: %s\n  who must fix it: %s\n  fix: %s\n", c->title, c->id,
-			d->dns_problem, c->who, c->fix);
-	}
+	if (d->dns_problem[0])
+		print_cause(f, "\nProblem", "  ", &causes[DC_DNS], d->dns_problem);
 	for (size_t i = 0; i < d->nh; i++) {
 		const struct dhost *h = &d->h[i];
 		fprintf(f, "\n== %s%s%s port %u (%s): %s\n", h->name[0] ? h->name : "", h->name[0] ? " " : "", h->ip,
@@ -1110,11 +1086,9 @@ static void print_text(const struct diag *d, FILE *f)
 		if (!h->ncause)
 			fprintf(f, "  problems: none\n");
 		for (int k = 0; k < h->ncause; k++) {
-			const struct cause_info *c = &causes[h->cause[k].id];
-			fprintf(f, "  problem %d: %s [%s]\n", k + 1, c->title, c->id);
-			fprintf(f, "    evidence: %s\n", h->cause[k].evidence);
-			fprintf(f, "    who must fix it: %s\n", c->who);
-			fprintf(f, "    fix: %s\n", c->fix);
+			char head[32];
+			snprintf(head, sizeof(head), "  problem %d", k + 1);
+			print_cause(f, head, "    ", &causes[h->cause[k].id], h->cause[k].evidence);
 			if (h->cause[k].id == DC_HANDSHAKE_FAILED && strstr(h->cause[k].evidence, "reset") && h->r.v &&
 			    !reset_verdict(h->r.v)[0])
 				fprintf(f,
@@ -1128,10 +1102,7 @@ static void print_text(const struct diag *d, FILE *f)
 	if (d->nh > 1) {
 		fprintf(f, "\nSenders, over all MX (a sender tries the next MX when one fails):\n");
 		for (int p = 0; p < PF__COUNT; p++) {
-			const struct dhost *via = NULL;
-			for (size_t i = 0; i < d->nh && !via; i++)
-				if (d->h[i].prof[p].ok)
-					via = &d->h[i];
+			const struct dhost *via = profile_via(d, p);
 			fprintf(f, "    %-62s %s%s%s\n", profiles[p].label, via ? "yes, via " : "no",
 				via ? (via->name[0] ? via->name : via->ip) : "", "");
 		}
@@ -1205,21 +1176,11 @@ static void print_json(const struct diag *d, FILE *f)
 			if (!seen[d->h[i].cause[k].id]++)
 				jb_str(&jb, NULL, causes[d->h[i].cause[k].id].id);
 	jb_arr_close(&jb);
-	if (d->dns_problem[0]) {
-		jb_obj_open(&jb, "dns_problem");
-		jb_str(&jb, "id", causes[DC_DNS].id);
-		jb_str(&jb, "title", causes[DC_DNS].title);
-		jb_str(&jb, "evidence", d->dns_problem);
-		jb_str(&jb, "who", causes[DC_DNS].who);
-		jb_str(&jb, "fix", causes[DC_DNS].fix);
-		jb_obj_close(&jb);
-	}
+	if (d->dns_problem[0])
+		json_cause(&jb, "dns_problem", &causes[DC_DNS], NULL, d->dns_problem);
 	jb_obj_open(&jb, "profiles");
 	for (int p = 0; p < PF__COUNT; p++) {
-		const struct dhost *via = NULL;
-		for (size_t i = 0; i < d->nh && !via; i++)
-			if (d->h[i].prof[p].ok)
-				via = &d->h[i];
+		const struct dhost *via = profile_via(d, p);
 		jb_obj_open(&jb, profiles[p].id);
 		jb_str(&jb, "label", profiles[p].label);
 		jb_bool(&jb, "ok", via != NULL);
@@ -1252,17 +1213,9 @@ static void print_json(const struct diag *d, FILE *f)
 			jb_obj_close(&jb);
 		}
 		jb_arr_open(&jb, "causes");
-		for (int k = 0; k < h->ncause; k++) {
-			const struct cause_info *c = &causes[h->cause[k].id];
-			jb_obj_open(&jb, NULL);
-			jb_str(&jb, "id", c->id);
-			jb_str(&jb, "title", c->title);
-			jb_str(&jb, "severity", verdict_names[h->cause[k].severity]);
-			jb_str(&jb, "evidence", h->cause[k].evidence);
-			jb_str(&jb, "who", c->who);
-			jb_str(&jb, "fix", c->fix);
-			jb_obj_close(&jb);
-		}
+		for (int k = 0; k < h->ncause; k++)
+			json_cause(&jb, NULL, &causes[h->cause[k].id], verdict_names[h->cause[k].severity],
+				   h->cause[k].evidence);
 		jb_arr_close(&jb);
 		jb_obj_open(&jb, "profiles");
 		for (int p = 0; p < PF__COUNT; p++) {
@@ -1391,15 +1344,13 @@ int diagnose_main(int argc, char **argv)
 	int rc = DIAG_EXIT_USAGE, opt;
 	struct blocklist *bl = NULL;
 	struct verify_roots *roots = NULL;
-	struct target_set *targets = NULL, *named = NULL, *again = NULL;
+	struct target_set *targets = NULL, *named = NULL;
 	struct mx_domain *dom = NULL;
 	struct mx_store *store = NULL;
 	struct capture *cap = NULL;
 	const char *cap_iface = NULL;
 	struct domain_map dmap;
 	int dmap_used = 0;
-	char *text = NULL;
-	size_t textlen = 0;
 	memset(&d, 0, sizeof(d));
 	memset(&dmap, 0, sizeof(dmap));
 	conn_config_defaults(&d.ec.conn);
@@ -1412,21 +1363,16 @@ int diagnose_main(int argc, char **argv)
 	d.ec.concurrency = 32;
 	d.ec.scan_id = "diagnose";
 	d.port = 25;
-	if (gethostname(ehlo, sizeof(ehlo)) != 0 || !ehlo[0])
-		snprintf(ehlo, sizeof(ehlo), "localhost");
-	ehlo[sizeof(ehlo) - 1] = 0;
+	cli_default_ehlo(ehlo, sizeof(ehlo));
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, "p:h", diag_opts, NULL)) != -1) {
 		switch (opt) {
 		case DO_JSON: d.json = 1; break;
 		case DO_RECORDS: records = optarg; break;
 		case 'p': {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 10);
-			if (*end || !*optarg || v < 1 || v > 65535) {
-				fprintf(stderr, "mxscan diagnose: --port expects 1..65535, got '%s'\n", optarg);
+			unsigned long v;
+			if (cli_uint("mxscan diagnose", optarg, 1, 65535, &v, "--port") < 0)
 				return DIAG_EXIT_USAGE;
-			}
 			d.port = (uint16_t)v;
 			break;
 		}
@@ -1436,21 +1382,17 @@ int diagnose_main(int argc, char **argv)
 			break;
 		case DO_CA_FILE: ca_file = optarg; break;
 		case DO_RESOLVER:
-			if (d.nres >= 16) {
-				fprintf(stderr, "mxscan diagnose: at most 16 --resolver options\n");
+			/* the limit is checked first, as before; a bad value exits anyway */
+			if (cli_list_add("mxscan diagnose", d.resolvers, &d.nres, 16, optarg, "--resolver options") <
+				    0 ||
+			    cli_resolver("mxscan diagnose", optarg) < 0)
 				return DIAG_EXIT_USAGE;
-			}
-			if (cli_resolver("mxscan diagnose", optarg) < 0)
-				return DIAG_EXIT_USAGE;
-			d.resolvers[d.nres++] = optarg;
 			break;
 		case DO_BLOCKLIST: blockfile = optarg; break;
 		case DO_ALLOWLIST:
-			if (nallow >= 64) {
-				fprintf(stderr, "mxscan diagnose: at most 64 --allowlist options (use a file)\n");
+			if (cli_list_add("mxscan diagnose", allow, &nallow, 64, optarg,
+					 "--allowlist options (use a file)") < 0)
 				return DIAG_EXIT_USAGE;
-			}
-			allow[nallow++] = optarg;
 			break;
 		case DO_EHLO:
 			if (cli_ehlo("mxscan diagnose", optarg, ehlo, sizeof(ehlo)) < 0)
@@ -1484,11 +1426,10 @@ int diagnose_main(int argc, char **argv)
 		}
 		d.input = records;
 		snprintf(d.kind, sizeof(d.kind), "host records of an earlier scan");
-		if (records_file(&d, records, &text, &textlen, err, sizeof(err)) < 0) {
+		if (records_file(&d, records, err, sizeof(err)) < 0) {
 			fprintf(stderr, "mxscan diagnose: --records %s\n", err);
 			goto out;
 		}
-		attach_records(&d, text, textlen, 0);
 		goto verdicts;
 	}
 	if (optind != argc - 1) {
@@ -1584,11 +1525,11 @@ int diagnose_main(int argc, char **argv)
 			 dom->implicit_mx ? "host without MX (implicit MX)" : "mail domain");
 		unsigned long blocked = 0;
 		dmap_used = 1;
-		if (domains_build(&dmap, dom, &p, 1, targets, bl, &blocked, stderr) < 0 ||
-		    domains_reserve(&dmap, ts_count(targets)) < 0)
+		/* domains_build reserves meta for every target it adds; no summaries:
+		 * diagnose writes no domain records */
+		if (domains_build(&dmap, dom, &p, 1, targets, bl, &blocked, stderr) < 0)
 			goto out;
 		d.ec.meta = dmap.meta;
-		d.ec.summaries = dmap.sum;
 		if (dom->status == MXS_NULL_MX)
 			snprintf(d.dns_problem, sizeof(d.dns_problem),
 				 "%s has a null MX (\"0 .\", RFC 7505): it accepts no mail", t.host);
@@ -1629,28 +1570,22 @@ int diagnose_main(int argc, char **argv)
 		}
 	}
 	if (d.nh) {
-		if (scan_records(&d.ec, targets, &text, &textlen, err, sizeof(err)) < 0) {
+		struct attach a = { .d = &d };
+		if (scan_records(&d.ec, targets, attach_line, &a, err, sizeof(err)) < 0) {
 			fprintf(stderr, "mxscan diagnose: %s\n", err);
 			goto out;
 		}
-		attach_records(&d, text, textlen, 0);
-		free(text);
-		text = NULL;
 		/* port/mode mismatch: the other mode, for the hosts that answered
 		 * the characteristic way */
-		again = ts_new();
-		for (size_t i = 0; again && i < d.nh; i++) {
+		size_t again = 0;
+		for (size_t i = 0; i < d.nh; i++) {
 			struct dhost *h = &d.h[i];
-			struct dhost tmp;
-			memset(&tmp, 0, sizeof(tmp));
-			snprintf(tmp.ip, sizeof(tmp.ip), "%s", h->ip);
-			tmp.port = h->port;
-			if (h->r.v && smtp_causes(&tmp, h->r.v, h->mode) == 2) {
+			if (h->r.v && wants_other_mode(h->r.v, h->mode)) {
 				h->rescan = 1;
-				ts_add(again, ts_get(targets, i));
+				again++;
 			}
 		}
-		if (again && ts_count(again)) {
+		if (again) {
 			struct engine_config ec2 = d.ec;
 			/* one mode per run: the hosts that want STARTTLS, then implicit */
 			for (int want = MODE_STARTTLS; want <= MODE_IMPLICIT; want++) {
@@ -1661,12 +1596,8 @@ int diagnose_main(int argc, char **argv)
 				if (sub && ts_count(sub)) {
 					ec2.mode = want;
 					ec2.meta = NULL;
-					ec2.summaries = NULL;
-					if (scan_records(&ec2, sub, &text, &textlen, err, sizeof(err)) == 0) {
-						attach_records(&d, text, textlen, 1);
-						free(text);
-						text = NULL;
-					}
+					struct attach a2 = { .d = &d, .second = 1 };
+					scan_records(&ec2, sub, attach_line, &a2, err, sizeof(err));
 				}
 				ts_free(sub);
 			}
@@ -1709,10 +1640,8 @@ out:
 	}
 	free(d.h);
 	free(d.mx_hosts);
-	free(text);
 	ts_free(targets);
 	ts_free(named);
-	ts_free(again);
 	if (dmap_used)
 		domains_free(&dmap);
 	free(dom);

@@ -171,35 +171,19 @@ static void on_signal(int sig)
 	interrupted++;
 }
 
-static int parse_uint(const char *s, unsigned long lo, unsigned long hi, unsigned long *out, const char *opt)
-{
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || *end || !*s || v < lo || v > hi) {
-		fprintf(stderr, "mxscan: %s expects a number from %lu to %lu, got '%s'\n", opt, lo, hi, s);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
+enum skip { SKIP_NO, SKIP_SHARD, SKIP_DONE };
 
-/* Append a repeated option's value to list (at most max); -1 with a message when full. */
-static int list_add(const char **list, unsigned *n, unsigned max, const char *v, const char *what)
+/* Whether a target is left out of this run: another shard's (by its key, never by input
+ * order), or, for a mail domain, already recorded (--resume). The loop that counts the
+ * mail domains and the loop that reads them must agree: both ask this. */
+static enum skip skip_target(const struct target *t, int is_domain, unsigned long shards, unsigned long shard,
+			     unsigned long long seed, const struct resume *rs)
 {
-	if (*n >= max) {
-		fprintf(stderr, "mxscan: at most %u %s\n", max, what);
-		return -1;
-	}
-	list[(*n)++] = v;
-	return 0;
-}
-
-static void default_ehlo(char *out, size_t cap)
-{
-	if (gethostname(out, cap) != 0 || !out[0])
-		snprintf(out, cap, "localhost");
-	out[cap - 1] = 0;
+	if (shards > 1 && shard_of(t, (unsigned)shards, seed) != shard)
+		return SKIP_SHARD;
+	if (is_domain && rs && resume_domain_done(rs, t->host))
+		return SKIP_DONE;
+	return SKIP_NO;
 }
 
 static void make_scan_id(char *out, size_t cap)
@@ -529,7 +513,7 @@ int main(int argc, char **argv)
 	ec.per_ip = 2;
 	ec.retries = 3;
 	ec.backoff_ms = 500;
-	default_ehlo(ehlo, sizeof(ehlo));
+	cli_default_ehlo(ehlo, sizeof(ehlo));
 
 	int opt;
 	opterr = 0; /* one message of our own instead of getopt's two lines */
@@ -538,7 +522,7 @@ int main(int argc, char **argv)
 		case 'i': input = optarg; break;
 		case OPT_STRICT: strict = 1; break;
 		case 'p':
-			if (parse_uint(optarg, 1, 65535, &port, "--port") < 0)
+			if (cli_uint("mxscan", optarg, 1, 65535, &port, "--port") < 0)
 				return EXIT_USAGE;
 			break;
 		case OPT_MODE:
@@ -576,11 +560,11 @@ int main(int argc, char **argv)
 			}
 			break;
 		case OPT_SHARDS:
-			if (parse_uint(optarg, 1, 65536, &shards, "--shards") < 0)
+			if (cli_uint("mxscan", optarg, 1, 65536, &shards, "--shards") < 0)
 				return EXIT_USAGE;
 			break;
 		case OPT_SHARD:
-			if (parse_uint(optarg, 0, 65535, &shard, "--shard") < 0)
+			if (cli_uint("mxscan", optarg, 0, 65535, &shard, "--shard") < 0)
 				return EXIT_USAGE;
 			shard_given = 1;
 			break;
@@ -596,7 +580,7 @@ int main(int argc, char **argv)
 		}
 		case 'o': output = optarg; break;
 		case OPT_FLUSH_RECORDS:
-			if (parse_uint(optarg, 1, 10000000, &flush_records, "--flush-records") < 0)
+			if (cli_uint("mxscan", optarg, 1, 10000000, &flush_records, "--flush-records") < 0)
 				return EXIT_USAGE;
 			break;
 		case OPT_FLUSH_SECS:
@@ -609,11 +593,11 @@ int main(int argc, char **argv)
 		case OPT_GEOIP: geoip = optarg; break;
 		case OPT_ASN_DB: asn_db = optarg; break;
 		case 't':
-			if (parse_uint(optarg, 1, 256, &threads, "--threads") < 0)
+			if (cli_uint("mxscan", optarg, 1, 256, &threads, "--threads") < 0)
 				return EXIT_USAGE;
 			break;
 		case 'c':
-			if (parse_uint(optarg, 1, 100000, &concurrency, "--concurrency") < 0)
+			if (cli_uint("mxscan", optarg, 1, 100000, &concurrency, "--concurrency") < 0)
 				return EXIT_USAGE;
 			break;
 		case OPT_EHLO:
@@ -643,28 +627,29 @@ int main(int argc, char **argv)
 		case OPT_RESOLVER:
 			/* checked now rather than after the input is read */
 			if (cli_resolver("mxscan", optarg) < 0 ||
-			    list_add(resolvers, &nresolvers, 16, optarg, "--resolver options") < 0)
+			    cli_list_add("mxscan", resolvers, &nresolvers, 16, optarg, "--resolver options") < 0)
 				return EXIT_USAGE;
 			break;
 		case OPT_BLOCKLIST: blocklist = optarg; break;
 		case OPT_ALLOWLIST:
-			if (list_add(allow, &nallow, MAX_LIST, optarg, "--allowlist options (use a file)") < 0)
+			if (cli_list_add("mxscan", allow, &nallow, MAX_LIST, optarg,
+					 "--allowlist options (use a file)") < 0)
 				return EXIT_USAGE;
 			break;
 		case OPT_OPTOUT:
-			if (list_add(optout, &noptout, MAX_LIST, optarg, "--optout files") < 0)
+			if (cli_list_add("mxscan", optout, &noptout, MAX_LIST, optarg, "--optout files") < 0)
 				return EXIT_USAGE;
 			break;
 		case OPT_PER_IP: {
 			unsigned long v;
-			if (parse_uint(optarg, 0, 100000, &v, "--per-ip") < 0)
+			if (cli_uint("mxscan", optarg, 0, 100000, &v, "--per-ip") < 0)
 				return EXIT_USAGE;
 			ec.per_ip = (unsigned)v;
 			break;
 		}
 		case OPT_RETRIES: {
 			unsigned long v;
-			if (parse_uint(optarg, 0, 20, &v, "--retries") < 0)
+			if (cli_uint("mxscan", optarg, 0, 20, &v, "--retries") < 0)
 				return EXIT_USAGE;
 			ec.retries = (unsigned)v;
 			break;
@@ -868,9 +853,10 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < ts_count(raw); i++) {
 		const struct target *t = ts_get(raw, i);
 		const char *why;
-		if (shards > 1 && shard_of(t, (unsigned)shards, seed) != shard) {
-			other_shards++; /* another shard's target: by its key, never by input order */
-		} else if (!t->has_addr && rs && names_are_domains && resume_domain_done(rs, t->host)) {
+		enum skip skip = skip_target(t, !t->has_addr && names_are_domains, shards, shard, seed, rs);
+		if (skip == SKIP_SHARD) {
+			other_shards++;
+		} else if (skip == SKIP_DONE) {
 			resume_domains++;
 		} else if (!t->has_addr && rs && !names_are_domains && resume_name_done(rs, t->host, t->port)) {
 			resume_skipped++;
@@ -895,9 +881,10 @@ int main(int argc, char **argv)
 			memset(&zt, 0, sizeof(zt));
 			snprintf(zt.host, sizeof(zt.host), "%s", zin.doms[i].domain);
 			zt.port = (uint16_t)port;
-			if (shards > 1 && shard_of(&zt, (unsigned)shards, seed) != shard)
+			enum skip skip = skip_target(&zt, 1, shards, shard, seed, rs);
+			if (skip == SKIP_SHARD)
 				other_shards++;
-			else if (rs && resume_domain_done(rs, zin.doms[i].domain))
+			else if (skip == SKIP_DONE)
 				resume_domains++;
 			else
 				zin.doms[w++] = zin.doms[i];
@@ -921,8 +908,7 @@ int main(int argc, char **argv)
 		}
 		for (size_t i = 0; i < ts_count(raw) && k < nn; i++) {
 			const struct target *t = ts_get(raw, i);
-			if (t->has_addr || (shards > 1 && shard_of(t, (unsigned)shards, seed) != shard) ||
-			    (rs && resume_domain_done(rs, t->host)))
+			if (t->has_addr || skip_target(t, 1, shards, shard, seed, rs) != SKIP_NO)
 				continue;
 			doms[k].domain = mx_store_str(store, t->host, strlen(t->host));
 			if (!doms[k].domain) {

@@ -15,5 +15,11 @@ int cli_mode(const char *prog, const char *s, int *mode);
 int cli_ehlo(const char *prog, const char *s, char *ehlo, size_t cap);
 /* --resolver: IP, IP:PORT or [IPv6]:PORT, the form resolve_set_servers accepts. */
 int cli_resolver(const char *prog, const char *s);
+/* A decimal number from lo to hi, named opt in the message. */
+int cli_uint(const char *prog, const char *s, unsigned long lo, unsigned long hi, unsigned long *out, const char *opt);
+/* Append a repeated option's value to list (at most max); the message says "at most MAX what". */
+int cli_list_add(const char *prog, const char **list, unsigned *n, unsigned max, const char *v, const char *what);
+/* The default EHLO name: this host's name, or "localhost"; never fails (cap >= 1). */
+void cli_default_ehlo(char *out, size_t cap);
 
 #endif

@@ -64,7 +64,7 @@ printf '%s\n' 127.29.0.1,mx1.ok.diag.fleet.test 127.29.0.20,mx.longbanner.diag.f
   | "$BIN/mxscan" --allowlist 127.0.0.0/8 --transcript -q --ca-file "$T/fleet/certs/ca.pem" -o "$T/rec.json"
 scripts/validate-records "$T/rec.json" > "$T/validate.out" 2>&1; echo $? > "$T/validate.rc"
 # --records: the same cause table on records of an earlier scan, and on the reset
-# verdict of the capture (issue 7: reset.verdict, reset.reasons) written into a record
+# verdict of the capture (--capture writes capture.verdict "reset.<kind>" and capture.reasons) written into a record
 "$BIN/mxscan" diagnose --json --records "$T/rec.json" > "$T/fromrec.json" 2>&1; echo $? > "$T/fromrec.rc"
 "$PY" - "$T" <<'PYEOF'
 import json, sys
@@ -74,7 +74,7 @@ for l in open(f"{t}/rec.json"):
     if r.get("ip") == "127.29.0.10":
         r["failure"] = {"stage": "tls-hello", "reason": "reset", "detail": "Connection reset by peer"}
         for v, why in (("injected_suspected", "TTL 7 hops off the server's"), ("by_server", "TTL and IP ID follow the server's")):
-            r["reset"] = {"verdict": v, "reasons": [why]}
+            r["capture"] = {"interface": "lo", "verdict": "reset." + v, "reasons": [why]}
             open(f"{t}/reset-{v}.json", "w").write(json.dumps(r) + "\n")
 PYEOF
 for v in injected_suspected by_server; do
@@ -227,6 +227,6 @@ for v, want, word in (("injected_suspected", "reset-injected", "TTL 7 hops"), ("
         got, e = r["causes"], r["hosts"][0]["causes"][0]["evidence"]
     except Exception as ex:
         got, e = str(ex), ""
-    check(got == [want] and word in e, f"reset.verdict {v}: names {want} alone, with the capture's reason", f"{got} {e}")
+    check(got == [want] and word in e, f"capture.verdict reset.{v}: names {want} alone, with the capture's reason", f"{got} {e}")
 print(f"1..{n}")
 PYEOF
