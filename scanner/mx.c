@@ -438,23 +438,6 @@ socklen_t mx_addr_sockaddr(const struct mx_addr *a, struct sockaddr_storage *ss)
 	}
 }
 
-static int mx_cmp_ref(const void *pa, const void *pb)
-{
-	const struct mx_ref *a = pa, *b = pb;
-	int r;
-
-	if (a->pref != b->pref)
-		return a->pref < b->pref ? -1 : 1;
-	r = strcasecmp(mx_ref_name(a), mx_ref_name(b));
-	return r ? r : strcmp(mx_ref_name(a), mx_ref_name(b));
-}
-
-void mx_sort_refs(struct mx_ref *r, size_t n)
-{
-	if (n > 1)
-		qsort(r, n, sizeof *r, mx_cmp_ref);
-}
-
 /* ---------------------------------------------------------------- hosts being looked up */
 
 static int mx_hq_push(struct mx_ctx *c, uint32_t host, int v6)

@@ -159,8 +159,6 @@ struct mx_ref *mx_store_refs(struct mx_store *s, size_t n);
 /* Point r at the exchange name (given: from input), keeping the spelling when it differs;
  * returns the host, NULL on ENOMEM. */
 struct mx_host *mx_store_ref(struct mx_store *s, struct mx_ref *r, const char *name, int given);
-/* Sort a domain's MX entries by preference, then name (case-insensitive, then bytes). */
-void mx_sort_refs(struct mx_ref *r, size_t n);
 
 struct mx_stats {
 	size_t domains;
