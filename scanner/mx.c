@@ -422,20 +422,7 @@ int mx_store_set_addrs(struct mx_store *s, struct mx_host *h, struct mx_addr *a,
 
 socklen_t mx_addr_sockaddr(const struct mx_addr *a, struct sockaddr_storage *ss)
 {
-	memset(ss, 0, sizeof *ss);
-	if (a->v6) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)ss;
-
-		sin6->sin6_family = AF_INET6;
-		memcpy(&sin6->sin6_addr, a->a, 16);
-		return sizeof *sin6;
-	} else {
-		struct sockaddr_in *sin = (struct sockaddr_in *)(void *)ss;
-
-		sin->sin_family = AF_INET;
-		memcpy(&sin->sin_addr, a->a, 4);
-		return sizeof *sin;
-	}
+	return addr_to_sockaddr(a->v6, a->a, ss);
 }
 
 /* ---------------------------------------------------------------- hosts being looked up */
