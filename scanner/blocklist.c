@@ -517,15 +517,17 @@ struct blocklist *bl_build(const char *block_file, const char *const *allow, uns
 		}
 	}
 	for (unsigned i = 0; i < nallow; i++) {
+		/* a CIDR has a '/' and is no readable file; anything else must be a file */
+		int cidr = strchr(allow[i], '/') && access(allow[i], R_OK) != 0;
 		int r;
-		if (!(strchr(allow[i], '/') && access(allow[i], R_OK) != 0) && access(allow[i], F_OK) != 0) {
+
+		if (!cidr && access(allow[i], F_OK) != 0) {
 			snprintf(err, errlen, "--allowlist %s: neither a CIDR (such as 127.0.0.0/8) nor a file",
 				 allow[i]);
 			goto fail;
 		}
-		r = (strchr(allow[i], '/') && access(allow[i], R_OK) != 0)
-			    ? bl_add_err(bl, allow[i], BL_ALLOW, "allow-list", e, sizeof(e))
-			    : bl_load_file(bl, allow[i], BL_ALLOW, e, sizeof(e));
+		r = cidr ? bl_add_err(bl, allow[i], BL_ALLOW, "allow-list", e, sizeof(e))
+			 : bl_load_file(bl, allow[i], BL_ALLOW, e, sizeof(e));
 		if (r < 0) {
 			snprintf(err, errlen, "--allowlist %s: %s", allow[i], e);
 			goto fail;

@@ -111,8 +111,6 @@ int geo_lookup_sa(const struct geo *g, const struct sockaddr *sa, struct geo_inf
 	static const char *const p_cc[] = { "country_code", NULL };
 	static const char *const p_asn[] = { "autonomous_system_number", NULL };
 	static const char *const p_org[] = { "autonomous_system_organization", NULL };
-	int have_org = 0;
-
 	memset(out, 0, sizeof(*out));
 	if (!g || !g->n || !sa || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
 		return 0;
@@ -125,8 +123,8 @@ int geo_lookup_sa(const struct geo *g, const struct sockaddr *sa, struct geo_inf
 		out->found = 1;
 		if (!out->country[0] && !geo_string(&r.entry, out->country, sizeof(out->country), p_iso))
 			geo_string(&r.entry, out->country, sizeof(out->country), p_cc);
-		if (!out->asn && geo_uint(&r.entry, &out->asn, p_asn) && !have_org)
-			have_org = geo_string(&r.entry, out->as_org, sizeof(out->as_org), p_org);
+		if (!out->asn && geo_uint(&r.entry, &out->asn, p_asn))
+			geo_string(&r.entry, out->as_org, sizeof(out->as_org), p_org);
 	}
 	return out->found;
 }

@@ -20,11 +20,11 @@
  *
  * Results live in a store (struct mx_store): an arena for names, MX lists and addresses, and
  * the host table, whose entries are pointer-stable (chunks of MX_HCHUNK). A domain holds its
- * name and an array of (host, preference) in the arena, so it costs about 40 bytes plus 16 per
- * MX; a host's addresses (17 bytes each) are kept once however many domains name it. While
- * the loop runs, answers accumulate in per-host work vectors; afterwards each host's addresses
- * are sorted, de-duplicated and capped once and copied into the arena, which keeps the output
- * independent of the order in which answers arrive.
+ * name and an array of (host, preference) in the arena, so it costs 32 bytes plus its name and
+ * 24 per MX; a host's addresses (17 bytes each) are kept once however many domains name it.
+ * While the loop runs, answers accumulate in per-host work vectors; afterwards each host's
+ * addresses are sorted, de-duplicated and capped once and copied into the arena, which keeps
+ * the output independent of the order in which answers arrive.
  */
 #include "mxscan/mx.h"
 #include "mxscan/resolve.h"
@@ -422,37 +422,7 @@ int mx_store_set_addrs(struct mx_store *s, struct mx_host *h, struct mx_addr *a,
 
 socklen_t mx_addr_sockaddr(const struct mx_addr *a, struct sockaddr_storage *ss)
 {
-	memset(ss, 0, sizeof *ss);
-	if (a->v6) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)ss;
-
-		sin6->sin6_family = AF_INET6;
-		memcpy(&sin6->sin6_addr, a->a, 16);
-		return sizeof *sin6;
-	} else {
-		struct sockaddr_in *sin = (struct sockaddr_in *)(void *)ss;
-
-		sin->sin_family = AF_INET;
-		memcpy(&sin->sin_addr, a->a, 4);
-		return sizeof *sin;
-	}
-}
-
-static int mx_cmp_ref(const void *pa, const void *pb)
-{
-	const struct mx_ref *a = pa, *b = pb;
-	int r;
-
-	if (a->pref != b->pref)
-		return a->pref < b->pref ? -1 : 1;
-	r = strcasecmp(mx_ref_name(a), mx_ref_name(b));
-	return r ? r : strcmp(mx_ref_name(a), mx_ref_name(b));
-}
-
-void mx_sort_refs(struct mx_ref *r, size_t n)
-{
-	if (n > 1)
-		qsort(r, n, sizeof *r, mx_cmp_ref);
+	return addr_to_sockaddr(a->v6, a->a, ss);
 }
 
 /* ---------------------------------------------------------------- hosts being looked up */
@@ -699,14 +669,6 @@ static int mx_cmp_reply(const void *pa, const void *pb)
 	return r ? r : strcmp(a->host, b->host);
 }
 
-static int mx_count_cb(void *arg, const char *name, unsigned pref)
-{
-	(void)arg;
-	(void)name;
-	(void)pref;
-	return 0;
-}
-
 enum mx_status mx_answer_mx(const unsigned char *abuf, int alen, int *ad, size_t *total,
 			    int (*exch)(void *arg, const char *name, unsigned pref), void *arg)
 {
@@ -793,11 +755,14 @@ enum mx_status mx_answer_addr(const unsigned char *abuf, int alen, int v6, char 
 	return res;
 }
 
-/* Collects the exchanges of one MX answer into the domain's MX list in the store. */
+/* Collects the exchanges of one MX answer into the domain's MX list in the store. mx_answer_mx
+ * sets *total before its first callback and calls back at most MX_MAX_HOSTS times, so the
+ * list is sized on the first call. oom says a callback failed (memory, not the answer). */
 struct mx_exch_arg {
 	struct mx_ctx *c;
 	struct mx_domain *dom;
-	size_t cap;
+	const size_t *total;
+	int oom;
 };
 
 static int mx_exch_cb(void *arg, const char *name, unsigned pref)
@@ -807,44 +772,41 @@ static int mx_exch_cb(void *arg, const char *name, unsigned pref)
 	struct mx_ref *mr;
 
 	if (!dom->mx) {
-		dom->mx = mx_store_refs(a->c->store, a->cap);
-		if (!dom->mx)
+		dom->mx = mx_store_refs(a->c->store, *a->total < MX_MAX_HOSTS ? *a->total : MX_MAX_HOSTS);
+		if (!dom->mx) {
+			a->oom = 1;
 			return -1;
+		}
 	}
-	if (dom->nmx >= a->cap)
-		return 0;
 	mr = &dom->mx[dom->nmx];
 	mr->pref = (uint16_t)pref;
 	if (name[0]) {
 		struct mx_host *h = mx_store_ref(a->c->store, mr, name, 0);
 
-		if (!h || mx_host_queue(a->c, h) < 0)
+		if (!h || mx_host_queue(a->c, h) < 0) {
+			a->oom = 1;
 			return -1;
+		}
 	}
 	dom->nmx++;
 	return 0;
 }
 
-/* Domain d's MX answer: interpret it, then queue the address lookups of its exchanges. The
- * answer is read twice: once for its count (the MX list is sized by it), once to fill it. */
+/* Domain d's MX answer: interpret it, then queue the address lookups of its exchanges. */
 static void mx_got_mx(struct mx_ctx *c, uint32_t d, const unsigned char *abuf, int alen)
 {
 	struct mx_domain *dom = &c->doms[d];
-	struct mx_exch_arg ea = { c, dom, 0 };
 	size_t total = 0;
+	struct mx_exch_arg ea = { c, dom, &total, 0 };
 	int ad = 0;
 	enum mx_status st;
 
-	st = mx_answer_mx(abuf, alen, &ad, &total, mx_count_cb, NULL);
-	ea.cap = total < MX_MAX_HOSTS ? total : MX_MAX_HOSTS;
-	dom->ad = (uint8_t)ad;
 	dom->nmx = 0;
 	dom->mx = NULL;
-	if (st == MXS_OK) {
-		st = mx_answer_mx(abuf, alen, &ad, &total, mx_exch_cb, &ea);
-		if (st != MXS_OK)
-			c->oom = 1; /* the answer parsed the first time: only memory can fail now */
-	}
+	st = mx_answer_mx(abuf, alen, &ad, &total, mx_exch_cb, &ea);
+	dom->ad = (uint8_t)ad;
+	if (ea.oom)
+		c->oom = 1;
 	dom->status = (uint8_t)st;
 	dom->mx_total = total > UINT16_MAX ? UINT16_MAX : (uint16_t)total;
 	if (st == MXS_NODATA) {

@@ -472,20 +472,7 @@ static int rs_emit(struct rs_ctx *c, const struct target_set *in, const uint32_t
 			const struct rs_addr *ra = &c->addrs[j];
 			struct target o = *t;
 
-			memset(&o.addr, 0, sizeof o.addr);
-			if (ra->v6) {
-				struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)&o.addr;
-
-				sin6->sin6_family = AF_INET6;
-				memcpy(&sin6->sin6_addr, ra->a, 16);
-				o.addrlen = sizeof *sin6;
-			} else {
-				struct sockaddr_in *sin = (struct sockaddr_in *)(void *)&o.addr;
-
-				sin->sin_family = AF_INET;
-				memcpy(&sin->sin_addr, ra->a, 4);
-				o.addrlen = sizeof *sin;
-			}
+			o.addrlen = addr_to_sockaddr(ra->v6, ra->a, &o.addr);
 			o.has_addr = 1;
 			if (!o.sni[0])
 				memcpy(o.sni, t->host, sizeof o.sni);

@@ -140,24 +140,11 @@ static int tg_parse_ip(const char *s, size_t n, int family, struct target *t)
 	buf[n] = '\0';
 	if (inet_pton(family, buf, a) != 1)
 		return 0;
-	memset(&t->addr, 0, sizeof t->addr);
 	if (family == AF_INET6 && IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)(const void *)a)) {
 		memmove(a, a + 12, 4);
 		family = AF_INET;
 	}
-	if (family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)(void *)&t->addr;
-
-		sin->sin_family = AF_INET;
-		memcpy(&sin->sin_addr, a, 4);
-		t->addrlen = sizeof *sin;
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)&t->addr;
-
-		sin6->sin6_family = AF_INET6;
-		memcpy(&sin6->sin6_addr, a, 16);
-		t->addrlen = sizeof *sin6;
-	}
+	t->addrlen = addr_to_sockaddr(family == AF_INET6, a, &t->addr);
 	t->has_addr = 1;
 	inet_ntop(family, a, t->host, sizeof t->host);
 	return 1;
@@ -554,6 +541,24 @@ static int ts_grow_table(struct target_set *set)
 	set->slots = ns;
 	set->nslots = nn;
 	return 0;
+}
+
+socklen_t addr_to_sockaddr(int v6, const uint8_t *a, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof *ss);
+	if (v6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		memcpy(&sin6->sin6_addr, a, 16);
+		return sizeof *sin6;
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)(void *)ss;
+
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, a, 4);
+		return sizeof *sin;
+	}
 }
 
 int addr_parse(const char *s, struct sockaddr_storage *ss)

@@ -5,8 +5,9 @@
  * databases (the same key; only the country is taken), ASN databases
  * (GeoLite2-ASN, DB-IP ASN lite: autonomous_system_number and
  * autonomous_system_organization) and flat ones (ip-location-db:
- * country_code). Every database given is asked for every field; the first
- * one that has a field wins, in the order they were opened.
+ * country_code). The databases are asked in the order they were opened, each
+ * only for the fields still missing, so the first one that has a field wins;
+ * the AS organization comes from the database that gave the AS number.
  *
  * Thread safety: the databases are opened read-only (memory-mapped) once and
  * shared; libmaxminddb lookups only read the MMDB_s and the mapping

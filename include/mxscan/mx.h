@@ -159,8 +159,6 @@ struct mx_ref *mx_store_refs(struct mx_store *s, size_t n);
 /* Point r at the exchange name (given: from input), keeping the spelling when it differs;
  * returns the host, NULL on ENOMEM. */
 struct mx_host *mx_store_ref(struct mx_store *s, struct mx_ref *r, const char *name, int given);
-/* Sort a domain's MX entries by preference, then name (case-insensitive, then bytes). */
-void mx_sort_refs(struct mx_ref *r, size_t n);
 
 struct mx_stats {
 	size_t domains;
@@ -225,11 +223,12 @@ socklen_t mx_addr_sockaddr(const struct mx_addr *a, struct sockaddr_storage *ss)
  * bytes directly. Both read only abuf[0..alen) and accept any bytes.
  *
  * mx_answer_mx: the response to an MX query. Sets *ad (the AD bit) and *total (MX records in
- * the answer), and hands the first MX_MAX_HOSTS exchanges, sorted by preference then name, to
- * exch(arg, name, pref) (name as c-ares gives it, "" for the root); exch returns < 0 to stop
- * (out of memory), which makes the result MXS_ERROR. Returns the status: from the RCODE, then
- * OK (exchanges handed over), NODATA (no MX record: the caller tries the domain itself, RFC
- * 5321 section 5.1), NULL_MX (RFC 7505, nothing handed over), ERROR (does not parse).
+ * the answer; set before the first call of exch, which may size its list by it), and hands
+ * the first MX_MAX_HOSTS exchanges, sorted by preference then name, to exch(arg, name, pref)
+ * (name as c-ares gives it, "" for the root); exch returns < 0 to stop (out of memory), which
+ * makes the result MXS_ERROR. Returns the status: from the RCODE, then OK (exchanges handed
+ * over), NODATA (no MX record: the caller tries the domain itself, RFC 5321 section 5.1),
+ * NULL_MX (RFC 7505, nothing handed over), ERROR (does not parse).
  *
  * mx_answer_addr: the response to an A (v6 = 0) or AAAA (v6 = 1) query. Every address in the
  * answer (4 or 16 bytes) goes to add(arg, addr). When cname is not NULL and the question name

@@ -80,6 +80,9 @@ int ts_add(struct target_set *set, const struct target *t);
 /* A numeric IPv4 or IPv6 address (no port, no brackets) into ss, port 0. 0, or -1 when s is
  * not one. */
 int addr_parse(const char *s, struct sockaddr_storage *ss);
+/* An address of 4 bytes (v6 = 0) or 16 bytes (v6 = 1) at a into ss (zeroed first, port 0);
+ * returns the length of the sockaddr (sockaddr_in or sockaddr_in6). */
+socklen_t addr_to_sockaddr(int v6, const uint8_t *a, struct sockaddr_storage *ss);
 /* Number of stored (distinct) targets. */
 /* ts_add that also gives the index of the target in the set (the existing
  * one for a duplicate). */

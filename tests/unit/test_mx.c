@@ -481,7 +481,15 @@ static void test_cases(struct fake *f, const char *const *servers)
 	is_str(mx_desc(x), "mx1.f.test/10/ok/127.0.1.1,::1;mx2.f.test/20/ok/127.0.1.2",
 	       "ok: sorted by preference, A before AAAA");
 	ok(!x->implicit_mx && !x->ad && !(x->mx[0].host->cname_target != NULL), "ok: not implicit, no AD, no CNAME");
-	ok(x->mx[0].host->addr[0].v6 == 0 && x->mx[0].host->addr[1].v6 == 1, "ok: sockaddr families and lengths");
+	{
+		struct sockaddr_storage ss4, ss6;
+		socklen_t l4 = mx_addr_sockaddr(&x->mx[0].host->addr[0], &ss4);
+		socklen_t l6 = mx_addr_sockaddr(&x->mx[0].host->addr[1], &ss6);
+
+		ok(l4 == sizeof(struct sockaddr_in) && ss4.ss_family == AF_INET && l6 == sizeof(struct sockaddr_in6) &&
+			   ss6.ss_family == AF_INET6,
+		   "ok: sockaddr families and lengths");
+	}
 	is_int((int)x->mx[0].host->naddr_total, 2, "ok: naddr_total");
 
 	x = find(d, NCASES, "nullmx.f.test");
