@@ -39,7 +39,6 @@ static int parse_tcp(const uint8_t *t, size_t len, uint32_t l4len, struct pkt *p
 	p->sport = rd16(t);
 	p->dport = rd16(t + 2);
 	p->seq = rd32(t + 4);
-	p->ack = rd32(t + 8);
 	p->flags = t[13] & 0x1f;
 	p->win = rd16(t + 14);
 	p->wscale = -1;
@@ -213,7 +212,6 @@ static void add_event(struct pkt_flow *f, const struct pkt *p, enum pkt_event_ki
 	struct pkt_event *e = &f->ev[f->nev++];
 	memset(e, 0, sizeof(*e));
 	e->kind = (uint8_t)kind;
-	e->flags = p->flags;
 	e->ttl = p->ttl;
 	e->has_ipid = p->has_ipid;
 	e->ipid = p->ipid;
@@ -270,7 +268,6 @@ void pkt_flow_update(struct pkt_flow *f, const struct pkt *p, int from_server)
 		}
 		return;
 	}
-	f->srv_pkts++;
 	int rst_before = first_rst(f) >= 0;
 	if (p->flags & PKT_RST) {
 		add_event(f, p, PKT_EV_RST);
