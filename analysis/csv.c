@@ -193,30 +193,20 @@ static int csv_is_number(const char *s, size_t n)
  */
 static void csv_write_cell(FILE *out, const char *s, size_t n)
 {
-	int guard = n && s[0] != '\0' && strchr("=+-@\t\r", s[0]) && !csv_is_number(s, n);
-
-	if (guard && !memchr(s, ',', n) && !memchr(s, '"', n) && !memchr(s, '\r', n) && !memchr(s, '\n', n)) {
-		fputc('\'', out);
-		fwrite(s, 1, n, out);
-		return;
-	}
-	if (guard) {
-		fputs("\"'", out);
-		for (size_t i = 0; i < n; i++) {
-			if (s[i] == '"')
-				fputc('"', out);
-			fputc(s[i], out);
-		}
-		fputc('"', out);
-		return;
-	}
-	if (n && !memchr(s, ',', n) && !memchr(s, '"', n) && !memchr(s, '\r', n) && !memchr(s, '\n', n)) {
-		fwrite(s, 1, n, out);
-		return;
-	}
 	if (n == 0)
+		return; /* an empty cell (s may be NULL) writes nothing */
+	int guard = s[0] != '\0' && strchr("=+-@\t\r", s[0]) && !csv_is_number(s, n);
+	int quote = memchr(s, ',', n) || memchr(s, '"', n) || memchr(s, '\r', n) || memchr(s, '\n', n);
+
+	if (!quote) {
+		if (guard)
+			fputc('\'', out);
+		fwrite(s, 1, n, out);
 		return;
+	}
 	fputc('"', out);
+	if (guard)
+		fputc('\'', out);
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '"')
 			fputc('"', out);

@@ -77,7 +77,6 @@ void enrich_attach(struct enrich *en, struct jr_val *rec)
 	rec->len++;
 	en->attached_after = last;
 	en->rec = rec;
-	en->added++;
 }
 
 void enrich_detach(struct enrich *en)

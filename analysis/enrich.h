@@ -15,7 +15,6 @@
 
 struct enrich {
 	struct geo *geo;
-	uint64_t added;     /* host records that got a geo object */
 	struct jr_val obj;  /* the geo member attached to the current record */
 	struct jr_val m[3]; /* country, asn, as_org */
 	struct geo_info gi;

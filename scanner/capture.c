@@ -115,16 +115,21 @@ static void pkt_key(const struct pkt *p, int from_server, struct key *k)
 	k->sport = from_server ? p->sport : p->dport;
 }
 
+/* Copy a captured packet, its header's caplen clamped to CAPTURE_SNAPLEN. */
+static void kept_copy(struct kept *k, const struct pcap_pkthdr *h, const uint8_t *data)
+{
+	k->h = *h;
+	if (k->h.caplen > CAPTURE_SNAPLEN)
+		k->h.caplen = CAPTURE_SNAPLEN;
+	memcpy(k->data, data, k->h.caplen);
+}
+
 static void keep_packet(struct capture *c, int id, const struct pcap_pkthdr *h, const uint8_t *data)
 {
 	struct cflow *fl = &c->flows[id];
 	if (!c->keep || fl->nkept >= CAPTURE_KEEP_PKTS)
 		return;
-	struct kept *k = &c->keep[(size_t)id * CAPTURE_KEEP_PKTS + fl->nkept++];
-	k->h = *h;
-	if (k->h.caplen > CAPTURE_SNAPLEN)
-		k->h.caplen = CAPTURE_SNAPLEN;
-	memcpy(k->data, data, k->h.caplen);
+	kept_copy(&c->keep[(size_t)id * CAPTURE_KEEP_PKTS + fl->nkept++], h, data);
 }
 
 static uint64_t ts_us(const struct pcap_pkthdr *h)
@@ -166,10 +171,7 @@ static void on_packet(u_char *ud, const struct pcap_pkthdr *h, const u_char *dat
 		else
 			c->ring_n++;
 		pkt_key(&p, 0, &e->k);
-		e->pk.h = *h;
-		if (e->pk.h.caplen > CAPTURE_SNAPLEN)
-			e->pk.h.caplen = CAPTURE_SNAPLEN;
-		memcpy(e->pk.data, data, e->pk.h.caplen);
+		kept_copy(&e->pk, h, data);
 	}
 	pthread_mutex_unlock(&c->mu);
 }
@@ -403,19 +405,20 @@ int capture_register(struct capture *c, const struct sockaddr *local, const stru
 	fl->next = c->bucket[b];
 	c->bucket[b] = id;
 	c->st.flows++;
-	/* replay what the capture saw of this connection before we got here */
+	/* replay what the capture saw of this connection before we got here; a
+	 * pending key is the packet's source → destination, so a server packet's
+	 * is the reversed key. Consumed entries (family 0) match neither. */
+	struct key rk = k;
+	memcpy(rk.cli, k.srv, 16);
+	memcpy(rk.srv, k.cli, 16);
+	rk.cport = k.sport;
+	rk.sport = k.cport;
 	for (unsigned i = 0; i < c->ring_n; i++) {
 		struct pending *e = &c->ring[(c->ring_head + i) % PENDING];
-		int from_server;
-		if (e->k.family != k.family || ts_us(&e->pk.h) + 1000 < since_us)
+		if (ts_us(&e->pk.h) + 1000 < since_us)
 			continue;
-		if (e->k.cport == k.cport && e->k.sport == k.sport && !memcmp(e->k.cli, k.cli, 16) &&
-		    !memcmp(e->k.srv, k.srv, 16))
-			from_server = 0;
-		else if (e->k.cport == k.sport && e->k.sport == k.cport && !memcmp(e->k.cli, k.srv, 16) &&
-			 !memcmp(e->k.srv, k.cli, 16))
-			from_server = 1;
-		else
+		int from_server = key_eq(&e->k, &k) ? 0 : key_eq(&e->k, &rk) ? 1 : -1;
+		if (from_server < 0)
 			continue;
 		struct pkt p;
 		if (pkt_parse(e->pk.data, e->pk.h.caplen, c->dlt, ts_us(&e->pk.h), &p) != PKT_OK)

@@ -26,7 +26,8 @@ static uint32_t rd32(const uint8_t *p)
 }
 
 /* TCP header at t (len bytes captured of it and beyond), l4len bytes of TCP
- * segment per the IP header. */
+ * segment per the IP header. The parse_* helpers fill a *p that pkt_parse
+ * cleared (wscale -1), and set only what their header carries. */
 static int parse_tcp(const uint8_t *t, size_t len, uint32_t l4len, struct pkt *p)
 {
 	if (len < 20)
@@ -39,10 +40,8 @@ static int parse_tcp(const uint8_t *t, size_t len, uint32_t l4len, struct pkt *p
 	p->sport = rd16(t);
 	p->dport = rd16(t + 2);
 	p->seq = rd32(t + 4);
-	p->ack = rd32(t + 8);
 	p->flags = t[13] & 0x1f;
 	p->win = rd16(t + 14);
-	p->wscale = -1;
 	/* options (RFC 9293 §3.2): kind 0 ends, 1 pads, others carry a length */
 	for (size_t i = 20; i < doff;) {
 		uint8_t kind = t[i];
@@ -86,9 +85,7 @@ static int parse_ip4(const uint8_t *ip, size_t len, struct pkt *p)
 	p->ttl = ip[8];
 	p->has_ipid = 1;
 	p->ipid = rd16(ip + 4);
-	memset(p->src, 0, sizeof(p->src));
-	memset(p->dst, 0, sizeof(p->dst));
-	memcpy(p->src, ip + 12, 4);
+	memcpy(p->src, ip + 12, 4); /* the rest stays zero (pkt_parse cleared *p) */
 	memcpy(p->dst, ip + 16, 4);
 	return parse_tcp(ip + ihl, len - ihl, (uint32_t)(total - ihl), p);
 }
@@ -101,9 +98,7 @@ static int parse_ip6(const uint8_t *ip, size_t len, struct pkt *p)
 	uint8_t nh = ip[6];
 	size_t off = 40;
 	p->family = 6;
-	p->ttl = ip[7];
-	p->has_ipid = 0;
-	p->ipid = 0;
+	p->ttl = ip[7]; /* no IP ID: has_ipid stays 0 */
 	memcpy(p->src, ip + 8, 16);
 	memcpy(p->dst, ip + 24, 16);
 	/* extension headers before TCP (RFC 8200 §4), a bounded walk */
@@ -213,7 +208,6 @@ static void add_event(struct pkt_flow *f, const struct pkt *p, enum pkt_event_ki
 	struct pkt_event *e = &f->ev[f->nev++];
 	memset(e, 0, sizeof(*e));
 	e->kind = (uint8_t)kind;
-	e->flags = p->flags;
 	e->ttl = p->ttl;
 	e->has_ipid = p->has_ipid;
 	e->ipid = p->ipid;
@@ -270,7 +264,6 @@ void pkt_flow_update(struct pkt_flow *f, const struct pkt *p, int from_server)
 		}
 		return;
 	}
-	f->srv_pkts++;
 	int rst_before = first_rst(f) >= 0;
 	if (p->flags & PKT_RST) {
 		add_event(f, p, PKT_EV_RST);

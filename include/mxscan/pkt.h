@@ -44,7 +44,7 @@ struct pkt {
 	int has_ipid; /* IPv4 only */
 	uint16_t ipid;
 	uint8_t flags; /* PKT_* */
-	uint32_t seq, ack;
+	uint32_t seq;
 	uint16_t win;
 	int wscale;              /* window scale option (SYN/SYN-ACK only), -1 when absent */
 	uint32_t paylen;         /* TCP payload length from the IP header (not the captured length) */
@@ -69,7 +69,6 @@ enum pkt_event_kind { PKT_EV_RST = 0, PKT_EV_FIN };
 
 struct pkt_event {
 	uint8_t kind; /* enum pkt_event_kind */
-	uint8_t flags;
 	uint8_t ttl;
 	int has_ipid;
 	uint16_t ipid;
@@ -92,8 +91,7 @@ struct pkt_flow {
 	uint32_t srv_nxt;                 /* next sequence number expected from the server */
 	uint32_t cli_win;                 /* client's last advertised receive window (scaled) */
 	/* server's IP ID counter: the last nonzero IP ID of a non-SYN packet */
-	unsigned srv_pkts;  /* packets from the server side (any) */
-	unsigned ipid_seen; /* ... of which after the SYN-ACK with IPv4 nonzero IP ID */
+	unsigned ipid_seen; /* server packets after the SYN-ACK with IPv4 nonzero IP ID */
 	unsigned ipid_seq;  /* ... that followed the previous one by 1..PKT_IPID_STEP */
 	uint16_t last_ipid;
 	uint8_t min_ttl, max_ttl; /* TTLs of the server's non-RST packets */

@@ -148,7 +148,8 @@ for by in country asn provider; do
 done
 "$R" summary --by provider "$T/a.ndjson.gz" > "$T/by-provider.txt" &&
   grep -Eq '^  beta\.co\.uk +5 ' "$T/by-provider.txt" && grep -Eq '^  alpha\.test +6 ' "$T/by-provider.txt" &&
-  grep -q 'co.uk' "$T/by-provider.txt"
+  grep -qF 'note: provider = the registered domain of the first MX name' "$T/by-provider.txt" &&
+  grep -qF 'multi-label suffixes like co.uk' "$T/by-provider.txt"
 t $? "summary --by provider: mx3.beta.co.uk groups as beta.co.uk (multi-label suffix), the note says how"
 
 # ---- mxreport --geoip/--asn-db on records without geo ----
